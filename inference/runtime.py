@@ -1,0 +1,135 @@
+"""Score texts with a local sentiment model (ONNX Runtime or torch): the code that runs inside Triton.
+
+This file is copied next to the python backend's ``model.py`` in every model repository, so it depends only on
+numpy, transformers' tokenizer and one of onnxruntime/torch, never on the rest of the project.
+
+Texts are tokenised once without padding, sorted by length and cut into sub-batches, so a batch of one
+long editorial and sixty tweets pads the tweets to tweet length, not to the editorial's.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+__all__ = ["CONTRACT_LABELS", "SentimentRuntime", "order_by_length"]
+
+CONTRACT_LABELS = ("negative", "neutral", "positive")
+
+
+def order_by_length(lengths: Sequence[int], sub_batch: int) -> list[list[int]]:
+    """Indices grouped into sub-batches of similar length (longest first).
+
+    >>> order_by_length([5, 1, 9, 2], sub_batch=2)
+    [[2, 0], [3, 1]]
+    """
+    order = sorted(range(len(lengths)), key=lambda i: -lengths[i])
+    return [order[i : i + sub_batch] for i in range(0, len(order), sub_batch)]
+
+
+class SentimentRuntime:
+    """A tokenizer plus a 3-class classifier saved in ``model_dir`` (HF layout, optional ``model.onnx``)."""
+
+    def __init__(
+        self,
+        model_dir: Path,
+        *,
+        backend: str = "auto",
+        onnx_file: str = "model.onnx",
+        max_length: int = 128,
+        sub_batch: int = 32,
+        threads: int | None = None,
+    ) -> None:
+        from transformers import AutoTokenizer
+
+        self.model_dir = Path(model_dir)
+        self.max_length = max_length
+        self.sub_batch = sub_batch
+        self.tokenizer = AutoTokenizer.from_pretrained(str(self.model_dir), local_files_only=True)
+        self.pad_id = int(self.tokenizer.pad_token_id or 0)
+        self._permutation = self._label_permutation()
+        threads = threads or max(1, os.cpu_count() or 1)
+        onnx_path = self.model_dir / onnx_file
+        if backend == "auto":
+            backend = "onnx" if onnx_path.exists() else "torch"
+        self.backend = backend
+        if backend == "onnx":
+            import onnxruntime as ort
+
+            options = ort.SessionOptions()
+            options.intra_op_num_threads = threads
+            options.inter_op_num_threads = 1
+            self._session = ort.InferenceSession(str(onnx_path), options, providers=_ort_providers(ort))
+            self._input_names = {i.name for i in self._session.get_inputs()}
+        elif backend == "torch":
+            import torch
+            from transformers import AutoModelForSequenceClassification
+
+            torch.set_num_threads(threads)
+            self._device = "cuda" if torch.cuda.is_available() else "cpu"
+            self._model = AutoModelForSequenceClassification.from_pretrained(
+                str(self.model_dir), local_files_only=True
+            ).to(self._device)
+            self._model.eval()
+        else:
+            raise ValueError(f"unknown backend {backend!r} (auto, onnx, torch)")
+
+    def _label_permutation(self) -> list[int]:
+        """Model output index for each contract label, from the model's own ``id2label``."""
+        config = json.loads((self.model_dir / "config.json").read_text())
+        id2label = {int(k): str(v).lower() for k, v in config.get("id2label", {}).items()}
+        names = [id2label.get(i, "") for i in range(len(id2label))]
+        if sorted(names) != sorted(CONTRACT_LABELS):
+            raise ValueError(f"model labels {names} are not {list(CONTRACT_LABELS)}")
+        return [names.index(label) for label in CONTRACT_LABELS]
+
+    def predict(self, texts: Sequence[str]) -> np.ndarray:
+        """Probabilities [negative, neutral, positive] per text, float32, in input order."""
+        if not texts:
+            return np.zeros((0, 3), dtype=np.float32)
+        ids: list[list[int]] = self.tokenizer(
+            list(texts), truncation=True, max_length=self.max_length, add_special_tokens=True
+        )["input_ids"]
+        out = np.empty((len(ids), 3), dtype=np.float32)
+        for group in order_by_length([len(x) for x in ids], self.sub_batch):
+            width = max(len(ids[i]) for i in group)
+            input_ids = np.full((len(group), width), self.pad_id, dtype=np.int64)
+            mask = np.zeros((len(group), width), dtype=np.int64)
+            for row, i in enumerate(group):
+                input_ids[row, : len(ids[i])] = ids[i]
+                mask[row, : len(ids[i])] = 1
+            logits = self._logits(input_ids, mask)
+            out[group] = _softmax(logits)[:, self._permutation]
+        return out
+
+    def _logits(self, input_ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        if self.backend == "onnx":
+            feed: dict[str, Any] = {"input_ids": input_ids, "attention_mask": mask}
+            if "token_type_ids" in self._input_names:
+                feed["token_type_ids"] = np.zeros_like(input_ids)
+            return np.asarray(self._session.run(None, feed)[0], dtype=np.float32)
+        import torch
+
+        with torch.inference_mode():
+            result = self._model(
+                input_ids=torch.from_numpy(input_ids).to(self._device),
+                attention_mask=torch.from_numpy(mask).to(self._device),
+            )
+            return result.logits.float().cpu().numpy()
+
+
+def _softmax(logits: np.ndarray) -> np.ndarray:
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    exp = np.exp(shifted)
+    return (exp / exp.sum(axis=1, keepdims=True)).astype(np.float32)
+
+
+def _ort_providers(ort: Any) -> list[str]:
+    available = ort.get_available_providers()
+    preferred = ["CUDAExecutionProvider", "CPUExecutionProvider"]
+    return [p for p in preferred if p in available] or available

@@ -1,0 +1,51 @@
+"""A tiny randomly-initialised classifier with the real tokenizer and the full model contract.
+
+Integration tests and the first ``stack up`` serve it: it builds in seconds, runs through exactly the same
+tokenizer, runtime, Triton repository and client as the trained model, and its outputs are reproducible
+(fixed seed), so tests can compare Triton's answers with a local computation.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from inference.base_encoder import base_encoder_dir
+from inference.labels import LABELS
+
+__all__ = ["build_tiny_model"]
+
+_TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.txt")
+
+
+def build_tiny_model(out_dir: Path, *, seed: int = 0) -> Path:
+    """Write a 2-layer, 32-wide BERT with a 3-class head to ``out_dir`` (skipped if already there)."""
+    out_dir = Path(out_dir)
+    if (out_dir / "config.json").exists() and (out_dir / "model.safetensors").exists():
+        return out_dir
+    import torch
+    from transformers import BertConfig, BertForSequenceClassification
+
+    source = base_encoder_dir()
+    torch.manual_seed(seed)
+    config = BertConfig(
+        vocab_size=30522,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=512,
+        num_labels=3,
+        id2label=dict(enumerate(LABELS)),
+        label2id={label: i for i, label in enumerate(LABELS)},
+    )
+    model = BertForSequenceClassification(config)
+    tmp = out_dir.with_name(out_dir.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    model.save_pretrained(str(tmp))
+    for name in _TOKENIZER_FILES:
+        if (source / name).exists():
+            shutil.copy2(source / name, tmp / name)
+    shutil.rmtree(out_dir, ignore_errors=True)
+    tmp.rename(out_dir)
+    return out_dir

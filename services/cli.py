@@ -1,0 +1,83 @@
+"""``radar``: one command line for every Opinion Radar process (each service is a subcommand)."""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from services.errors import RadarError
+from services.settings import Settings
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    help="Opinion Radar: real-time opinion monitoring.", no_args_is_help=True, pretty_exceptions_show_locals=False
+)
+stack_app = typer.Typer(help="The local stack: Kafka, Redis, PostgreSQL, Triton.", no_args_is_help=True)
+app.add_typer(stack_app, name="stack")
+console = Console()
+
+ServiceOption = Annotated[
+    list[str] | None, typer.Option("--only", help="kafka, redis, postgres or triton (repeatable)")
+]
+
+
+def _states_table(title: str, states) -> Table:  # type: ignore[no-untyped-def]
+    table = Table(title=title)
+    for column in ("service", "state", "detail"):
+        table.add_column(column)
+    colours = {"started": "green", "running": "green", "external": "yellow", "down": "red"}
+    for state in states:
+        colour = colours.get(state.state, "white")
+        table.add_row(state.name, f"[{colour}]{state.state}[/]", state.detail)
+    return table
+
+
+@stack_app.command("up")
+def stack_up(only: ServiceOption = None) -> None:
+    """Install what is missing, start each service once and wait until it is ready (idempotent)."""
+    from services.stack import Stack
+
+    started = time.monotonic()
+    stack = Stack(Settings(), only)
+    states = []
+    with console.status("starting the local stack…") as status:
+
+        def show(state) -> None:  # type: ignore[no-untyped-def]
+            states.append(state)
+            console.log(f"{state.name}: {state.state} {state.detail}")
+            status.update(f"started {len(states)}/{len(stack.services)} services…")
+
+        stack.up(on_state=show)
+    console.print(_states_table(f"stack up in {time.monotonic() - started:.1f} s", states))
+
+
+@stack_app.command("down")
+def stack_down(only: ServiceOption = None) -> None:
+    """Stop what ``stack up`` started (by PID file); anything else is left alone."""
+    from services.stack import Stack
+
+    console.print(_states_table("stack down", Stack(Settings(), only).down()))
+
+
+@stack_app.command("status")
+def stack_status(only: ServiceOption = None) -> None:
+    """Show each service: running (ours), external (someone else's), or down."""
+    from services.stack import Stack
+
+    states = Stack(Settings(), only).status()
+    console.print(_states_table("stack status", states))
+    if any(state.state not in ("running", "external") for state in states):
+        raise typer.Exit(1)
+
+
+def main() -> None:
+    try:
+        app()
+    except RadarError as exc:
+        console.print(f"[bold red]error:[/] {exc}")
+        raise SystemExit(2) from None

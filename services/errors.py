@@ -1,0 +1,74 @@
+"""The one exception tree of Opinion Radar, grouped by layer; callers catch by category.
+
+    RadarError
+    ├── ConfigError              settings that cannot work (bad URL, missing file)
+    ├── StackError               a local service failed to install, start or become ready
+    ├── EventError               a raw record that breaks the event contract (goes to the dead-letter topic)
+    ├── InferenceError
+    │   ├── ModelContractError   the served model does not match ARCHITECTURE.md's contract
+    │   └── InferenceUnavailable Triton cannot be reached or keeps failing (retry later, never drop)
+    ├── StorageError             Redis or SQL failed
+    └── DeliveryError            a webhook delivery failed
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ConfigError",
+    "DeliveryError",
+    "EventError",
+    "InferenceError",
+    "InferenceUnavailable",
+    "ModelContractError",
+    "RadarError",
+    "StackError",
+    "StorageError",
+]
+
+
+class RadarError(Exception):
+    """Base of every error Opinion Radar raises on purpose."""
+
+
+class ConfigError(RadarError):
+    pass
+
+
+class StackError(RadarError):
+    """A local service could not be brought up; carries the service name and its log's tail."""
+
+    def __init__(self, service: str, message: str, log_tail: str = "") -> None:
+        self.service = service
+        self.log_tail = log_tail
+        text = f"{service}: {message}"
+        if log_tail:
+            text += f"\n--- last lines of the {service} log ---\n{log_tail}"
+        super().__init__(text)
+
+
+class EventError(RadarError):
+    """A record that is not a valid raw event; ``reason`` is what the dead-letter envelope records."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(reason)
+
+
+class InferenceError(RadarError):
+    pass
+
+
+class ModelContractError(InferenceError):
+    pass
+
+
+class InferenceUnavailable(InferenceError):
+    pass
+
+
+class StorageError(RadarError):
+    pass
+
+
+class DeliveryError(RadarError):
+    pass

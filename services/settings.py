@@ -1,0 +1,121 @@
+"""The one settings object, read from ``RADAR_*`` environment variables and an optional ``.env``.
+
+Every entry point builds a :class:`Settings` once and passes it down; no module reads the environment on its
+own, so tests can run several differently-configured pipelines in one process (fresh topic names per test).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["Settings", "TopicNames"]
+
+
+class TopicNames(BaseModel):
+    """Kafka topics of ARCHITECTURE.md; overridable so tests and tenants can use their own names."""
+
+    raw_news: str = "radar.raw.news"
+    raw_social: str = "radar.raw.social"
+    scored: str = "radar.scored"
+    alerts: str = "radar.alerts"
+    deadletter: str = "radar.deadletter"
+
+    def all(self) -> list[str]:
+        return [self.raw_news, self.raw_social, self.scored, self.alerts, self.deadletter]
+
+    def raw(self) -> list[str]:
+        return [self.raw_news, self.raw_social]
+
+
+class Settings(BaseSettings):
+    """Configuration of every Opinion Radar process (``RADAR_`` prefix, ``__`` for nested fields)."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="RADAR_", env_file=".env", env_nested_delimiter="__", extra="ignore"
+    )
+
+    # --- Kafka (managed services need SASL/SSL; the local stack is PLAINTEXT) ---
+    kafka_bootstrap_servers: str = "127.0.0.1:9092"
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: SecretStr | None = None
+    kafka_ssl_cafile: Path | None = None
+    topics: TopicNames = Field(default_factory=TopicNames)
+    topic_partitions: int = Field(default=6, ge=1)
+    topic_replication_factor: int = Field(default=1, ge=1)
+    consumer_group: str = "radar"
+
+    # --- stores ---
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    database_url: str = "sqlite:///var/radar.db"
+    postgres_url: str = "postgresql+psycopg://radar:radar@127.0.0.1:5432/radar"
+
+    # --- inference ---
+    triton_grpc_url: str = "127.0.0.1:8001"
+    triton_http_port: int = 8000
+    triton_metrics_port: int = 8002
+    model_name: str = "sentiment"
+    model_dir: Path | None = None
+    inference_timeout_s: float = Field(default=10.0, gt=0)
+    max_batch_size: int = Field(default=64, ge=1)
+    batch_window_ms: float = Field(default=5.0, ge=0)
+
+    # --- local stack ---
+    var_dir: Path = Path("var")
+    kafka_version: str = "4.1.1"
+    kafka_controller_port: int = 9093
+
+    # --- API and webhooks ---
+    api_host: str = "127.0.0.1"
+    api_port: int = 8080
+    api_token: SecretStr = SecretStr("dev-ingest-token")
+    api_read_token: SecretStr = SecretStr("dev-read-token")
+    webhook_secret: SecretStr = SecretStr("whsec_ZGV2LXNpZ25pbmctc2VjcmV0")
+    webhook_allow_private: bool = False
+
+    @property
+    def kafka_port(self) -> int:
+        return _port(self.kafka_bootstrap_servers.split(",")[0], 9092)
+
+    @property
+    def redis_port(self) -> int:
+        return urlsplit(self.redis_url).port or 6379
+
+    @property
+    def postgres_port(self) -> int:
+        return urlsplit(self.postgres_url).port or 5432
+
+    @property
+    def triton_grpc_port(self) -> int:
+        return _port(self.triton_grpc_url, 8001)
+
+    @property
+    def triton_http_url(self) -> str:
+        return f"127.0.0.1:{self.triton_http_port}"
+
+    def kafka_python_config(self) -> dict[str, Any]:
+        """Connection options for kafka-python clients (producer, consumer, admin)."""
+        config: dict[str, Any] = {
+            "bootstrap_servers": self.kafka_bootstrap_servers.split(","),
+            "security_protocol": self.kafka_security_protocol,
+        }
+        if self.kafka_sasl_mechanism:
+            config["sasl_mechanism"] = self.kafka_sasl_mechanism
+            config["sasl_plain_username"] = self.kafka_sasl_username
+            config["sasl_plain_password"] = (
+                self.kafka_sasl_password.get_secret_value() if self.kafka_sasl_password else None
+            )
+        if self.kafka_ssl_cafile:
+            config["ssl_cafile"] = str(self.kafka_ssl_cafile)
+        return config
+
+
+def _port(hostport: str, default: int) -> int:
+    _, _, port = hostport.rpartition(":")
+    return int(port) if port.isdigit() else default

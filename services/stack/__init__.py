@@ -1,0 +1,49 @@
+"""``radar stack``: the local Kafka, Redis, PostgreSQL and Triton, real processes under ``var/``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from services.settings import Settings
+from services.stack.base import LocalService, ServiceState
+from services.stack.kafka import KafkaService
+from services.stack.postgres import PostgresService
+from services.stack.redis_server import RedisService
+from services.stack.triton import TritonService
+
+__all__ = ["SERVICES", "Stack"]
+
+SERVICES: dict[str, type[LocalService]] = {
+    "kafka": KafkaService,
+    "redis": RedisService,
+    "postgres": PostgresService,
+    "triton": TritonService,
+}
+
+
+class Stack:
+    """The services of the local stack, brought up in dependency-free order and stopped in reverse."""
+
+    def __init__(self, settings: Settings, only: list[str] | None = None) -> None:
+        names = only or list(SERVICES)
+        self.settings = settings
+        self.services = [SERVICES[name](settings) for name in names]
+
+    def up(self, on_state: Callable[[ServiceState], None] | None = None) -> list[ServiceState]:
+        from services.kafka_io.admin import ensure_topics
+
+        states = []
+        for service in self.services:
+            state = service.up()
+            if isinstance(service, KafkaService):
+                ensure_topics(self.settings)
+            states.append(state)
+            if on_state:
+                on_state(state)
+        return states
+
+    def down(self) -> list[ServiceState]:
+        return [service.down() for service in reversed(self.services)]
+
+    def status(self) -> list[ServiceState]:
+        return [service.status() for service in self.services]

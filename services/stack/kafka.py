@@ -1,0 +1,108 @@
+"""Apache Kafka 4.x (KRaft, one node) from its Maven Central jars, run on the machine's Java 17.
+
+The jars are resolved by ``mvn`` from ``deploy/kafka/pom.xml`` (cached in ``~/.m2``), copied to
+``var/kafka/libs``; the storage is formatted once with a fresh cluster id.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import socket
+import subprocess
+from pathlib import Path
+from string import Template
+
+from kafka import KafkaAdminClient
+
+from services.errors import StackError
+from services.stack.base import LocalService
+
+__all__ = ["KafkaService", "REPO_ROOT"]
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+POM = REPO_ROOT / "deploy" / "kafka" / "pom.xml"
+TEMPLATE = REPO_ROOT / "deploy" / "local" / "kafka-server.properties"
+LOG4J = REPO_ROOT / "deploy" / "local" / "kafka-log4j2.properties"
+
+
+class KafkaService(LocalService):
+    name = "kafka"
+    start_timeout_s = 90.0
+
+    @property
+    def libs(self) -> Path:
+        return self.home / "libs"
+
+    @property
+    def data_dir(self) -> Path:
+        return self.home / "data"
+
+    @property
+    def config_file(self) -> Path:
+        return self.home / "server.properties"
+
+    def _classpath(self) -> str:
+        return f"{self.libs}/*"
+
+    def install(self) -> None:
+        version = self.settings.kafka_version
+        stamp = f"{version} {hashlib.sha256(POM.read_bytes()).hexdigest()}"
+        stamp_file = self.libs / ".resolved"
+        if stamp_file.exists() and stamp_file.read_text() == stamp:
+            return
+        if shutil.which("mvn") is None or shutil.which("java") is None:
+            raise StackError(self.name, "Kafka needs Java 17 and Maven (apt-get install openjdk-17-jre-headless maven)")
+        if self.libs.exists():
+            shutil.rmtree(self.libs)
+        argv = [
+            "mvn", "-q", "-B", "-f", str(POM), "dependency:copy-dependencies",
+            f"-DoutputDirectory={self.libs}", f"-Dkafka.version={version}",
+        ]  # fmt: skip
+        result = subprocess.run(argv, capture_output=True, text=True, check=False)
+        if result.returncode != 0:
+            raise StackError(self.name, "resolving the Kafka jars with mvn failed", result.stdout[-3000:])
+        stamp_file.write_text(stamp)
+
+    def prepare(self) -> None:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        text = Template(TEMPLATE.read_text()).substitute(
+            kafka_port=self.settings.kafka_port,
+            controller_port=self.settings.kafka_controller_port,
+            data_dir=self.data_dir,
+            partitions=self.settings.topic_partitions,
+        )
+        self.config_file.write_text(text)
+        if (self.data_dir / "meta.properties").exists():
+            return
+        cluster_id = self._storage_tool("random-uuid").strip().splitlines()[-1]
+        self._storage_tool("format", "--standalone", "-t", cluster_id, "-c", str(self.config_file))
+
+    def _storage_tool(self, *args: str) -> str:
+        argv = ["java", "-cp", self._classpath(), f"-Dlog4j2.configurationFile={LOG4J}", "kafka.tools.StorageTool"]
+        result = subprocess.run([*argv, *args], capture_output=True, text=True, check=False)
+        if result.returncode != 0:
+            raise StackError(self.name, f"StorageTool {args[0]} failed", result.stdout + result.stderr)
+        return result.stdout
+
+    def argv(self) -> list[str]:
+        return [
+            "java", "-Xms256m", "-Xmx1g", "-XX:+UseG1GC", "-Djava.awt.headless=true",
+            f"-Dlog4j2.configurationFile={LOG4J}", f"-Dkafka.logs.dir={self.var / 'log'}",
+            "-cp", self._classpath(), "kafka.Kafka", str(self.config_file),
+        ]  # fmt: skip
+
+    def start_probe(self) -> bool:
+        with socket.create_connection(("127.0.0.1", self.settings.kafka_port), timeout=1):
+            pass
+        return self.probe()
+
+    def probe(self) -> bool:
+        admin = KafkaAdminClient(**self.settings.kafka_python_config(), request_timeout_ms=3000)
+        try:
+            return bool(admin.describe_cluster().get("brokers"))
+        finally:
+            admin.close()
+
+    def detail(self) -> str:
+        return f"{self.settings.kafka_bootstrap_servers} (Apache Kafka {self.settings.kafka_version}, KRaft)"

@@ -1,0 +1,104 @@
+"""NVIDIA Triton Inference Server: the real ``tritonserver`` shipped in the ``nvidia-pytriton`` wheel (CPU,
+python backend), laid out as in ``shared/notes/triton-on-cpu.md`` and pointed at a repository built by
+``inference.triton_repo``."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import sysconfig
+from pathlib import Path
+
+import httpx
+
+from inference.model_store import resolve_serving_model
+from inference.triton_repo import CpuRepositoryOptions, build_cpu_repository
+from services.errors import StackError
+from services.stack.base import LocalService
+
+__all__ = ["TritonService"]
+
+
+def _wheel_root() -> Path:
+    try:
+        import pytriton
+    except ImportError as exc:
+        raise StackError("triton", "nvidia-pytriton is not installed (uv sync)") from exc
+    return Path(pytriton.__file__).resolve().parent / "tritonserver"
+
+
+class TritonService(LocalService):
+    name = "triton"
+    start_timeout_s = 120.0
+
+    @property
+    def server_home(self) -> Path:
+        return self.home / "server"
+
+    @property
+    def repository(self) -> Path:
+        return self.home / "models"
+
+    def install(self) -> None:
+        wheel = _wheel_root()
+        py = f"{sys.version_info.major}.{sys.version_info.minor}"
+        files = {
+            wheel / "bin" / "tritonserver": self.server_home / "bin" / "tritonserver",
+            wheel / "backends/python/libtriton_python.so": self.server_home / "backends/python/libtriton_python.so",
+            wheel / "backends/python/triton_python_backend_utils.py":
+                self.server_home / "backends/python/triton_python_backend_utils.py",
+            wheel / "python_backend_stubs" / py / "triton_python_backend_stub":
+                self.server_home / "backends/python/triton_python_backend_stub",
+        }  # fmt: skip
+        cache = wheel / "caches" / "local" / "libtritoncache_local.so"
+        if cache.exists():
+            files[cache] = self.server_home / "caches/local/libtritoncache_local.so"
+        for source, target in files.items():
+            if not source.exists():
+                raise StackError(self.name, f"{source} missing from the nvidia-pytriton wheel")
+            if target.exists() and target.stat().st_size == source.stat().st_size:
+                continue
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target)
+            target.chmod(0o755)
+
+    def prepare(self) -> None:
+        build_cpu_repository(
+            resolve_serving_model(self.settings),
+            self.repository,
+            CpuRepositoryOptions(model_name=self.settings.model_name, max_batch_size=self.settings.max_batch_size),
+        )
+
+    def env(self) -> dict[str, str]:
+        site = Path(sysconfig.get_paths()["purelib"])
+        libdir = sysconfig.get_config_var("LIBDIR") or ""
+        venv_bin = str(Path(sys.executable).parent)
+        return {
+            # the interpreter's own libpython first, or the stub may load a different 3.11 (see the notes)
+            "LD_LIBRARY_PATH": f"{libdir}:{site / 'nvidia_pytriton.libs'}:{os.environ.get('LD_LIBRARY_PATH', '')}",
+            "PATH": f"{venv_bin}:{os.environ.get('PATH', '')}",
+            "TOKENIZERS_PARALLELISM": "false",
+            "HF_HUB_OFFLINE": "1",
+            "TRANSFORMERS_OFFLINE": "1",
+        }
+
+    def argv(self) -> list[str]:
+        return [
+            str(self.server_home / "bin" / "tritonserver"),
+            f"--model-repository={self.repository}",
+            f"--backend-directory={self.server_home / 'backends'}",
+            f"--cache-directory={self.server_home / 'caches'}",
+            f"--http-port={self.settings.triton_http_port}",
+            f"--grpc-port={self.settings.triton_grpc_port}",
+            f"--metrics-port={self.settings.triton_metrics_port}",
+            "--log-verbose=0",
+            "--exit-on-error=true",
+        ]
+
+    def probe(self) -> bool:
+        url = f"http://{self.settings.triton_http_url}/v2/health/ready"
+        return httpx.get(url, timeout=2.0).status_code == 200
+
+    def detail(self) -> str:
+        return f"grpc {self.settings.triton_grpc_url}, http {self.settings.triton_http_url}, model {self.settings.model_name}"

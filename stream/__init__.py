@@ -1,0 +1,1 @@
+"""Opinion Radar: stream."""
