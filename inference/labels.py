@@ -8,7 +8,7 @@ LABELS: tuple[str, str, str] = ("negative", "neutral", "positive")
 LABEL_TO_ID = {label: i for i, label in enumerate(LABELS)}
 
 
-def label_of(probs: "list[float] | tuple[float, float, float]") -> str:
+def label_of(probs: list[float] | tuple[float, float, float]) -> str:
     """The most probable label.
 
     >>> label_of([0.1, 0.2, 0.7])
@@ -18,7 +18,7 @@ def label_of(probs: "list[float] | tuple[float, float, float]") -> str:
     return LABELS[best]
 
 
-def score_of(probs: "list[float] | tuple[float, float, float]") -> float:
+def score_of(probs: list[float] | tuple[float, float, float]) -> float:
     """p(pos) - p(neg), the signed sentiment in [-1, 1] of the scored-event contract.
 
     >>> round(score_of([0.1, 0.2, 0.7]), 6)

@@ -28,7 +28,7 @@ def build_tiny_model(out_dir: Path, *, seed: int = 0) -> Path:
 
     source = base_encoder_dir()
     torch.manual_seed(seed)
-    config = BertConfig(
+    config = BertConfig(  # type: ignore[call-arg]  # PretrainedConfig kwargs
         vocab_size=30522,
         hidden_size=32,
         num_hidden_layers=2,

@@ -47,9 +47,7 @@ def render_cpu_config(options: CpuRepositoryOptions) -> str:
         "sub_batch": str(options.sub_batch),
         "threads": str(options.threads),
     }
-    param_text = "\n".join(
-        f'parameters: {{ key: "{k}" value: {{ string_value: "{v}" }} }}' for k, v in params.items()
-    )
+    param_text = "\n".join(f'parameters: {{ key: "{k}" value: {{ string_value: "{v}" }} }}' for k, v in params.items())
     return f"""name: "{options.model_name}"
 backend: "python"
 max_batch_size: {options.max_batch_size}
@@ -87,10 +85,10 @@ def build_cpu_repository(
     model_root.mkdir(parents=True, exist_ok=True)
     stamp = fingerprint(model_dir) + "|" + render_cpu_config(options)
     versions = sorted(int(p.name) for p in model_root.iterdir() if p.is_dir() and p.name.isdigit())
-    if versions and (model_root / str(versions[-1]) / "SOURCE").exists():
-        if (model_root / str(versions[-1]) / "SOURCE").read_text() == stamp:
-            (model_root / "config.pbtxt").write_text(render_cpu_config(options))
-            return model_root, versions[-1]
+    latest_source = model_root / str(versions[-1]) / "SOURCE" if versions else None
+    if latest_source is not None and latest_source.exists() and latest_source.read_text() == stamp:
+        (model_root / "config.pbtxt").write_text(render_cpu_config(options))
+        return model_root, versions[-1]
     version = (versions[-1] + 1) if versions else 1
     target = model_root / str(version)
     tmp = model_root / f".{version}.tmp"

@@ -11,6 +11,7 @@ from rich.table import Table
 
 from services.errors import RadarError
 from services.settings import Settings
+from services.stack.base import ServiceState
 
 __all__ = ["app", "main"]
 
@@ -19,6 +20,15 @@ app = typer.Typer(
 )
 stack_app = typer.Typer(help="The local stack: Kafka, Redis, PostgreSQL, Triton.", no_args_is_help=True)
 app.add_typer(stack_app, name="stack")
+
+
+def _register_subcommands() -> None:
+    from services.model_cli import model_app
+
+    app.add_typer(model_app, name="model")
+
+
+_register_subcommands()
 console = Console()
 
 ServiceOption = Annotated[
@@ -26,7 +36,7 @@ ServiceOption = Annotated[
 ]
 
 
-def _states_table(title: str, states) -> Table:  # type: ignore[no-untyped-def]
+def _states_table(title: str, states: list[ServiceState]) -> Table:
     table = Table(title=title)
     for column in ("service", "state", "detail"):
         table.add_column(column)
@@ -44,10 +54,10 @@ def stack_up(only: ServiceOption = None) -> None:
 
     started = time.monotonic()
     stack = Stack(Settings(), only)
-    states = []
+    states: list[ServiceState] = []
     with console.status("starting the local stack…") as status:
 
-        def show(state) -> None:  # type: ignore[no-untyped-def]
+        def show(state: ServiceState) -> None:
             states.append(state)
             console.log(f"{state.name}: {state.state} {state.detail}")
             status.update(f"started {len(states)}/{len(stack.services)} services…")

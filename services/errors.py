@@ -1,14 +1,14 @@
 """The one exception tree of Opinion Radar, grouped by layer; callers catch by category.
 
-    RadarError
-    ├── ConfigError              settings that cannot work (bad URL, missing file)
-    ├── StackError               a local service failed to install, start or become ready
-    ├── EventError               a raw record that breaks the event contract (goes to the dead-letter topic)
-    ├── InferenceError
-    │   ├── ModelContractError   the served model does not match ARCHITECTURE.md's contract
-    │   └── InferenceUnavailable Triton cannot be reached or keeps failing (retry later, never drop)
-    ├── StorageError             Redis or SQL failed
-    └── DeliveryError            a webhook delivery failed
+RadarError
+├── ConfigError              settings that cannot work (bad URL, missing file)
+├── StackError               a local service failed to install, start or become ready
+├── EventError               a raw record that breaks the event contract (goes to the dead-letter topic)
+├── InferenceError
+│   ├── ModelContractError   the served model does not match ARCHITECTURE.md's contract
+│   └── InferenceUnavailable Triton cannot be reached or keeps failing (retry later, never drop)
+├── StorageError             Redis or SQL failed
+└── DeliveryError            a webhook delivery failed
 """
 
 from __future__ import annotations

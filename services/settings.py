@@ -35,9 +35,7 @@ class TopicNames(BaseModel):
 class Settings(BaseSettings):
     """Configuration of every Opinion Radar process (``RADAR_`` prefix, ``__`` for nested fields)."""
 
-    model_config = SettingsConfigDict(
-        env_prefix="RADAR_", env_file=".env", env_nested_delimiter="__", extra="ignore"
-    )
+    model_config = SettingsConfigDict(env_prefix="RADAR_", env_file=".env", env_nested_delimiter="__", extra="ignore")
 
     # --- Kafka (managed services need SASL/SSL; the local stack is PLAINTEXT) ---
     kafka_bootstrap_servers: str = "127.0.0.1:9092"
@@ -66,8 +64,9 @@ class Settings(BaseSettings):
     max_batch_size: int = Field(default=64, ge=1)
     batch_window_ms: float = Field(default=5.0, ge=0)
 
-    # --- local stack ---
+    # --- local stack; heavy artefacts (downloads, trained models) live outside the clone ---
     var_dir: Path = Path("var")
+    cache_dir: Path = Path.home() / ".cache" / "opinion-radar"
     kafka_version: str = "4.1.1"
     kafka_controller_port: int = 9093
 

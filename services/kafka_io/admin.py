@@ -17,7 +17,9 @@ def _admin(settings: Settings) -> KafkaAdminClient:
     return KafkaAdminClient(**settings.kafka_python_config(), request_timeout_ms=10000)
 
 
-def ensure_topics(settings: Settings, names: Iterable[str] | None = None, *, partitions: int | None = None) -> list[str]:
+def ensure_topics(
+    settings: Settings, names: Iterable[str] | None = None, *, partitions: int | None = None
+) -> list[str]:
     """Create the topics that do not exist yet; returns the names created. Existing topics are left as they are."""
     wanted = list(names) if names is not None else settings.topics.all()
     admin = _admin(settings)

@@ -53,9 +53,11 @@ class LocalService(ABC):
     # --- what subclasses provide ---
     def install(self) -> None:
         """Make the binaries available (Debian package, Maven jars, wheel files)."""
+        return None  # optional hook
 
     def prepare(self) -> None:
         """Write configuration and initialise data directories (idempotent)."""
+        return None  # optional hook
 
     @abstractmethod
     def argv(self) -> list[str]: ...
@@ -66,6 +68,7 @@ class LocalService(ABC):
 
     def after_ready(self) -> None:
         """One-off set-up that needs the running service (roles, databases)."""
+        return None  # optional hook
 
     def env(self) -> dict[str, str]:
         return {}
@@ -84,7 +87,7 @@ class LocalService(ABC):
     def _quietly(self, probe: Callable[[], bool]) -> bool:
         try:
             return probe()
-        except Exception:  # noqa: BLE001 - a failing probe means "not ready"
+        except Exception:
             return False
 
     def up(self) -> ServiceState:
@@ -112,11 +115,8 @@ class LocalService(ABC):
     def status(self) -> ServiceState:
         ours = self.process.pid() is not None
         ready = self._quietly(self.probe)
-        if ours:
-            state = "running" if ready else "starting/unhealthy"
-        else:
-            state = "external" if ready else "down"
-        return ServiceState(self.name, state, self.detail())
+        labels = {(True, True): "running", (True, False): "starting/unhealthy", (False, True): "external"}
+        return ServiceState(self.name, labels.get((ours, ready), "down"), self.detail())
 
 
 def which_or_none(binary: str) -> Path | None:

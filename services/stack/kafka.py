@@ -18,7 +18,7 @@ from kafka import KafkaAdminClient
 from services.errors import StackError
 from services.stack.base import LocalService
 
-__all__ = ["KafkaService", "REPO_ROOT"]
+__all__ = ["REPO_ROOT", "KafkaService"]
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 POM = REPO_ROOT / "deploy" / "kafka" / "pom.xml"

@@ -19,6 +19,10 @@ from services.errors import StackError
 
 __all__ = ["ManagedProcess", "tail", "wait_until"]
 
+# Services outlive the command that started them, but while that command runs it is their parent: keeping the
+# Popen objects lets `stop()` reap them (no zombies) and keeps Python from warning about "still running" children.
+_CHILDREN: dict[int, subprocess.Popen[bytes]] = {}
+
 
 def tail(path: Path, lines: int = 30) -> str:
     """The last ``lines`` of a log file, for error messages."""
@@ -38,7 +42,7 @@ def wait_until(check: Callable[[], bool], *, timeout_s: float, interval_s: float
         try:
             if check():
                 return True
-        except Exception:  # noqa: BLE001 - any failure of a readiness probe means "not ready yet"
+        except Exception:
             pass
         if time.monotonic() >= deadline:
             return False
@@ -75,13 +79,14 @@ class ManagedProcess:
         except PermissionError:
             return pid
         if _is_zombie(pid):
+            child = _CHILDREN.pop(pid, None)
+            if child is not None:
+                child.wait(timeout=5)
             self.pid_file.unlink(missing_ok=True)
             return None
         return pid
 
-    def start(
-        self, argv: Sequence[str], *, extra_env: dict[str, str] | None = None, user: str | None = None
-    ) -> int:
+    def start(self, argv: Sequence[str], *, extra_env: dict[str, str] | None = None, user: str | None = None) -> int:
         """Start ``argv`` in a new session (as ``user`` when we are root), output appended to the log."""
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self.log_dir.mkdir(parents=True, exist_ok=True)
@@ -100,6 +105,7 @@ class ManagedProcess:
                 env=env,
                 start_new_session=True,
             )
+        _CHILDREN[proc.pid] = proc
         self.pid_file.write_text(f"{proc.pid}\n")
         return proc.pid
 
@@ -117,6 +123,9 @@ class ManagedProcess:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(pid, signal.SIGKILL)
             wait_until(lambda: not _alive(pid), timeout_s=5, interval_s=0.1)
+        child = _CHILDREN.pop(pid, None)
+        if child is not None:
+            child.wait(timeout=5)
         self.pid_file.unlink(missing_ok=True)
         return True
 
@@ -130,7 +139,7 @@ class ManagedProcess:
             try:
                 if check():
                     return
-            except Exception as exc:  # noqa: BLE001 - any failure of a readiness probe means "not ready yet"
+            except Exception as exc:
                 last_error = f"{type(exc).__name__}: {exc}"
             time.sleep(0.25)
         message = f"not ready after {timeout_s:.0f} s (last probe: {last_error})"

@@ -101,4 +101,5 @@ class TritonService(LocalService):
         return httpx.get(url, timeout=2.0).status_code == 200
 
     def detail(self) -> str:
-        return f"grpc {self.settings.triton_grpc_url}, http {self.settings.triton_http_url}, model {self.settings.model_name}"
+        s = self.settings
+        return f"grpc {s.triton_grpc_url}, http {s.triton_http_url}, model {s.model_name}"

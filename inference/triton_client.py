@@ -1,0 +1,156 @@
+"""The Triton worker: async gRPC client of the ``sentiment`` model with the contract checked at start.
+
+``init()`` fails with :class:`ModelContractError` when the served model is not TEXT(BYTES,[1]) ->
+PROBS(FP32,[3]) with ``max_batch_size >= 64``. ``infer()`` splits a batch into chunks Triton accepts, keeps
+several requests in flight, retries transient failures with backoff and raises :class:`InferenceUnavailable`
+when Triton keeps failing, so the caller can hold back (never skip) the events it was scoring.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from inference.resilience import Backoff, CircuitBreaker
+from services.errors import InferenceUnavailable, ModelContractError
+
+__all__ = ["ModelInfo", "TritonSentimentClient", "check_contract"]
+
+MIN_BATCH = 64
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    name: str
+    version: str
+    max_batch_size: int
+
+    @property
+    def label(self) -> str:
+        return f"{self.name}/{self.version}"
+
+
+def check_contract(metadata: dict[str, Any], config: dict[str, Any]) -> ModelInfo:
+    """Validate Triton's model metadata and config (as JSON dicts) against ARCHITECTURE.md's model contract.
+
+    >>> md = {"name": "sentiment", "versions": ["2"],
+    ...       "inputs": [{"name": "TEXT", "datatype": "BYTES", "shape": ["-1", "1"]}],
+    ...       "outputs": [{"name": "PROBS", "datatype": "FP32", "shape": ["-1", "3"]}]}
+    >>> check_contract(md, {"max_batch_size": 64}).label
+    'sentiment/2'
+    >>> check_contract(md, {"max_batch_size": 8})
+    Traceback (most recent call last):
+    ...
+    services.errors.ModelContractError: sentiment: max_batch_size 8 < 64
+    """
+    name = metadata.get("name", "?")
+    inputs = {i["name"]: i for i in metadata.get("inputs", [])}
+    outputs = {o["name"]: o for o in metadata.get("outputs", [])}
+    problems = []
+    text = inputs.get("TEXT")
+    if text is None or text.get("datatype") != "BYTES" or [str(d) for d in text.get("shape", [])][-1:] != ["1"]:
+        problems.append(f"input TEXT must be BYTES [1], got {text}")
+    probs = outputs.get("PROBS")
+    if probs is None or probs.get("datatype") != "FP32" or [str(d) for d in probs.get("shape", [])][-1:] != ["3"]:
+        problems.append(f"output PROBS must be FP32 [3], got {probs}")
+    max_batch = int(config.get("max_batch_size", 0))
+    if max_batch < MIN_BATCH:
+        problems.append(f"max_batch_size {max_batch} < {MIN_BATCH}")
+    if problems:
+        raise ModelContractError(f"{name}: " + "; ".join(problems))
+    versions = metadata.get("versions") or ["?"]
+    return ModelInfo(name=name, version=str(versions[-1]), max_batch_size=max_batch)
+
+
+class TritonSentimentClient:
+    def __init__(
+        self,
+        url: str,
+        model_name: str = "sentiment",
+        *,
+        timeout_s: float = 10.0,
+        max_in_flight: int = 8,
+        attempts: int = 4,
+        backoff: Backoff | None = None,
+        breaker: CircuitBreaker | None = None,
+    ) -> None:
+        self.url = url
+        self.model_name = model_name
+        self.timeout_s = timeout_s
+        self.attempts = attempts
+        self.backoff = backoff or Backoff()
+        self.breaker = breaker or CircuitBreaker()
+        self._slots = asyncio.Semaphore(max_in_flight)
+        self._client: Any = None
+        self.info: ModelInfo | None = None
+        self.retries = 0
+
+    async def init(self) -> ModelInfo:
+        import tritonclient.grpc.aio as grpcclient
+
+        if self._client is None:
+            self._client = grpcclient.InferenceServerClient(self.url)
+        try:
+            metadata = await self._client.get_model_metadata(self.model_name, as_json=True)
+            config = (await self._client.get_model_config(self.model_name, as_json=True))["config"]
+        except Exception as exc:
+            raise InferenceUnavailable(f"Triton at {self.url} has no ready model {self.model_name!r}: {exc}") from exc
+        self.info = check_contract(metadata, config)
+        return self.info
+
+    async def close(self) -> None:
+        if self._client is not None:
+            await self._client.close()
+            self._client = None
+
+    async def infer(self, texts: Sequence[str]) -> np.ndarray:
+        """PROBS for ``texts`` in order; raises InferenceUnavailable after the retries are spent."""
+        if self.info is None:
+            await self.init()
+        assert self.info is not None  # for mypy; init() sets it or raises
+        size = self.info.max_batch_size
+        chunks = [list(texts[i : i + size]) for i in range(0, len(texts), size)]
+        results = await asyncio.gather(*(self._infer_chunk(chunk) for chunk in chunks))
+        return np.concatenate(results) if results else np.zeros((0, 3), dtype=np.float32)
+
+    async def _infer_chunk(self, texts: list[str]) -> np.ndarray:
+        import tritonclient.grpc.aio as grpcclient
+
+        last: Exception | None = None
+        for attempt in range(self.attempts):
+            now = time.monotonic()
+            if not self.breaker.allow(now):
+                raise InferenceUnavailable(
+                    f"circuit open after {self.breaker.failures} failures; next trial in "
+                    f"{self.breaker.seconds_until_trial(now):.1f} s"
+                )
+            data = np.array([[t.encode("utf-8")] for t in texts], dtype=np.object_)
+            tensor = grpcclient.InferInput("TEXT", [len(texts), 1], "BYTES")
+            tensor.set_data_from_numpy(data)
+            try:
+                async with self._slots:
+                    result = await self._client.infer(
+                        self.model_name,
+                        [tensor],
+                        outputs=[grpcclient.InferRequestedOutput("PROBS")],
+                        client_timeout=self.timeout_s,
+                    )
+                probs = result.as_numpy("PROBS")
+                if probs is None or probs.shape != (len(texts), 3):
+                    raise ModelContractError(f"PROBS shape {None if probs is None else probs.shape}")
+                self.breaker.record_success()
+                return probs.astype(np.float32, copy=False)
+            except ModelContractError:
+                raise
+            except Exception as exc:
+                last = exc
+                self.breaker.record_failure(time.monotonic())
+                self.retries += 1
+                if attempt + 1 < self.attempts:
+                    await asyncio.sleep(self.backoff.delay(attempt))
+        raise InferenceUnavailable(f"Triton inference failed {self.attempts} times: {last}")
