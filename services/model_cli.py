@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
+import numpy as np
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -63,3 +64,91 @@ def latest_trained_model(settings: Settings) -> Path:
     if not pointer.exists():
         raise typer.BadParameter("no trained model yet: run `radar model train`")
     return Path(pointer.read_text().strip())
+
+
+def _test_split(settings: Settings):  # type: ignore[no-untyped-def]
+    from inference.dataset import current_data_dir, load_split, prepare
+
+    prepare(settings.cache_dir)
+    return load_split(current_data_dir(settings.cache_dir), "test")
+
+
+@model_app.command("evaluate")
+def evaluate_cmd(
+    report: Annotated[Path, typer.Option(help="directory for report.json, report.md, report.png")] = Path(
+        "reports/eval"
+    ),
+    model: Annotated[Path | None, typer.Option(help="model directory (default: the last trained)")] = None,
+    backend: Annotated[str, typer.Option(help="torch, onnx or auto")] = "torch",
+    onnx_file: str = "model.onnx",
+) -> None:
+    """Accuracy and macro-F1 per domain and overall, side by side with VADER on the same test split."""
+    from inference.evaluate import evaluate_predictions, predict_labels, vader_labels, write_report
+    from inference.runtime import SentimentRuntime
+
+    settings = Settings()
+    model_dir = model or latest_trained_model(settings)
+    examples = _test_split(settings)
+    texts = [e.text for e in examples]
+    runtime = SentimentRuntime(model_dir, backend=backend, onnx_file=onnx_file)
+    with console.status(f"scoring {len(texts)} test texts with the model and with VADER…"):
+        systems = {"model": predict_labels(runtime.predict, texts), "vader": vader_labels(texts)}
+    figures = evaluate_predictions(examples, systems)
+    meta = {"model": str(model_dir), "backend": runtime.backend, "test_examples": len(examples)}
+    paths = write_report(figures, report, meta=meta)
+    console.print(paths["md"].read_text())
+    console.print(f"report: {', '.join(str(p) for p in paths.values())}")
+
+
+@model_app.command("export")
+def export_cmd(
+    model: Annotated[Path | None, typer.Option(help="model directory (default: the last trained)")] = None,
+    serve: Annotated[str, typer.Option(help="which ONNX Triton serves: fp32 or int8")] = "int8",
+    restart_triton: bool = True,
+) -> None:
+    """ONNX fp32 + int8 (dynamic quantisation), parity against torch, and serve it on the local Triton."""
+    from inference.export import export_onnx, parity
+    from inference.labels import LABELS
+    from inference.metrics import macro_f1
+    from inference.model_store import set_serving_model
+    from inference.runtime import SentimentRuntime
+
+    settings = Settings()
+    model_dir = model or latest_trained_model(settings)
+    out_dir = settings.cache_dir / "exports" / model_dir.name
+    with console.status("exporting to ONNX and quantising to int8…"):
+        result = export_onnx(model_dir, out_dir)
+    examples = _test_split(settings)
+    texts = [e.text for e in examples]
+    truth = [e.label for e in examples]
+    runtimes = {
+        "torch fp32": SentimentRuntime(out_dir, backend="torch"),
+        "onnx fp32": SentimentRuntime(out_dir, backend="onnx", onnx_file=result.fp32.name),
+        "onnx int8": SentimentRuntime(out_dir, backend="onnx", onnx_file=result.int8.name),
+    }
+    probs = {}
+    with progress_reporter(console) as report:
+        for name, runtime in runtimes.items():
+            chunks = []
+            for start in range(0, len(texts), 64):
+                chunks.append(runtime.predict(texts[start : start + 64]))
+                report(name, min(start + 64, len(texts)), len(texts))
+            probs[name] = np.concatenate(chunks)
+    table = Table(title=f"export parity on {len(texts)} test texts -> {out_dir}")
+    for column in ("variant", "label agreement vs torch", "max |Δp| vs torch", "macro-F1"):
+        table.add_column(column)
+    for name, values in probs.items():
+        check = parity(probs["torch fp32"], values)
+        predicted = [LABELS[i] for i in values.argmax(axis=1)]
+        table.add_row(
+            name, f"{check.label_agreement:.4f}", f"{check.max_prob_diff:.4f}", f"{macro_f1(truth, predicted):.4f}"
+        )
+    console.print(table)
+    chosen = result.int8.name if serve == "int8" else result.fp32.name
+    set_serving_model(settings, out_dir, chosen)
+    console.print(f"Triton's `sentiment` now serves {out_dir / chosen}")
+    if restart_triton:
+        from services.stack.triton import TritonService
+
+        TritonService(settings).restart()
+        console.print("triton restarted with the new model version")

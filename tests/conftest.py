@@ -18,11 +18,12 @@ def settings() -> Settings:
 @pytest.fixture(scope="session")
 def stack(settings: Settings) -> Settings:
     """Bring the real Kafka, Redis, PostgreSQL and Triton up (no-op when already up). Never skipped: a test
-    that needs a service it cannot start fails with the service's log tail."""
+    that needs a service it cannot start fails with the service's log tail. Tests score with the tiny model."""
+    from inference.model_store import TINY_MODEL_NAME
     from services.stack import Stack
 
     Stack(settings).up()
-    return settings
+    return settings.model_copy(update={"model_name": TINY_MODEL_NAME})
 
 
 @pytest.fixture

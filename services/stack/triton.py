@@ -12,7 +12,7 @@ from pathlib import Path
 
 import httpx
 
-from inference.model_store import resolve_serving_model
+from inference.model_store import TINY_MODEL_NAME, resolve_serving_model, serving_onnx_file, tiny_model_dir
 from inference.triton_repo import CpuRepositoryOptions, build_cpu_repository
 from services.errors import StackError
 from services.stack.base import LocalService
@@ -64,11 +64,14 @@ class TritonService(LocalService):
             target.chmod(0o755)
 
     def prepare(self) -> None:
-        build_cpu_repository(
-            resolve_serving_model(self.settings),
-            self.repository,
-            CpuRepositoryOptions(model_name=self.settings.model_name, max_batch_size=self.settings.max_batch_size),
+        served = resolve_serving_model(self.settings)
+        batch = max(64, self.settings.max_batch_size)
+        options = CpuRepositoryOptions(
+            model_name="sentiment", max_batch_size=batch, onnx_file=serving_onnx_file(served)
         )
+        build_cpu_repository(served, self.repository, options)
+        tiny = CpuRepositoryOptions(model_name=TINY_MODEL_NAME, max_batch_size=batch)
+        build_cpu_repository(tiny_model_dir(self.settings), self.repository, tiny)
 
     def env(self) -> dict[str, str]:
         site = Path(sysconfig.get_paths()["purelib"])
@@ -100,6 +103,12 @@ class TritonService(LocalService):
         url = f"http://{self.settings.triton_http_url}/v2/health/ready"
         return httpx.get(url, timeout=2.0).status_code == 200
 
+    def restart(self) -> None:
+        """Serve a newly exported model: rebuild the repository and restart the server we started."""
+        if self.process.pid() is not None:
+            self.down()
+        self.up()
+
     def detail(self) -> str:
         s = self.settings
-        return f"grpc {s.triton_grpc_url}, http {s.triton_http_url}, model {s.model_name}"
+        return f"grpc {s.triton_grpc_url}, http {s.triton_http_url}, models sentiment, {TINY_MODEL_NAME}"

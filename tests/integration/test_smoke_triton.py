@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from inference.model_store import resolve_serving_model
+from inference.model_store import tiny_model_dir
 from inference.runtime import SentimentRuntime
 from inference.triton_client import TritonSentimentClient
 
@@ -19,5 +19,5 @@ async def test_triton_grpc_async_batch_of_64(stack) -> None:  # type: ignore[no-
     await client.close()
     assert probs.shape == (64, 3) and probs.dtype == np.float32
     np.testing.assert_allclose(probs.sum(axis=1), 1.0, atol=1e-5)
-    expected = SentimentRuntime(resolve_serving_model(stack)).predict(TEXTS)
+    expected = SentimentRuntime(tiny_model_dir(stack)).predict(TEXTS)
     np.testing.assert_allclose(probs, expected, atol=1e-4)
