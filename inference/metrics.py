@@ -23,7 +23,9 @@ def confusion(truth: Sequence[str], predicted: Sequence[str]) -> list[list[int]]
 
 
 def accuracy(truth: Sequence[str], predicted: Sequence[str]) -> float:
-    """>>> accuracy(["neutral", "positive"], ["neutral", "negative"])
+    """Share of exact label matches.
+
+    >>> accuracy(["neutral", "positive"], ["neutral", "negative"])
     0.5
     """
     if not truth:
