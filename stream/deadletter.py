@@ -1,0 +1,73 @@
+"""The dead-letter envelope: the original bytes, why they were refused, and where they came from.
+
+Nothing is lost: ``original_b64`` holds the exact bytes (also when they are not UTF-8), so a record can be
+repaired and replayed; ``original_text`` is there for people reading the topic when the bytes were text.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from datetime import UTC, datetime
+
+from pydantic import BaseModel
+
+__all__ = ["DeadLetter", "dead_letter"]
+
+
+class DeadLetter(BaseModel):
+    reason: str
+    stage: str  # "validate" (score agent), "ingest" (HTTP API), "replay"
+    source_topic: str | None = None
+    partition: int | None = None
+    offset: int | None = None
+    key: str | None = None
+    original_b64: str
+    original_text: str | None = None
+    failed_at: str
+
+    def to_bytes(self) -> bytes:
+        return json.dumps(self.model_dump(), ensure_ascii=False).encode("utf-8")
+
+    def original(self) -> bytes:
+        return base64.b64decode(self.original_b64)
+
+
+def dead_letter(
+    original: bytes | None,
+    reason: str,
+    *,
+    stage: str,
+    source_topic: str | None = None,
+    partition: int | None = None,
+    offset: int | None = None,
+    key: bytes | str | None = None,
+    now: datetime | None = None,
+) -> DeadLetter:
+    """Build the envelope.
+
+    >>> d = dead_letter(b"\\xff{", "undecodable bytes", stage="validate", source_topic="radar.raw.news",
+    ...                 partition=2, offset=41, now=datetime(2026, 1, 1, tzinfo=UTC))
+    >>> d.original() == b"\\xff{", d.original_text, d.failed_at
+    (True, None, '2026-01-01T00:00:00+00:00')
+    """
+    raw = original or b""
+    try:
+        text: str | None = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        text = None
+    if isinstance(key, bytes):
+        key = key.decode("utf-8", "replace")
+    return DeadLetter(
+        reason=reason,
+        stage=stage,
+        source_topic=source_topic,
+        partition=partition,
+        offset=offset,
+        key=key,
+        original_b64=base64.b64encode(raw).decode("ascii"),
+        original_text=text[:2000] if text is not None else None,
+        failed_at=(now or datetime.now(UTC)).isoformat(),
+    )
+
+
