@@ -24,8 +24,10 @@ app.add_typer(stack_app, name="stack")
 
 def _register_subcommands() -> None:
     from services.model_cli import model_app
+    from services.replay_cli import replay_cmd
 
     app.add_typer(model_app, name="model")
+    app.command("replay")(replay_cmd)
 
 
 _register_subcommands()
@@ -83,6 +85,20 @@ def stack_status(only: ServiceOption = None) -> None:
     console.print(_states_table("stack status", states))
     if any(state.state not in ("running", "external") for state in states):
         raise typer.Exit(1)
+
+
+@app.command("api")
+def api_cmd(
+    host: Annotated[str | None, typer.Option(help="default: RADAR_API_HOST")] = None,
+    port: Annotated[int | None, typer.Option(help="default: RADAR_API_PORT")] = None,
+) -> None:
+    """The HTTP API: ingest, queries, dashboard, /metrics, /healthz."""
+    import uvicorn
+
+    from services.api.app import create_app
+
+    settings = Settings()
+    uvicorn.run(create_app(settings), host=host or settings.api_host, port=port or settings.api_port, log_level="info")
 
 
 def main() -> None:

@@ -48,6 +48,7 @@ class Settings(BaseSettings):
     topic_partitions: int = Field(default=6, ge=1)
     topic_replication_factor: int = Field(default=1, ge=1)
     consumer_group: str = "radar"
+    watchlist: Path = Path(__file__).resolve().parents[1] / "deploy" / "watchlist.toml"
 
     # --- stores ---
     redis_url: str = "redis://127.0.0.1:6379/0"
@@ -75,6 +76,7 @@ class Settings(BaseSettings):
     api_port: int = 8080
     api_token: SecretStr = SecretStr("dev-ingest-token")
     api_read_token: SecretStr = SecretStr("dev-read-token")
+    ingest_max_body_bytes: int = 5 * 1024 * 1024
     webhook_secret: SecretStr = SecretStr("whsec_ZGV2LXNpZ25pbmctc2VjcmV0")
     webhook_allow_private: bool = False
 

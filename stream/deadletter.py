@@ -69,5 +69,3 @@ def dead_letter(
         original_text=text[:2000] if text is not None else None,
         failed_at=(now or datetime.now(UTC)).isoformat(),
     )
-
-

@@ -20,7 +20,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstrai
 
 from services.errors import EventError
 
-__all__ = ["MAX_TEXT_CHARS", "RawEvent", "decode_event", "validate_event"]
+__all__ = ["MAX_TEXT_CHARS", "RawEvent", "decode_event", "parse_json_bytes", "validate_event"]
 
 MAX_TEXT_CHARS = 20_000
 EventId = Annotated[str, StringConstraints(strict=True, min_length=1, max_length=128)]
@@ -82,8 +82,14 @@ def validate_event(payload: Any, *, default_kind: str | None = None) -> RawEvent
         raise EventError(_reason(exc)) from None
 
 
-def decode_event(raw: bytes | None, *, default_kind: str | None = None) -> RawEvent:
-    """Kafka message bytes -> RawEvent; every way bytes can be wrong becomes an EventError with its reason."""
+def parse_json_bytes(raw: bytes | None) -> Any:
+    """UTF-8 JSON bytes -> value, or EventError with the reason (one wording for Kafka and HTTP alike).
+
+    >>> parse_json_bytes(b"\\xff")
+    Traceback (most recent call last):
+    ...
+    services.errors.EventError: undecodable bytes: not UTF-8 (invalid start byte at byte 0)
+    """
     if raw is None:
         raise EventError("empty message (no value)")
     try:
@@ -91,8 +97,11 @@ def decode_event(raw: bytes | None, *, default_kind: str | None = None) -> RawEv
     except UnicodeDecodeError as exc:
         raise EventError(f"undecodable bytes: not UTF-8 ({exc.reason} at byte {exc.start})") from None
     try:
-        payload = json.loads(text)
+        return json.loads(text)
     except json.JSONDecodeError as exc:
         raise EventError(f"not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
-    return validate_event(payload, default_kind=default_kind)
 
+
+def decode_event(raw: bytes | None, *, default_kind: str | None = None) -> RawEvent:
+    """Kafka message bytes -> RawEvent; every way bytes can be wrong becomes an EventError with its reason."""
+    return validate_event(parse_json_bytes(raw), default_kind=default_kind)

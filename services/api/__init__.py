@@ -1,0 +1,1 @@
+"""The HTTP API: ingest, alert and series queries, dashboard page, /metrics, /healthz."""
