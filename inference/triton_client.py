@@ -147,7 +147,7 @@ class TritonSentimentClient:
                 return probs.astype(np.float32, copy=False)
             except ModelContractError:
                 raise
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - gRPC errors, timeouts, resets: all transient here
                 last = exc
                 self.breaker.record_failure(time.monotonic())
                 self.retries += 1

@@ -25,9 +25,11 @@ app.add_typer(stack_app, name="stack")
 def _register_subcommands() -> None:
     from services.model_cli import model_app
     from services.replay_cli import replay_cmd
+    from services.worker_cli import worker_cmd
 
     app.add_typer(model_app, name="model")
     app.command("replay")(replay_cmd)
+    app.command("worker")(worker_cmd)
 
 
 _register_subcommands()
@@ -107,3 +109,7 @@ def main() -> None:
     except RadarError as exc:
         console.print(f"[bold red]error:[/] {exc}")
         raise SystemExit(2) from None
+
+
+if __name__ == "__main__":
+    main()

@@ -64,6 +64,8 @@ class Settings(BaseSettings):
     inference_timeout_s: float = Field(default=10.0, gt=0)
     max_batch_size: int = Field(default=64, ge=1)
     batch_window_ms: float = Field(default=5.0, ge=0)
+    score_concurrency: int = Field(default=2, ge=1)
+    worker_metrics_port: int = 9108
 
     # --- local stack; heavy artefacts (downloads, trained models) live outside the clone ---
     var_dir: Path = Path("var")

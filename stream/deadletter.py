@@ -32,6 +32,14 @@ class DeadLetter(BaseModel):
     def original(self) -> bytes:
         return base64.b64decode(self.original_b64)
 
+    def without_original(self, why: str) -> DeadLetter:
+        """The envelope minus the original bytes, for a record too large even for the dead-letter topic; the
+        original stays in its source topic at the recorded partition and offset."""
+        return self.model_copy(
+            update={"original_b64": "", "reason": f"{self.reason} [original not copied: {why}; it stays at "
+                    f"{self.source_topic}/{self.partition}@{self.offset}]"}
+        )  # fmt: skip
+
 
 def dead_letter(
     original: bytes | None,

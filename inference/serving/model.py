@@ -41,7 +41,7 @@ class TritonPythonModel:
             per_request.append([x.decode("utf-8", "replace") if isinstance(x, bytes) else str(x) for x in raw])
         try:
             probs = self.runtime.predict([text for texts in per_request for text in texts])
-        except Exception as exc:  # one bad batch must answer with an error, not kill the model instance
+        except Exception as exc:  # noqa: BLE001 - one bad batch answers with an error, never kills the instance
             error = pb_utils.TritonError(f"sentiment model failed: {exc}")
             return [pb_utils.InferenceResponse(output_tensors=[], error=error) for _ in requests]
         responses, start = [], 0

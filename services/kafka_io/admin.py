@@ -10,7 +10,11 @@ from kafka.errors import TopicAlreadyExistsError
 
 from services.settings import Settings
 
-__all__ = ["ensure_topics", "topic_partitions"]
+__all__ = ["DEADLETTER_MAX_BYTES", "ensure_topics", "topic_partitions"]
+
+# A dead letter carries the original record base64-encoded (4/3 of its size) plus context, so its topic accepts
+# records twice the broker's usual 4 MiB limit for raw events.
+DEADLETTER_MAX_BYTES = 8 * 1024 * 1024
 
 
 def _admin(settings: Settings) -> KafkaAdminClient:
@@ -28,10 +32,12 @@ def ensure_topics(
         missing = [name for name in wanted if name not in existing]
         created: list[str] = []
         for name in missing:
+            configs = {"max.message.bytes": str(DEADLETTER_MAX_BYTES)} if name == settings.topics.deadletter else None
             topic = NewTopic(
                 name=name,
                 num_partitions=partitions or settings.topic_partitions,
                 replication_factor=settings.topic_replication_factor,
+                topic_configs=configs,
             )
             try:
                 admin.create_topics([topic])

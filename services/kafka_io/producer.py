@@ -13,6 +13,7 @@ from typing import Any
 from kafka import KafkaProducer
 from kafka.producer.future import FutureRecordMetadata
 
+from services.kafka_io.admin import DEADLETTER_MAX_BYTES
 from services.settings import Settings
 from stream.deadletter import DeadLetter
 from stream.events import RawEvent
@@ -29,7 +30,7 @@ class EventProducer:
             "compression_type": "lz4",
             "linger_ms": 10,
             "batch_size": 256 * 1024,
-            "max_request_size": 4 * 1024 * 1024,
+            "max_request_size": DEADLETTER_MAX_BYTES,
             "retries": 10,
             "max_in_flight_requests_per_connection": 5,
             "enable_idempotence": True,

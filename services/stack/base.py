@@ -87,7 +87,7 @@ class LocalService(ABC):
     def _quietly(self, probe: Callable[[], bool]) -> bool:
         try:
             return probe()
-        except Exception:
+        except Exception:  # noqa: BLE001 - a failing probe means 'not ready'
             return False
 
     def up(self) -> ServiceState:

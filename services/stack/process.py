@@ -42,7 +42,7 @@ def wait_until(check: Callable[[], bool], *, timeout_s: float, interval_s: float
         try:
             if check():
                 return True
-        except Exception:
+        except Exception:  # noqa: BLE001 - a failing probe means 'not ready yet'
             pass
         if time.monotonic() >= deadline:
             return False
@@ -139,7 +139,7 @@ class ManagedProcess:
             try:
                 if check():
                     return
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - not ready yet; kept for the message
                 last_error = f"{type(exc).__name__}: {exc}"
             time.sleep(0.25)
         message = f"not ready after {timeout_s:.0f} s (last probe: {last_error})"

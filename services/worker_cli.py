@@ -1,0 +1,51 @@
+"""``radar worker``: one Faust worker process running the stream agents; start several to scale out."""
+
+from __future__ import annotations
+
+import logging
+import socket
+from typing import Annotated
+
+import typer
+
+from services.settings import Settings
+
+__all__ = ["worker_cmd"]
+
+log = logging.getLogger("radar.worker")
+
+
+def _start_metrics_server(first_port: int) -> int | None:
+    """Expose /metrics on the first free port from ``first_port`` (several workers on one host)."""
+    from prometheus_client import start_http_server
+
+    for port in range(first_port, first_port + 50):
+        with socket.socket() as probe:
+            if probe.connect_ex(("127.0.0.1", port)) == 0:
+                continue
+        try:
+            start_http_server(port, addr="127.0.0.1")
+            return port
+        except OSError:
+            continue
+    return None
+
+
+def worker_cmd(
+    loglevel: Annotated[str, typer.Option(help="crit, error, warn, info, debug")] = "info",
+    metrics_port: Annotated[int | None, typer.Option(help="default: RADAR_WORKER_METRICS_PORT (0: none)")] = None,
+) -> None:
+    """Consume the raw topics, score on Triton, aggregate and detect (all agents, one consumer group)."""
+    import faust
+
+    from stream.app import create_app
+    from stream.score_agent import register_score_agent
+
+    settings = Settings()
+    app = create_app(settings)
+    register_score_agent(app, settings)
+    port = settings.worker_metrics_port if metrics_port is None else metrics_port
+    if port:
+        bound = _start_metrics_server(port)
+        typer.echo(f"worker metrics on http://127.0.0.1:{bound}/metrics" if bound else "no free metrics port")
+    faust.Worker(app, loglevel=loglevel).execute_from_commandline()

@@ -1,0 +1,122 @@
+"""The score stage's pure steps: decode and validate, drop duplicates, tag entities, build scored events.
+
+No Kafka, no Triton here: the agent feeds raw messages in and sends what comes out, so all of this is tested
+without a broker.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from services.errors import EventError
+from stream.deadletter import DeadLetter, dead_letter
+from stream.events import RawEvent, decode_event
+
+__all__ = ["Incoming", "Prepared", "RecentIds", "prepare_batch", "scored_event"]
+
+LABELS = ("negative", "neutral", "positive")
+
+
+@dataclass(frozen=True)
+class Incoming:
+    """One Kafka message as the agent received it."""
+
+    value: bytes | None
+    key: bytes | None
+    topic: str
+    partition: int
+    offset: int
+
+
+@dataclass
+class Prepared:
+    valid: list[tuple[RawEvent, list[str]]] = field(default_factory=list)
+    dead: list[DeadLetter] = field(default_factory=list)
+    duplicates: int = 0
+
+
+class RecentIds:
+    """A bounded memory of recently scored event ids.
+
+    Events are keyed by id, so a repeated id lands on the same partition and so the same worker: within one
+    worker's lifetime this drops every producer-side duplicate. What slips through (a restart, a rebalance) is
+    caught by the aggregate stage's idempotent Lua update.
+
+    >>> seen = RecentIds(capacity=2)
+    >>> seen.add("a"); seen.add("b"); seen.add("c")
+    >>> "a" in seen, "c" in seen
+    (False, True)
+    """
+
+    def __init__(self, capacity: int = 200_000) -> None:
+        self.capacity = capacity
+        self._ids: OrderedDict[str, None] = OrderedDict()
+
+    def __contains__(self, event_id: object) -> bool:
+        return event_id in self._ids
+
+    def add(self, event_id: str) -> None:
+        self._ids[event_id] = None
+        self._ids.move_to_end(event_id)
+        while len(self._ids) > self.capacity:
+            self._ids.popitem(last=False)
+
+
+def prepare_batch(
+    items: Sequence[Incoming],
+    *,
+    kind_of_topic: dict[str, str],
+    tag: Callable[[str], list[str]],
+    seen: RecentIds,
+    now: datetime | None = None,
+) -> Prepared:
+    """Valid, new events with their entities, plus a dead letter for every invalid message."""
+    out = Prepared()
+    in_batch: set[str] = set()
+    for item in items:
+        try:
+            event = decode_event(item.value, default_kind=kind_of_topic.get(item.topic))
+        except EventError as exc:
+            out.dead.append(
+                dead_letter(item.value, exc.reason, stage="validate", source_topic=item.topic,
+                            partition=item.partition, offset=item.offset, key=item.key, now=now)
+            )  # fmt: skip
+            continue
+        if event.id in seen or event.id in in_batch:
+            out.duplicates += 1
+            continue
+        in_batch.add(event.id)
+        entities = list(dict.fromkeys(event.entities)) if event.entities else tag(event.text)
+        out.valid.append((event, entities))
+    return out
+
+
+def scored_event(
+    event: RawEvent, entities: list[str], probs: Sequence[float], *, model: str, now: datetime | None = None
+) -> dict[str, Any]:
+    """The scored-event contract: the raw event plus resolved entities, sentiment, model and scored_at.
+
+    >>> from datetime import datetime, UTC
+    >>> raw = RawEvent(id="1", source="s", kind="news", text="t", published_at=datetime(2026, 1, 5, tzinfo=UTC))
+    >>> s = scored_event(raw, ["ACME"], [0.1, 0.2, 0.7], model="sentiment/1", now=datetime(2026, 1, 5, tzinfo=UTC))
+    >>> s["sentiment"], s["entities"], s["model"]
+    ({'label': 'positive', 'score': 0.6, 'probs': [0.1, 0.2, 0.7]}, ['ACME'], {'name': 'sentiment', 'version': '1'})
+    """
+    p = [round(float(x), 6) for x in probs]
+    name, _, version = model.partition("/")
+    return {
+        **event.to_json(),
+        "entities": entities,
+        "sentiment": {"label": LABELS[max(range(3), key=p.__getitem__)], "score": round(p[2] - p[0], 6), "probs": p},
+        "model": {"name": name, "version": version},
+        "scored_at": (now or datetime.now(UTC)).isoformat(),
+    }
+
+
+def encode(record: dict[str, Any]) -> bytes:
+    return json.dumps(record, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
