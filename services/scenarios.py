@@ -48,7 +48,7 @@ class ScenarioSpec:
 
 
 SCENARIOS: dict[str, ScenarioSpec] = {
-    "smoke": ScenarioSpec("smoke", 30, 3.0, (Incident("ACME", 15, 10),), entities=("ACME", "GLBX", "INIT")),
+    "smoke": ScenarioSpec("smoke", 60, 3.0, (Incident("ACME", 35, 10),), entities=("ACME", "GLBX", "INIT")),
     "demo": ScenarioSpec("demo", 120, 4.0, (Incident("ACME", 70, 20, multiplier=6, negative_share=0.85),)),
     "clean-day": ScenarioSpec("clean-day", 24 * 60, 2.0),
     "incident-day": ScenarioSpec("incident-day", 24 * 60, 2.0, (Incident("GLBX", 14 * 60, 30, 5, 0.8),)),

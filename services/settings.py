@@ -55,6 +55,12 @@ class Settings(BaseSettings):
     database_url: str = "sqlite:///var/radar.db"
     postgres_url: str = "postgresql+psycopg://radar:radar@127.0.0.1:5432/radar"
 
+    redis_prefix: str = "radar:"
+    allowed_lateness_s: float = 30.0
+    settle_s: float = 5.0
+    idle_grace_s: float = 120.0
+    close_interval_s: float = 5.0
+
     # --- inference ---
     triton_grpc_url: str = "127.0.0.1:8001"
     triton_http_port: int = 8000

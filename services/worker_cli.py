@@ -38,12 +38,19 @@ def worker_cmd(
     """Consume the raw topics, score on Triton, aggregate and detect (all agents, one consumer group)."""
     import faust
 
+    from stream.aggregate_agent import register_aggregate_agent
     from stream.app import create_app
     from stream.score_agent import register_score_agent
+    from stream.sinks import KafkaAlertPublisher
 
     settings = Settings()
     app = create_app(settings)
     register_score_agent(app, settings)
+
+    async def sink(app: faust.App) -> KafkaAlertPublisher:
+        return KafkaAlertPublisher(app, settings.topics.alerts)
+
+    register_aggregate_agent(app, settings, sink)
     port = settings.worker_metrics_port if metrics_port is None else metrics_port
     if port:
         bound = _start_metrics_server(port)

@@ -1,1 +1,1 @@
-"""Opinion Radar: storage."""
+"""Opinion Radar: storage (Redis aggregates, SQL models and migrations, the outbox)."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 from prometheus_client import Counter, Gauge, Histogram
 
 __all__ = [
+    "ALERTS",
     "BATCH_SIZE",
     "CONSUMER_LAG",
     "DEAD_LETTERS",
@@ -13,6 +14,7 @@ __all__ = [
     "EVENTS_SCORED",
     "INFERENCE_LATENCY",
     "INFERENCE_RETRIES",
+    "LATE_EVENTS",
     "TRITON_WAITING",
 ]
 
@@ -29,4 +31,6 @@ INFERENCE_LATENCY = Histogram(
 )  # fmt: skip
 INFERENCE_RETRIES = Counter("radar_inference_retries_total", "Triton requests retried")
 TRITON_WAITING = Gauge("radar_triton_waiting", "1 while the score agent holds back because Triton is unavailable")
+LATE_EVENTS = Counter("radar_late_events_total", "Scored events whose minute was already closed (still counted)")
+ALERTS = Counter("radar_alerts_total", "Alerts raised", ["detector", "severity"])
 CONSUMER_LAG = Gauge("radar_consumer_lag", "Messages behind the high watermark", ["topic", "partition"])

@@ -1,0 +1,217 @@
+"""The Redis aggregate store: the only code that talks to Redis about buckets, detector state and closing.
+
+Writes go through one Lua script (``add_event.lua``) per event, pipelined per batch, so a redelivered event
+never counts twice and a bucket is never half-updated. Reads of 5 min, 1 h and 24 h windows combine hour
+buckets for whole hours with minute buckets for the edges.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import redis.asyncio as aioredis
+
+from storage.redis_keys import ALL_ENTITIES, Keys
+from stream.detectors import MinuteStats
+
+__all__ = ["AddResult", "AggregateStore", "ScoredItem", "stats_from_hash"]
+
+_SCRIPT = (Path(__file__).parent / "add_event.lua").read_text()
+KINDS = ("news", "social")
+DAY = 86_400
+
+
+@dataclass(frozen=True)
+class ScoredItem:
+    """What the aggregate stage needs of a scored event."""
+
+    id: str
+    kind: str
+    entities: tuple[str, ...]
+    label: str
+    score: float
+    published_at: datetime
+    snippet: str
+
+    @classmethod
+    def from_scored(cls, record: dict[str, Any]) -> ScoredItem:
+        return cls(
+            id=str(record["id"]),
+            kind=str(record["kind"]),
+            entities=tuple(record.get("entities") or ()),
+            label=str(record["sentiment"]["label"]),
+            score=float(record["sentiment"]["score"]),
+            published_at=datetime.fromisoformat(str(record["published_at"]).replace("Z", "+00:00")),
+            snippet=str(record.get("text", ""))[:200],
+        )
+
+
+@dataclass
+class AddResult:
+    counted: int = 0
+    duplicates: int = 0
+    late: int = 0
+
+
+def stats_from_hash(raw: dict[bytes, bytes] | dict[str, str]) -> MinuteStats:
+    """A bucket hash as MinuteStats (an absent bucket is all zeros).
+
+    >>> stats_from_hash({b"n": b"3", b"negative": b"2", b"positive": b"1", b"total": b"-0.9", b"total_sq": b"1.1"})
+    MinuteStats(n=3, negative=2, neutral=0, positive=1, total=-0.9, total_sq=1.1)
+    """
+    values = {(k.decode() if isinstance(k, bytes) else k): v for k, v in raw.items()}
+    return MinuteStats(
+        n=int(values.get("n", 0)),
+        negative=int(values.get("negative", 0)),
+        neutral=int(values.get("neutral", 0)),
+        positive=int(values.get("positive", 0)),
+        total=float(values.get("total", 0.0)),
+        total_sq=float(values.get("total_sq", 0.0)),
+    )
+
+
+class AggregateStore:
+    def __init__(
+        self, client: aioredis.Redis, *, prefix: str = "radar:", dedupe_ttl_s: int = 2 * DAY, meta_ttl_s: int = 8 * DAY
+    ) -> None:
+        self.client = client
+        self.keys = Keys(prefix)
+        self.dedupe_ttl_s = dedupe_ttl_s
+        self.minute_ttl_s = 2 * DAY
+        self.hour_ttl_s = 8 * DAY
+        self.meta_ttl_s = meta_ttl_s
+        self._add = client.register_script(_SCRIPT)
+
+    # --- writes ---
+    async def add_batch(self, items: Sequence[ScoredItem]) -> AddResult:
+        k = self.keys
+        pipe = self.client.pipeline(transaction=False)
+        for item in items:
+            ts = item.published_at.timestamp()
+            minute, hour = int(ts // 60), int(ts // 3600)
+            snippet = json.dumps({"id": item.id, "text": item.snippet, "score": round(item.score, 4)})
+            await self._add(
+                keys=[k.seen(item.id), k.entities, k.watermark, k.first_minute, k.closed_through],
+                args=[k.prefix, item.kind, minute, hour, item.label, item.score, item.score * item.score, ts, snippet,
+                      self.dedupe_ttl_s, self.minute_ttl_s, self.hour_ttl_s, self.meta_ttl_s,
+                      ALL_ENTITIES, *item.entities],
+                client=pipe,
+            )  # fmt: skip
+        result = AddResult()
+        for code in await pipe.execute():
+            if code == 0:
+                result.duplicates += 1
+            else:
+                result.counted += 1
+                result.late += code == 2
+        return result
+
+    # --- reads ---
+    async def minute_stats(self, entities: Sequence[str], minute: int) -> dict[str, MinuteStats]:
+        """Each entity's stats for one minute, news and social together."""
+        pipe = self.client.pipeline(transaction=False)
+        for entity in entities:
+            for kind in KINDS:
+                pipe.hgetall(self.keys.minute(entity, kind, minute))
+        raw = await pipe.execute()
+        return {
+            entity: stats_from_hash(raw[2 * i]) + stats_from_hash(raw[2 * i + 1]) for i, entity in enumerate(entities)
+        }
+
+    async def series(
+        self, entity: str, first_minute: int, last_minute: int, kind: str | None = None
+    ) -> list[MinuteStats]:
+        """Per-minute stats from ``first_minute`` to ``last_minute`` inclusive (for dashboards and tests)."""
+        kinds = (kind,) if kind else KINDS
+        pipe = self.client.pipeline(transaction=False)
+        for minute in range(first_minute, last_minute + 1):
+            for k in kinds:
+                pipe.hgetall(self.keys.minute(entity, k, minute))
+        raw = await pipe.execute()
+        out = []
+        for i in range(last_minute - first_minute + 1):
+            total = MinuteStats()
+            for j in range(len(kinds)):
+                total = total + stats_from_hash(raw[i * len(kinds) + j])
+            out.append(total)
+        return out
+
+    async def window(self, entity: str, *, end_minute: int, minutes: int) -> MinuteStats:
+        """Totals of the ``minutes`` up to ``end_minute`` (inclusive): whole hours from hour buckets."""
+        start = end_minute - minutes + 1
+        first_full_hour = math.ceil(start / 60)
+        last_full_hour = (end_minute + 1) // 60 - 1
+        pipe = self.client.pipeline(transaction=False)
+        if last_full_hour >= first_full_hour:
+            edges = [*range(start, first_full_hour * 60), *range((last_full_hour + 1) * 60, end_minute + 1)]
+            for hour in range(first_full_hour, last_full_hour + 1):
+                for kind in KINDS:
+                    pipe.hgetall(self.keys.hour(entity, kind, hour))
+        else:
+            edges = list(range(start, end_minute + 1))
+        for minute in edges:
+            for kind in KINDS:
+                pipe.hgetall(self.keys.minute(entity, kind, minute))
+        total = MinuteStats()
+        for raw in await pipe.execute():
+            total = total + stats_from_hash(raw)
+        return total
+
+    async def evidence(self, entity: str, first_minute: int, last_minute: int, limit: int = 5) -> list[dict[str, Any]]:
+        """The most negative recent events of the window: what an analyst reads first in an alert."""
+        pipe = self.client.pipeline(transaction=False)
+        for minute in range(first_minute, last_minute + 1):
+            pipe.lrange(self.keys.evidence(entity, minute), 0, -1)
+        items = [json.loads(x) for chunk in await pipe.execute() for x in chunk]
+        return sorted(items, key=lambda item: item["score"])[:limit]
+
+    async def active_entities(self, since_minute: int) -> list[str]:
+        members = await self.client.zrangebyscore(self.keys.entities, since_minute, "+inf")
+        return sorted(m.decode() for m in members if m.decode() != ALL_ENTITIES)
+
+    async def watermark(self) -> float | None:
+        value = await self.client.get(self.keys.watermark)
+        return float(value) if value is not None else None
+
+    async def first_minute(self) -> int | None:
+        value = await self.client.get(self.keys.first_minute)
+        return int(value) if value is not None else None
+
+    async def closed_through(self) -> int | None:
+        value = await self.client.get(self.keys.closed_through)
+        return int(value) if value is not None else None
+
+    async def set_closed_through(self, minute: int) -> None:
+        await self.client.set(self.keys.closed_through, minute, ex=self.meta_ttl_s)
+
+    async def load_detectors(self, entities: Sequence[str]) -> dict[str, dict[str, Any] | None]:
+        values = await self.client.mget([self.keys.detectors(e) for e in entities]) if entities else []
+        return {e: (json.loads(v) if v else None) for e, v in zip(entities, values, strict=True)}
+
+    async def save_detectors(self, states: dict[str, dict[str, Any]]) -> None:
+        pipe = self.client.pipeline(transaction=True)
+        for entity, state in states.items():
+            pipe.set(self.keys.detectors(entity), json.dumps(state), ex=self.meta_ttl_s)
+        await pipe.execute()
+
+    @asynccontextmanager
+    async def close_lock(self, ttl_s: int = 30) -> AsyncIterator[bool]:
+        """True inside when this caller holds the closing lock; released only by its holder."""
+        token = uuid.uuid4().hex
+        got = bool(await self.client.set(self.keys.close_lock, token, nx=True, ex=ttl_s))
+        try:
+            yield got
+        finally:
+            if got:
+                await self.client.eval(
+                    "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0",
+                    1, self.keys.close_lock, token,
+                )  # fmt: skip

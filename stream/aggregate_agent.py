@@ -1,0 +1,94 @@
+"""The aggregate agent: ``radar.scored`` -> idempotent Redis buckets -> minute closing and detection.
+
+Like the score agent it acks a batch only after Redis has counted it (retrying while Redis is away), and holds
+a batch back if it is stopped mid-way. Closing errors (the SQL store down, say) leave the minute open; it is
+closed by the next batch or by the timer once the store is back, so no alert is lost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import faust
+import redis.asyncio as aioredis
+
+from inference.resilience import Backoff
+from services.settings import Settings
+from storage.aggregates import AggregateStore, ScoredItem
+from stream.closer import DetectionSink, MinuteCloser
+from stream.deadletter import dead_letter
+from stream.metrics import DEAD_LETTERS, DUPLICATES, LATE_EVENTS
+from stream.score_agent import hold_back
+
+__all__ = ["register_aggregate_agent"]
+
+log = logging.getLogger("radar.aggregate")
+SinkFactory = Callable[[faust.App], Awaitable[DetectionSink]]
+
+
+def register_aggregate_agent(app: faust.App, settings: Settings, sink_factory: SinkFactory) -> Any:
+    scored = app.topic(settings.topics.scored, value_serializer="raw", key_serializer="raw")
+    shared: dict[str, MinuteCloser] = {}
+
+    async def closer() -> MinuteCloser:
+        if "closer" not in shared:
+            client = aioredis.from_url(settings.redis_url)
+            store = AggregateStore(client, prefix=settings.redis_prefix)
+            shared["closer"] = MinuteCloser(
+                store, await sink_factory(app),
+                lateness_s=settings.allowed_lateness_s, settle_s=settings.settle_s, idle_grace_s=settings.idle_grace_s,
+            )  # fmt: skip
+        return shared["closer"]
+
+    async def close_quietly(active: MinuteCloser) -> None:
+        try:
+            await active.close_ready(time.time())
+        except Exception as exc:  # noqa: BLE001 - the minute stays open and is closed on a later try
+            log.warning("closing minutes failed, will retry: %s", exc)
+
+    @app.agent(scored, name="aggregate")
+    async def aggregate(stream: faust.StreamT) -> None:
+        active = await closer()
+        async for events in stream.take_events(1000, within=0.2):
+            try:
+                items, letters = [], []
+                for event in events:
+                    try:
+                        items.append(ScoredItem.from_scored(json.loads(event.value)))
+                    except (ValueError, KeyError, TypeError) as exc:
+                        letters.append(dead_letter(event.value, f"unreadable scored event: {exc!r}", stage="aggregate",
+                                                   source_topic=event.message.topic, partition=event.message.partition,
+                                                   offset=event.message.offset, key=event.key))  # fmt: skip
+                backoff = Backoff(base_s=0.2, cap_s=5.0)
+                for attempt in itertools.count():
+                    try:
+                        result = await active.store.add_batch(items)
+                        break
+                    except (aioredis.ConnectionError, aioredis.TimeoutError) as exc:
+                        if attempt % 10 == 0:
+                            log.warning("Redis unavailable, holding %d events back: %s", len(items), exc)
+                        await asyncio.sleep(backoff.delay(attempt))
+                for letter in letters:
+                    await (
+                        await app.producer.send(settings.topics.deadletter, None, letter.to_bytes(), None, None, None)
+                    )
+            except BaseException:
+                hold_back(events)
+                raise
+            DUPLICATES.labels("aggregate").inc(result.duplicates)
+            LATE_EVENTS.inc(result.late)
+            DEAD_LETTERS.labels("aggregate").inc(len(letters))
+            await close_quietly(active)
+
+    @app.timer(interval=settings.close_interval_s)
+    async def close_when_quiet() -> None:
+        if "closer" in shared:
+            await close_quietly(shared["closer"])
+
+    return aggregate

@@ -1,0 +1,122 @@
+"""Detection for one entity: three detectors and their alert policies, fed one closed minute at a time.
+
+Pure: the caller loads the state (``EntityDetectors.from_state``), calls :func:`observe_minute` for each closed
+minute in order, and stores the state again. A minute already seen is ignored, so re-closing a minute after a
+crash neither double-counts the baseline nor fires twice.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from stream.detectors import AlertPolicy, MinuteStats, NegativeShare, SentimentShift, Signal, VolumeSpike
+
+__all__ = ["DETECTORS", "Alert", "EntityDetectors", "minute_start", "observe_minute"]
+
+DETECTORS = ("volume_spike", "sentiment_shift", "negative_surge")
+
+
+def minute_start(minute: int) -> datetime:
+    return datetime.fromtimestamp(minute * 60, tz=UTC)
+
+
+@dataclass(frozen=True)
+class Alert:
+    entity: str
+    detector: str
+    window_start: datetime
+    window_end: datetime
+    observed: float
+    expected: float
+    score: float
+    z: float
+    severity: str
+    message: str
+
+    @property
+    def key(self) -> str:
+        """The alert's identity: entity + detector + window start (one incident, one alert)."""
+        return f"{self.entity}:{self.detector}:{self.window_start.strftime('%Y-%m-%dT%H:%MZ')}"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "key": self.key, "entity": self.entity, "detector": self.detector,
+            "window_start": self.window_start.isoformat(), "window_end": self.window_end.isoformat(),
+            "observed": round(self.observed, 4), "expected": round(self.expected, 4), "score": round(self.score, 4),
+            "z": round(self.z, 3), "severity": self.severity, "message": self.message,
+        }  # fmt: skip
+
+
+@dataclass
+class EntityDetectors:
+    volume: VolumeSpike = field(default_factory=VolumeSpike)
+    sentiment: SentimentShift = field(default_factory=SentimentShift)
+    negative: NegativeShare = field(default_factory=NegativeShare)
+    policies: dict[str, AlertPolicy] = field(default_factory=lambda: {d: AlertPolicy() for d in DETECTORS})
+    last_minute: int | None = None
+
+    def to_state(self) -> dict[str, Any]:
+        return {
+            "volume": self.volume.to_state(), "sentiment": self.sentiment.to_state(),
+            "negative": self.negative.to_state(), "last_minute": self.last_minute,
+            "policies": {name: policy.to_state() for name, policy in self.policies.items()},
+        }  # fmt: skip
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any] | None) -> EntityDetectors:
+        if not state:
+            return cls()
+        return cls(
+            volume=VolumeSpike.from_state(state["volume"]),
+            sentiment=SentimentShift.from_state(state["sentiment"]),
+            negative=NegativeShare.from_state(state["negative"]),
+            policies={name: AlertPolicy.from_state(p) for name, p in state["policies"].items()},
+            last_minute=state["last_minute"],
+        )
+
+
+def _message(entity: str, detector: str, signal: Signal, minutes: int, end: datetime) -> str:
+    at = end.strftime("%H:%M")
+    if detector == "volume_spike":
+        return (f"{entity}: {signal.observed:.0f} items in the minute to {at} UTC, "
+                f"{signal.observed / max(signal.expected, 0.1):.1f}x the usual {signal.expected:.1f}")  # fmt: skip
+    if detector == "sentiment_shift":
+        return (f"{entity}: mean sentiment {signal.observed:+.2f} over the {minutes} min to {at} UTC "
+                f"against a usual {signal.expected:+.2f}")  # fmt: skip
+    return (f"{entity}: {signal.observed:.0%} of items negative over the {minutes} min to {at} UTC "
+            f"against a usual {signal.expected:.0%}")  # fmt: skip
+
+
+def observe_minute(detectors: EntityDetectors, entity: str, minute: int, stats: MinuteStats) -> list[Alert]:
+    """Learn one closed minute; returns the alerts that open at it.
+
+    >>> d = EntityDetectors()
+    >>> quiet = MinuteStats(n=4, negative=1, neutral=1, positive=2, total=0.5, total_sq=1.6)
+    >>> [a for m in range(60) for a in observe_minute(d, "ACME", m, quiet)]
+    []
+    >>> storm = MinuteStats(n=40, negative=34, neutral=4, positive=2, total=-26.0, total_sq=24.0)
+    >>> sorted({a.detector for m in range(60, 64) for a in observe_minute(d, "ACME", m, storm)})
+    ['negative_surge', 'sentiment_shift', 'volume_spike']
+    >>> observe_minute(d, "ACME", 63, storm)  # a minute already learnt is ignored
+    []
+    """
+    if detectors.last_minute is not None and minute <= detectors.last_minute:
+        return []
+    detectors.last_minute = minute
+    end = minute_start(minute + 1)
+    signals = {
+        "volume_spike": (detectors.volume.update(stats), 1),
+        "sentiment_shift": (detectors.sentiment.update(stats), detectors.sentiment.window),
+        "negative_surge": (detectors.negative.update(stats), detectors.negative.window),
+    }
+    alerts = []
+    for name, (signal, minutes) in signals.items():
+        decision = detectors.policies[name].decide(signal)
+        if decision.fire:
+            alerts.append(
+                Alert(entity, name, end - timedelta(minutes=minutes), end, signal.observed, signal.expected,
+                      signal.score, signal.z, decision.severity, _message(entity, name, signal, minutes, end))
+            )  # fmt: skip
+    return alerts

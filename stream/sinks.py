@@ -1,0 +1,41 @@
+"""Where closed minutes go: alerts published to ``radar.alerts`` (and, in front of it, the SQL store)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import faust
+
+from stream.closer import DetectionSink, Rollup
+from stream.metrics import ALERTS
+
+__all__ = ["ChainSink", "KafkaAlertPublisher"]
+
+
+class KafkaAlertPublisher:
+    """Publishes each alert (key = alert key) and waits for Kafka to have it."""
+
+    def __init__(self, app: faust.App, topic: str) -> None:
+        self.app, self.topic = app, topic
+
+    async def emit(self, minute: int, alerts: list[dict[str, Any]], rollups: list[Rollup]) -> None:
+        futures = [
+            await self.app.producer.send(self.topic, a["key"].encode(), json.dumps(a).encode(), None, None, None)
+            for a in alerts
+        ]
+        for future in futures:
+            await future
+        for alert in alerts:
+            ALERTS.labels(alert["detector"], alert["severity"]).inc()
+
+
+class ChainSink:
+    """Sinks in order; a failure stops the chain, so the minute is closed again later (all sinks idempotent)."""
+
+    def __init__(self, *sinks: DetectionSink) -> None:
+        self.sinks = sinks
+
+    async def emit(self, minute: int, alerts: list[dict[str, Any]], rollups: list[Rollup]) -> None:
+        for sink in self.sinks:
+            await sink.emit(minute, alerts, rollups)

@@ -1,0 +1,80 @@
+"""Redis aggregates on the real server: exactly-once counting, TTLs, windows, late events, the closing lock."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import redis.asyncio as aioredis
+
+from storage.aggregates import AggregateStore, ScoredItem
+
+T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+
+
+def _item(i: int, minute: int, entities=("ACME",), label="positive", score=0.5) -> ScoredItem:  # type: ignore[no-untyped-def]
+    return ScoredItem(f"e{i}", "news" if i % 2 else "social", tuple(entities), label, score,
+                      T0 + timedelta(minutes=minute, seconds=i % 60), f"text {i}")  # fmt: skip
+
+
+@pytest.fixture
+async def store(stack, unique):  # type: ignore[no-untyped-def]
+    client = aioredis.from_url(stack.redis_url)
+    yield AggregateStore(client, prefix=f"radar:test{unique}:")
+    keys = [k async for k in client.scan_iter(f"radar:test{unique}:*")]
+    if keys:
+        await client.delete(*keys)
+    await client.aclose()
+
+
+async def test_redelivered_events_never_count_twice(store: AggregateStore) -> None:
+    items = [_item(i, minute=i % 5, label=("negative", "neutral", "positive")[i % 3], score=(i % 3 - 1) * 0.5)
+             for i in range(300)]  # fmt: skip
+    first = await store.add_batch(items)
+    again = await store.add_batch(items[:150] + items[:150])
+    assert (first.counted, first.duplicates) == (300, 0)
+    assert (again.counted, again.duplicates) == (0, 300)
+    base = int(T0.timestamp() // 60)
+    series = await store.series("ACME", base, base + 4)
+    assert [s.n for s in series] == [60] * 5
+    total = await store.window("ACME", end_minute=base + 4, minutes=5)
+    assert (total.n, total.negative, total.neutral, total.positive) == (300, 100, 100, 100)
+    assert total.total == pytest.approx(0.0)
+    overall = await store.window("_all", end_minute=base + 4, minutes=5)
+    assert overall.n == 300
+
+
+async def test_every_key_has_a_ttl_and_the_prefix(store: AggregateStore) -> None:
+    await store.add_batch([_item(i, minute=i) for i in range(10)])
+    await store.save_detectors({"ACME": {"x": 1}})
+    await store.set_closed_through(5)
+    keys = [k async for k in store.client.scan_iter(f"{store.keys.prefix}*")]
+    assert len(keys) > 20
+    for key in keys:
+        assert key.decode().startswith("radar:")
+        assert await store.client.ttl(key) > 0, key
+
+
+async def test_hour_buckets_serve_long_windows(store: AggregateStore) -> None:
+    items = [_item(i, minute=i * 7 % 1440) for i in range(2000)]
+    await store.add_batch(items)
+    base = int(T0.timestamp() // 60)
+    day = await store.window("ACME", end_minute=base + 1439, minutes=1440)
+    hour = await store.window("ACME", end_minute=base + 89, minutes=60)
+    expected_hour = sum(1 for i in range(2000) if 30 <= i * 7 % 1440 <= 89)
+    assert day.n == 2000 and hour.n == expected_hour
+
+
+async def test_late_events_are_counted_and_flagged(store: AggregateStore) -> None:
+    await store.add_batch([_item(i, minute=10) for i in range(5)])
+    base = int(T0.timestamp() // 60)
+    await store.set_closed_through(base + 10)
+    result = await store.add_batch([_item(100, minute=9), _item(101, minute=11)])
+    assert (result.counted, result.late) == (2, 1)
+
+
+async def test_one_closer_at_a_time(store: AggregateStore) -> None:
+    async with store.close_lock() as first, store.close_lock() as second:
+        assert first and not second
+    async with store.close_lock() as third:
+        assert third
