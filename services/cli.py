@@ -23,6 +23,7 @@ app.add_typer(stack_app, name="stack")
 
 
 def _register_subcommands() -> None:
+    from services.detect_cli import detect_cmd
     from services.model_cli import model_app
     from services.replay_cli import replay_cmd
     from services.worker_cli import worker_cmd
@@ -30,6 +31,7 @@ def _register_subcommands() -> None:
     app.add_typer(model_app, name="model")
     app.command("replay")(replay_cmd)
     app.command("worker")(worker_cmd)
+    app.command("detect")(detect_cmd)
 
 
 _register_subcommands()
