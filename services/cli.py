@@ -26,12 +26,15 @@ def _register_subcommands() -> None:
     from services.detect_cli import detect_cmd
     from services.model_cli import model_app
     from services.replay_cli import replay_cmd
+    from services.webhooks.cli import dispatcher_cmd, webhooks_app
     from services.worker_cli import worker_cmd
 
     app.add_typer(model_app, name="model")
     app.command("replay")(replay_cmd)
     app.command("worker")(worker_cmd)
     app.command("detect")(detect_cmd)
+    app.add_typer(webhooks_app, name="webhooks")
+    app.command("dispatcher")(dispatcher_cmd)
 
 
 _register_subcommands()

@@ -87,6 +87,7 @@ class Settings(BaseSettings):
     ingest_max_body_bytes: int = 5 * 1024 * 1024
     webhook_secret: SecretStr = SecretStr("whsec_ZGV2LXNpZ25pbmctc2VjcmV0")
     webhook_allow_private: bool = False
+    dispatcher_metrics_port: int = 9109
 
     @property
     def kafka_port(self) -> int:

@@ -38,17 +38,22 @@ def worker_cmd(
     """Consume the raw topics, score on Triton, aggregate and detect (all agents, one consumer group)."""
     import faust
 
+    from storage.db import make_engine, make_sessionmaker, upgrade
     from stream.aggregate_agent import register_aggregate_agent
     from stream.app import create_app
     from stream.score_agent import register_score_agent
-    from stream.sinks import KafkaAlertPublisher
+    from stream.sinks import ChainSink, KafkaAlertPublisher, SqlAlertSink
 
     settings = Settings()
     app = create_app(settings)
     register_score_agent(app, settings)
+    engine = make_engine(settings.database_url)
+    upgrade(engine)
+    sessions = make_sessionmaker(engine)
 
-    async def sink(app: faust.App) -> KafkaAlertPublisher:
-        return KafkaAlertPublisher(app, settings.topics.alerts)
+    async def sink(app: faust.App) -> ChainSink:
+        # SQL first: an alert is published to Kafka only once it is safely recorded with its outbox rows
+        return ChainSink(SqlAlertSink(sessions), KafkaAlertPublisher(app, settings.topics.alerts))
 
     register_aggregate_agent(app, settings, sink)
     port = settings.worker_metrics_port if metrics_port is None else metrics_port

@@ -2,15 +2,32 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
 import faust
+from sqlalchemy.orm import Session, sessionmaker
 
+from storage.alerts_repo import record_minute
 from stream.closer import DetectionSink, Rollup
 from stream.metrics import ALERTS
 
-__all__ = ["ChainSink", "KafkaAlertPublisher"]
+__all__ = ["ChainSink", "KafkaAlertPublisher", "SqlAlertSink"]
+
+
+class SqlAlertSink:
+    """Alerts, their outbox rows and the minute's rollups in one SQL transaction (idempotent by alert key)."""
+
+    def __init__(self, sessions: sessionmaker[Session]) -> None:
+        self.sessions = sessions
+
+    async def emit(self, minute: int, alerts: list[dict[str, Any]], rollups: list[Rollup]) -> None:
+        await asyncio.to_thread(self._write, alerts, rollups)
+
+    def _write(self, alerts: list[dict[str, Any]], rollups: list[Rollup]) -> None:
+        with self.sessions.begin() as session:
+            record_minute(session, alerts=alerts, rollups=rollups)
 
 
 class KafkaAlertPublisher:

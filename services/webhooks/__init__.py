@@ -1,0 +1,1 @@
+"""Webhook delivery: Standard Webhooks signing, payload formats, the outbox dispatcher, the CLI."""

@@ -1,0 +1,150 @@
+"""``radar webhooks add | list | remove | test`` and ``radar dispatcher``."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import time
+from datetime import UTC, datetime
+from typing import Annotated
+
+import httpx
+import typer
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy import delete, select
+
+from services.settings import Settings
+from services.webhooks.payloads import render
+from services.webhooks.policy import private_target
+from services.webhooks.signing import new_secret, signature_headers
+from storage.db import make_engine, make_sessionmaker, upgrade
+from storage.models import WebhookSubscription
+
+__all__ = ["dispatcher_cmd", "webhooks_app"]
+
+webhooks_app = typer.Typer(help="Alert webhooks: subscriptions and a test delivery.", no_args_is_help=True)
+console = Console()
+SEVERITIES = ("info", "warning", "high", "critical")
+
+
+def _sessions(settings: Settings):  # type: ignore[no-untyped-def]
+    engine = make_engine(settings.database_url)
+    upgrade(engine)
+    return make_sessionmaker(engine)
+
+
+@webhooks_app.command("add")
+def add_cmd(
+    name: str,
+    url: str,
+    payload_format: Annotated[str, typer.Option("--format", help="radar or alertmanager")] = "radar",
+    entity: Annotated[list[str] | None, typer.Option(help="only these entities (repeatable)")] = None,
+    detector: Annotated[list[str] | None, typer.Option(help="only these detectors (repeatable)")] = None,
+    min_severity: Annotated[str, typer.Option(help="info, warning, high or critical")] = "info",
+    secret: Annotated[str | None, typer.Option(help="whsec_... (default: a new random secret)")] = None,
+    allow_private: Annotated[bool, typer.Option(help="allow private or loopback addresses")] = False,
+) -> None:
+    """Subscribe URL to alerts; prints the signing secret the receiver verifies with."""
+    settings = Settings()
+    if payload_format not in ("radar", "alertmanager"):
+        raise typer.BadParameter("--format is radar or alertmanager")
+    if min_severity not in SEVERITIES:
+        raise typer.BadParameter(f"--min-severity is one of {', '.join(SEVERITIES)}")
+    why = private_target(url)
+    if why and not (allow_private or settings.webhook_allow_private):
+        raise typer.BadParameter(f"{url}: {why}; pass --allow-private if that is intended")
+    secret = secret or new_secret()
+    with _sessions(settings).begin() as session:
+        if session.scalar(select(WebhookSubscription).where(WebhookSubscription.name == name)):
+            raise typer.BadParameter(f"a subscription named {name!r} exists")
+        session.add(WebhookSubscription(
+            name=name, url=url, secret=secret, payload_format=payload_format, entities=entity or None,
+            detectors=detector or None, min_severity=min_severity, allow_private=allow_private, enabled=True,
+            created_at=datetime.now(UTC),
+        ))  # fmt: skip
+    console.print(f"subscribed [bold]{name}[/] -> {url}\nsigning secret: [bold]{secret}[/]")
+
+
+@webhooks_app.command("list")
+def list_cmd() -> None:
+    table = Table(title="webhook subscriptions")
+    for column in ("name", "url", "format", "filters", "state"):
+        table.add_column(column)
+    with _sessions(Settings())() as session:
+        for s in session.scalars(select(WebhookSubscription).order_by(WebhookSubscription.name)):
+            filters = ", ".join(
+                f for f in (f"entities={s.entities}" if s.entities else "", f"detectors={s.detectors}" if s.detectors
+                            else "", f">= {s.min_severity}") if f
+            )  # fmt: skip
+            state = "enabled" if s.enabled else f"disabled: {s.disabled_reason}"
+            table.add_row(s.name, s.url, s.payload_format, filters, state)
+    console.print(table)
+
+
+@webhooks_app.command("remove")
+def remove_cmd(name: str) -> None:
+    with _sessions(Settings()).begin() as session:
+        gone = session.execute(delete(WebhookSubscription).where(WebhookSubscription.name == name)).rowcount
+    if not gone:
+        raise typer.BadParameter(f"no subscription named {name!r}")
+    console.print(f"removed {name}")
+
+
+@webhooks_app.command("test")
+def test_cmd(name: str) -> None:
+    """POST a signed sample alert to the subscription now (not through the outbox) and show the answer."""
+    settings = Settings()
+    with _sessions(settings)() as session:
+        sub = session.scalar(select(WebhookSubscription).where(WebhookSubscription.name == name))
+        if sub is None:
+            raise typer.BadParameter(f"no subscription named {name!r}")
+        url, secret, payload_format = sub.url, sub.secret, sub.payload_format
+    now = datetime.now(UTC).replace(second=0, microsecond=0)
+    alert = {"id": 0, "key": f"TEST:volume_spike:{now:%Y-%m-%dT%H:%MZ}", "entity": "TEST", "detector": "volume_spike",
+             "severity": "info", "window_start": now.isoformat(), "window_end": now.isoformat(), "observed": 42.0,
+             "expected": 6.0, "score": 0.99, "z": 9.0, "message": "TEST: a test alert from radar webhooks test",
+             "evidence": [], "created_at": now.isoformat()}  # fmt: skip
+    body = render(payload_format, alert, receiver=name, external_url=f"http://{settings.api_host}:{settings.api_port}")
+    headers = signature_headers(secret, f"msg_test_{int(time.time())}", int(time.time()), body)
+    try:
+        response = httpx.post(url, content=body, headers=headers, timeout=10)
+    except httpx.HTTPError as exc:
+        console.print(f"[red]failed:[/] {exc}")
+        raise typer.Exit(1) from None
+    console.print(f"{response.status_code} {response.reason_phrase}: {response.text[:300]}")
+    console.print(json.dumps(headers, indent=2))
+    if not response.is_success:
+        raise typer.Exit(1)
+
+
+def dispatcher_cmd(
+    concurrency: Annotated[int, typer.Option(help="deliveries in flight")] = 32,
+    timeout_s: Annotated[float, typer.Option(help="per request")] = 10.0,
+) -> None:
+    """Deliver the webhook outbox until stopped (SIGTERM / Ctrl-C finish the round in flight)."""
+    from prometheus_client import start_http_server
+
+    from services.webhooks.dispatcher import Dispatcher
+
+    settings = Settings()
+    sessions = _sessions(settings)
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        dispatcher = Dispatcher(sessions, concurrency=concurrency, timeout_s=timeout_s,
+                                allow_private=settings.webhook_allow_private,
+                                external_url=f"http://{settings.api_host}:{settings.api_port}")  # fmt: skip
+        console.print("dispatcher running (Ctrl-C to stop)")
+        try:
+            await dispatcher.run_forever(stop)
+        finally:
+            await dispatcher.close()
+
+    if settings.dispatcher_metrics_port:
+        start_http_server(settings.dispatcher_metrics_port, addr="127.0.0.1")
+    asyncio.run(main())

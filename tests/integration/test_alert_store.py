@@ -1,0 +1,80 @@
+"""The alert store on SQLite and PostgreSQL: idempotent alerts with their outbox rows, rollups, analyst views."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+from sqlalchemy import func, select
+
+from storage.alerts_repo import entity_series, list_alerts, record_minute
+from storage.db import make_engine, make_sessionmaker
+from storage.models import Alert, WebhookDelivery, WebhookSubscription
+from stream.closer import Rollup
+from stream.detectors import MinuteStats
+
+T = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
+MINUTE = int(T.timestamp() // 60)
+
+
+def _alert(entity: str, detector: str, severity: str = "high", minute: int = MINUTE) -> dict[str, object]:
+    start = datetime.fromtimestamp(minute * 60, tz=UTC)
+    return {"key": f"{entity}:{detector}:{start:%Y-%m-%dT%H:%MZ}", "entity": entity, "detector": detector,
+            "severity": severity, "window_start": start.isoformat(), "window_end": start.isoformat(),
+            "observed": 40.0, "expected": 5.0, "score": 0.97, "z": 8.1, "message": f"{entity} spiked",
+            "evidence": [{"id": "e1", "text": "bad news", "score": -0.9}]}  # fmt: skip
+
+
+def _subscribe(session, name: str, **filters) -> None:  # type: ignore[no-untyped-def]
+    session.add(WebhookSubscription(name=name, url="http://example.invalid/hook", secret="whsec_eA==",
+                                    created_at=T, enabled=True, **filters))  # fmt: skip
+
+
+def test_alerts_are_idempotent_and_fan_out_to_matching_subscriptions(database_url: str) -> None:
+    engine = make_engine(database_url)
+    sessions = make_sessionmaker(engine)
+    with sessions.begin() as session:
+        _subscribe(session, "all")
+        _subscribe(session, "acme-only", entities=["ACME"])
+        _subscribe(session, "critical-only", min_severity="critical")
+        _subscribe(session, "volume-only", detectors=["volume_spike"])
+    alerts = [_alert("ACME", "volume_spike"), _alert("GLBX", "negative_surge", "critical")]
+    rollups = [Rollup("ACME", MINUTE, MinuteStats(40, 30, 5, 5, -20.0, 15.0)), Rollup("GLBX", MINUTE, MinuteStats(3))]
+    for _ in range(3):  # a minute re-closed after a crash changes nothing
+        with sessions.begin() as session:
+            record_minute(session, alerts=alerts, rollups=rollups)
+    with sessions() as session:
+        assert session.scalar(select(func.count()).select_from(Alert)) == 2
+        pairs = {(d.alert.entity, d.subscription.name) for d in session.scalars(select(WebhookDelivery))}
+        assert pairs == {("ACME", "all"), ("ACME", "acme-only"), ("ACME", "volume-only"),
+                         ("GLBX", "all"), ("GLBX", "critical-only")}  # fmt: skip
+        assert len({d.webhook_id for d in session.scalars(select(WebhookDelivery))}) == 5
+        series = entity_series(session, entity="ACME")
+        assert [(s.n, s.negative, round(s.mean_score, 3)) for s in series] == [(40, 30, -0.5)]
+        page1 = list_alerts(session, limit=1)
+        page2 = list_alerts(session, limit=1, before_id=page1[0].id)
+        assert [a.entity for a in page1 + page2] == ["GLBX", "ACME"]
+        assert [a.entity for a in list_alerts(session, min_severity="critical")] == ["GLBX"]
+        assert list_alerts(session, entity="ACME")[0].evidence[0]["text"] == "bad news"
+    with engine.connect() as conn:
+        per_day = conn.execute(sa.text("SELECT entity, alerts FROM alerts_per_day ORDER BY entity")).all()
+        hourly = conn.execute(
+            sa.text("SELECT entity, items, negative_share FROM hourly_sentiment ORDER BY entity")
+        ).all()
+        status = conn.execute(sa.text("SELECT subscription, status, deliveries FROM delivery_status")).all()
+    assert [tuple(r) for r in per_day] == [("ACME", 1), ("GLBX", 1)]
+    assert [(r[0], r[1]) for r in hourly] == [("ACME", 40), ("GLBX", 3)] and round(hourly[0][2], 2) == 0.75
+    assert sum(r[2] for r in status) == 5 and {r[1] for r in status} == {"pending"}
+    engine.dispose()
+
+
+def test_rollups_upsert_the_latest_counts(database_url: str) -> None:
+    engine = make_engine(database_url)
+    sessions = make_sessionmaker(engine)
+    with sessions.begin() as session:
+        record_minute(session, alerts=[], rollups=[Rollup("ACME", MINUTE, MinuteStats(5, 1, 1, 3, 1.0, 2.0))])
+    with sessions.begin() as session:
+        record_minute(session, alerts=[], rollups=[Rollup("ACME", MINUTE, MinuteStats(7, 1, 1, 5, 2.0, 3.0))])
+    with sessions() as session:
+        assert [(s.n, s.positive) for s in entity_series(session, entity="ACME")] == [(7, 5)]
+    engine.dispose()
