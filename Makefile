@@ -2,7 +2,7 @@
 # uv keeps its cache in ~/.cache/uv and Maven in ~/.m2, outside the clone, so a fresh clone installs in seconds.
 UV := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 
-.PHONY: setup stack test unit demo lint down bench
+.PHONY: setup test-deps stack test unit demo lint down bench
 
 setup:
 	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
@@ -11,7 +11,11 @@ setup:
 stack: setup
 	$(UV) run radar stack up
 
-test: stack
+# headless Chromium renders the dashboard in the tests (Debian's package; installed once)
+test-deps:
+	@command -v chromium >/dev/null 2>&1 || (apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium)
+
+test: test-deps stack
 	$(UV) run pytest
 
 unit: setup

@@ -22,7 +22,7 @@ def get_settings(request: Request) -> Settings:
 
 
 def get_producer(request: Request) -> EventProducer:
-    return request.app.state.producer  # type: ignore[no-any-return]
+    return request.app.state.producer.get()  # type: ignore[no-any-return]
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]

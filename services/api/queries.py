@@ -1,0 +1,86 @@
+"""Read endpoints for analysts and the dashboard (read-only token): alerts, entities and their series."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from services.api.deps import require_read_token
+from services.api.schemas import AlertOut, AlertPage, EntityOut, SeriesOut, SeriesPoint
+from storage.alerts_repo import alert_json, entity_series, list_alerts
+from storage.models import Alert, EntityMinuteStat
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/v1", dependencies=[Depends(require_read_token)])
+
+
+def get_session(request: Request):  # type: ignore[no-untyped-def]
+    with request.app.state.sessions() as session:
+        yield session
+
+
+SessionDep = Annotated[Session, Depends(get_session)]
+
+
+def _utc(value: datetime) -> datetime:
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+@router.get("/alerts", response_model=AlertPage)
+def alerts(
+    session: SessionDep,
+    entity: str | None = None,
+    detector: str | None = None,
+    min_severity: Annotated[str | None, Query(pattern="^(info|warning|high|critical)$")] = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    before_id: int | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> AlertPage:
+    rows = list_alerts(session, entity=entity, detector=detector, min_severity=min_severity, since=since,
+                       until=until, before_id=before_id, limit=limit)  # fmt: skip
+    items = [AlertOut(**alert_json(a)) for a in rows]
+    return AlertPage(items=items, next_before_id=rows[-1].id if len(rows) == limit else None)
+
+
+@router.get("/entities", response_model=list[EntityOut])
+def entities(session: SessionDep) -> list[EntityOut]:
+    latest = session.scalar(select(func.max(EntityMinuteStat.minute)))
+    if latest is None:
+        return []
+    since = _utc(latest) - timedelta(hours=24)
+    stats = session.execute(
+        select(EntityMinuteStat.entity, func.max(EntityMinuteStat.minute), func.sum(EntityMinuteStat.n))
+        .where(EntityMinuteStat.minute >= since).group_by(EntityMinuteStat.entity)
+    ).all()  # fmt: skip
+    alert_counts = dict(
+        session.execute(
+            select(Alert.entity, func.count()).where(Alert.window_start >= since).group_by(Alert.entity)
+        ).all()
+    )
+    return sorted(
+        (EntityOut(entity=e, last_minute=_utc(m), items_24h=int(n or 0), alerts_24h=alert_counts.get(e, 0))
+         for e, m, n in stats),
+        key=lambda x: (-x.alerts_24h, -x.items_24h),
+    )  # fmt: skip
+
+
+@router.get("/entities/{entity}/series", response_model=SeriesOut)
+def series(
+    entity: str,
+    session: SessionDep,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    limit: Annotated[int, Query(ge=1, le=10080)] = 1440,
+) -> SeriesOut:
+    rows = entity_series(session, entity=entity, since=since, until=until, limit=limit)
+    points = [SeriesPoint(minute=_utc(r.minute), n=r.n, negative=r.negative, neutral=r.neutral, positive=r.positive,
+                          mean_score=r.mean_score) for r in rows]  # fmt: skip
+    first = points[0].minute if points else since
+    alert_rows = list_alerts(session, entity=entity, since=first, until=until, limit=200)
+    return SeriesOut(entity=entity, points=points, alerts=[AlertOut(**alert_json(a)) for a in alert_rows])
