@@ -4,7 +4,8 @@ This file is copied next to the python backend's ``model.py`` in every model rep
 numpy, transformers' tokenizer and one of onnxruntime/torch, never on the rest of the project.
 
 Texts are tokenised once without padding, sorted by length and cut into sub-batches, so a batch of one
-long editorial and sixty tweets pads the tweets to tweet length, not to the editorial's.
+long editorial and sixty tweets pads the tweets to tweet length, not to the editorial's. On CPU small sub-batches
+(4) are fastest: the matrices stay in cache and sorted groups of four need almost no padding; on a GPU use 64+.
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ class SentimentRuntime:
         backend: str = "auto",
         onnx_file: str = "model.onnx",
         max_length: int = 128,
-        sub_batch: int = 32,
+        sub_batch: int = 4,
         threads: int | None = None,
     ) -> None:
         from transformers import AutoTokenizer

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import socket
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -34,19 +34,37 @@ def _start_metrics_server(first_port: int) -> int | None:
 def worker_cmd(
     loglevel: Annotated[str, typer.Option(help="crit, error, warn, info, debug")] = "info",
     metrics_port: Annotated[int | None, typer.Option(help="default: RADAR_WORKER_METRICS_PORT (0: none)")] = None,
+    agents: Annotated[str, typer.Option(help="comma-separated: score, aggregate")] = "score,aggregate",
 ) -> None:
     """Consume the raw topics, score on Triton, aggregate and detect (all agents, one consumer group)."""
     import faust
 
-    from storage.db import make_engine, make_sessionmaker, upgrade
-    from stream.aggregate_agent import register_aggregate_agent
     from stream.app import create_app
     from stream.score_agent import register_score_agent
-    from stream.sinks import ChainSink, KafkaAlertPublisher, SqlAlertSink
 
     settings = Settings()
+    chosen = {a.strip() for a in agents.split(",") if a.strip()}
+    if not chosen <= {"score", "aggregate"} or not chosen:
+        raise typer.BadParameter("--agents takes score and/or aggregate")
     app = create_app(settings)
-    register_score_agent(app, settings)
+    if "score" in chosen:
+        register_score_agent(app, settings)
+    if "aggregate" in chosen:
+        _register_aggregation(app, settings)
+    port = settings.worker_metrics_port if metrics_port is None else metrics_port
+    if port:
+        bound = _start_metrics_server(port)
+        typer.echo(f"worker metrics on http://127.0.0.1:{bound}/metrics" if bound else "no free metrics port")
+    faust.Worker(app, loglevel=loglevel).execute_from_commandline()
+
+
+def _register_aggregation(app: Any, settings: Settings) -> None:
+    import faust
+
+    from storage.db import make_engine, make_sessionmaker, upgrade
+    from stream.aggregate_agent import register_aggregate_agent
+    from stream.sinks import ChainSink, KafkaAlertPublisher, SqlAlertSink
+
     engine = make_engine(settings.database_url)
     upgrade(engine)
     sessions = make_sessionmaker(engine)
@@ -56,8 +74,3 @@ def worker_cmd(
         return ChainSink(SqlAlertSink(sessions), KafkaAlertPublisher(app, settings.topics.alerts))
 
     register_aggregate_agent(app, settings, sink)
-    port = settings.worker_metrics_port if metrics_port is None else metrics_port
-    if port:
-        bound = _start_metrics_server(port)
-        typer.echo(f"worker metrics on http://127.0.0.1:{bound}/metrics" if bound else "no free metrics port")
-    faust.Worker(app, loglevel=loglevel).execute_from_commandline()

@@ -30,7 +30,7 @@ class TritonPythonModel:
             backend=param("backend", "auto"),
             onnx_file=param("onnx_file", "model.onnx"),
             max_length=int(param("max_length", "128")),
-            sub_batch=int(param("sub_batch", "32")),
+            sub_batch=int(param("sub_batch", "4")),
             threads=threads,
         )
 

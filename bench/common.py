@@ -1,0 +1,52 @@
+"""Helpers shared by the benchmarks: real texts, timing, one table printed with rich, optional JSON."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from services.settings import Settings
+
+console = Console()
+
+
+def held_out_texts(settings: Settings, n: int = 512) -> list[str]:
+    """Real texts of the held-out split (a mix of tweets, reviews and editorials), deterministic."""
+    from inference.dataset import current_data_dir, load_split, prepare
+
+    prepare(settings.cache_dir)
+    examples = load_split(current_data_dir(settings.cache_dir), "test")
+    step = max(1, len(examples) // n)
+    return [e.text for e in examples[::step][:n]]
+
+
+def rate(fn: Callable[[], int], *, min_s: float = 2.0, max_rounds: int = 50) -> float:
+    """Items per second of ``fn`` (which returns the items it handled), after one warm-up call."""
+    fn()
+    started, items, rounds = time.perf_counter(), 0, 0
+    while rounds < max_rounds and (rounds == 0 or time.perf_counter() - started < min_s):
+        items += fn()
+        rounds += 1
+    return items / (time.perf_counter() - started)
+
+
+def print_table(title: str, columns: list[str], rows: list[list[Any]]) -> None:
+    table = Table(title=title)
+    for column in columns:
+        table.add_column(column, justify="right" if column != columns[0] else "left")
+    for row in rows:
+        table.add_row(*[f"{v:,.1f}" if isinstance(v, float) else str(v) for v in row])
+    console.print(table)
+
+
+def write_json(path: Path | None, figures: dict[str, Any]) -> None:
+    if path:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(figures, indent=2))
+        console.print(f"figures written to {path}")
