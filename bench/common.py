@@ -13,7 +13,7 @@ from rich.table import Table
 
 from services.settings import Settings
 
-console = Console()
+console = Console(width=150)  # tables stay readable in logs and CI output
 
 
 def held_out_texts(settings: Settings, n: int = 512) -> list[str]:
