@@ -98,14 +98,14 @@ def stack_status(only: ServiceOption = None) -> None:
 def api_cmd(
     host: Annotated[str | None, typer.Option(help="default: RADAR_API_HOST")] = None,
     port: Annotated[int | None, typer.Option(help="default: RADAR_API_PORT")] = None,
+    workers: Annotated[int, typer.Option(help="processes (single-event ingest is CPU-bound per process)")] = 1,
 ) -> None:
     """The HTTP API: ingest, queries, dashboard, /metrics, /healthz."""
     import uvicorn
 
-    from services.api.app import create_app
-
     settings = Settings()
-    uvicorn.run(create_app(settings), host=host or settings.api_host, port=port or settings.api_port, log_level="info")
+    uvicorn.run("services.api.app:create_app_from_env", factory=True, workers=workers,
+                host=host or settings.api_host, port=port or settings.api_port, log_level="warning")  # fmt: skip
 
 
 def main() -> None:

@@ -14,7 +14,7 @@ from services.kafka_io.producer import EventProducer
 from services.settings import Settings
 from storage.db import make_engine, make_sessionmaker, upgrade
 
-__all__ = ["create_app"]
+__all__ = ["create_app", "create_app_from_env"]
 
 _DASHBOARD = Path(__file__).resolve().parent / "static" / "dashboard.html"
 
@@ -33,6 +33,11 @@ class LazyProducer:
     def close(self) -> None:
         if self._producer is not None:
             self._producer.close()
+
+
+def create_app_from_env() -> FastAPI:
+    """The factory ``radar api --workers N`` gives uvicorn: each worker process builds its own Settings."""
+    return create_app(Settings())
 
 
 def create_app(settings: Settings, *, producer: EventProducer | None = None) -> FastAPI:

@@ -18,6 +18,7 @@ from pydantic import BaseModel
 
 from services.api.deps import ProducerDep, SettingsDep, require_ingest_token
 from services.errors import EventError
+from services.kafka_io.producer import delivered
 from stream.deadletter import dead_letter
 from stream.events import parse_json_bytes, validate_event
 
@@ -86,7 +87,7 @@ async def ingest(request: Request, settings: SettingsDep, producer: ProducerDep)
         accepted.append(event.id)
     if not records:
         rejected.append(Rejected(index=0, reason="empty body"))
-    await asyncio.to_thread(lambda: [f.get(timeout=30) for f in futures])
+    await asyncio.wait_for(delivered(futures), timeout=30)
     INGESTED.labels("accepted").inc(len(accepted))
     INGESTED.labels("rejected").inc(len(rejected))
     code = 422 if rejected else 202

@@ -6,6 +6,7 @@ lz4 compression and batching tuned for throughput.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Iterable
 from typing import Any
@@ -18,7 +19,30 @@ from services.settings import Settings
 from stream.deadletter import DeadLetter
 from stream.events import RawEvent
 
-__all__ = ["EventProducer"]
+__all__ = ["EventProducer", "delivered"]
+
+
+async def delivered(futures: Iterable[FutureRecordMetadata]) -> None:
+    """Wait, without blocking a thread, until Kafka acknowledged every record (raises the first failure).
+
+    kafka-python completes its futures on its own I/O thread; each one is bridged into an asyncio future, so an
+    async server can wait for thousands of acks at once instead of parking one thread per request.
+    """
+    loop = asyncio.get_running_loop()
+    waiters = []
+    for future in futures:
+        waiter: asyncio.Future[object] = loop.create_future()
+
+        def ok(metadata: object, waiter: asyncio.Future[object] = waiter) -> None:
+            loop.call_soon_threadsafe(lambda: waiter.done() or waiter.set_result(metadata))
+
+        def failed(exc: BaseException, waiter: asyncio.Future[object] = waiter) -> None:
+            loop.call_soon_threadsafe(lambda: waiter.done() or waiter.set_exception(exc))
+
+        future.add_callback(ok)
+        future.add_errback(failed)
+        waiters.append(waiter)
+    await asyncio.gather(*waiters)
 
 
 class EventProducer:

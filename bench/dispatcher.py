@@ -1,0 +1,137 @@
+"""Webhook dispatcher throughput and the fault test's counts, in one run, on the local PostgreSQL.
+
+    uv run python -m bench.dispatcher [--alerts 2000] [--json PATH]
+
+1. deliveries/s: N alerts, one subscription, a real loopback receiver that always answers 200;
+2. faults: a receiver that answers 500, 503, 429 and times out on a share of requests, then recovers; counts of
+   requests, deliveries, retries, duplicates seen by the receiver (same webhook-id twice) and signature failures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import random
+import time
+import uuid
+from collections import Counter
+from datetime import UTC, datetime
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from bench.common import console, print_table, write_json
+from services.settings import Settings
+from services.webhooks.dispatcher import Dispatcher
+from services.webhooks.signing import new_secret, verify
+from storage.alerts_repo import delivery_counts, record_minute
+from storage.db import make_engine, make_sessionmaker, upgrade
+from storage.models import WebhookSubscription
+from tests.support.receiver import Receiver, running_receiver
+
+
+def alert(i: int) -> dict[str, object]:
+    start = datetime.fromtimestamp(29_000_000 * 60 + i * 60, tz=UTC)
+    return {"key": f"E{i % 50}:volume_spike:{start:%Y-%m-%dT%H:%MZ}", "entity": f"E{i % 50}",
+            "detector": "volume_spike", "severity": "high", "window_start": start.isoformat(),
+            "window_end": start.isoformat(), "observed": 40.0, "expected": 5.0, "score": 0.97, "z": 8.0,
+            "message": "bench alert", "evidence": []}  # fmt: skip
+
+
+async def drain(dispatcher: Dispatcher, sessions, target: int, timeout_s: float = 300) -> float:  # type: ignore[no-untyped-def]
+    started = time.perf_counter()
+    while time.perf_counter() - started < timeout_s:
+        await dispatcher.run_once()
+        with sessions() as session:
+            counts = delivery_counts(session)
+        if counts.get("delivered", 0) + counts.get("dead", 0) >= target:
+            break
+        await asyncio.sleep(0.01)
+    return time.perf_counter() - started
+
+
+def scenario(postgres_url: str, n: int, plan, *, backoff_s: float, timeout_s: float):  # type: ignore[no-untyped-def]
+    name = f"radar_bench_{uuid.uuid4().hex[:6]}"
+    admin = sa.create_engine(postgres_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f"CREATE DATABASE {name}"))
+    engine = make_engine(postgres_url.rsplit("/", 1)[0] + f"/{name}")
+    upgrade(engine)
+    sessions = make_sessionmaker(engine)
+    receiver = Receiver(plan)
+    secret = new_secret()
+    try:
+        with running_receiver(receiver) as url:
+            with sessions.begin() as session:
+                session.add(WebhookSubscription(name="bench", url=url, secret=secret, enabled=True, allow_private=True,
+                                                created_at=datetime.now(UTC)))  # fmt: skip
+            with sessions.begin() as session:
+                record_minute(session, alerts=[alert(i) for i in range(n)], rollups=[])
+            dispatcher = Dispatcher(sessions, concurrency=64, per_subscription=64, timeout_s=timeout_s,
+                                    backoff_base_s=backoff_s, max_attempts=10, batch=500)  # fmt: skip
+            seconds = asyncio.run(_run(dispatcher, sessions, n))
+            with sessions() as session:
+                counts = delivery_counts(session)
+    finally:
+        engine.dispose()
+        with admin.connect() as conn:
+            conn.execute(sa.text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        admin.dispose()
+    answers = Counter(a for _, _, a in receiver.received)
+    ok_ids = Counter(h["webhook-id"] for h, _ in receiver.delivered())
+    keys = {json.loads(b)["data"]["key"] for _, b in receiver.delivered()}
+    return {
+        "seconds": seconds, "deliveries_per_s": counts.get("delivered", 0) / seconds,
+        "requests": len(receiver.received),
+        "answers": dict(answers), "delivered": counts.get("delivered", 0), "dead": counts.get("dead", 0),
+        "alerts_received": len(keys), "duplicate_deliveries": sum(c - 1 for c in ok_ids.values()),
+        "webhook_ids_per_alert": max(len({h["webhook-id"] for h, b, _ in receiver.received
+                                          if json.loads(b)["data"]["key"] == k}) for k in keys) if keys else 0,
+        "bad_signatures": sum(not verify(secret, h, b) for h, b, _ in receiver.received),
+    }  # fmt: skip
+
+
+async def _run(dispatcher: Dispatcher, sessions, n: int) -> float:  # type: ignore[no-untyped-def]
+    try:
+        return await drain(dispatcher, sessions, n)
+    finally:
+        await dispatcher.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--alerts", type=int, default=2000)
+    parser.add_argument("--json", type=Path, default=None)
+    args = parser.parse_args()
+    settings = Settings()
+    console.log("healthy receiver…")
+    healthy = scenario(settings.postgres_url, args.alerts, lambda i: "ok", backoff_s=0.05, timeout_s=5)
+    console.log("faulty receiver (500/503/429/timeouts on 30% of requests)…")
+    rng = random.Random(3)
+
+    def faulty(_: int) -> str:
+        roll = rng.random()
+        return (
+            "500"
+            if roll < 0.1
+            else "503"
+            if roll < 0.17
+            else "429"
+            if roll < 0.24
+            else "timeout"
+            if roll < 0.3
+            else "ok"
+        )
+
+    faults = scenario(settings.postgres_url, args.alerts // 4, faulty, backoff_s=0.05, timeout_s=0.5)
+    rows = [[k, healthy.get(k, ""), faults.get(k, "")] for k in
+            ("deliveries_per_s", "seconds", "requests", "delivered", "dead", "alerts_received", "duplicate_deliveries",
+             "webhook_ids_per_alert", "bad_signatures")]  # fmt: skip
+    rows.append(["receiver answers", str(healthy["answers"]), str(faults["answers"])])
+    print_table("webhook dispatcher (PostgreSQL outbox, loopback receiver)", ["measure", "healthy", "faulty"], rows)
+    write_json(args.json, {"healthy": healthy, "faulty": faults})
+
+
+if __name__ == "__main__":
+    main()
