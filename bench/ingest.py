@@ -28,8 +28,7 @@ from services.kafka_io.producer import EventProducer
 from services.replay import replay
 from services.replay_cli import build_scenario
 from services.settings import Settings
-from tests.support.api_server import free_port
-from tests.support.workers import settings_env
+from services.webhooks.receiver import free_port
 
 
 def replay_rate(settings: Settings, n: int) -> float:
@@ -86,7 +85,7 @@ def main() -> None:
     console.log(f"replaying {args.events} events…")
     replay_eps = replay_rate(settings, args.events)
     port = free_port()
-    env = {**os.environ, **settings_env(settings), "RADAR_DATABASE_URL": "sqlite:///var/bench-ingest.db"}
+    env = {**os.environ, **settings.to_env(), "RADAR_DATABASE_URL": "sqlite:///var/bench-ingest.db"}
     log = Path("var/log/bench/ingest-api.log")
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("wb") as out:

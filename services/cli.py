@@ -23,6 +23,7 @@ app.add_typer(stack_app, name="stack")
 
 
 def _register_subcommands() -> None:
+    from services.demo_cli import demo_cmd
     from services.detect_cli import detect_cmd
     from services.model_cli import model_app
     from services.replay_cli import replay_cmd
@@ -35,6 +36,7 @@ def _register_subcommands() -> None:
     app.command("detect")(detect_cmd)
     app.add_typer(webhooks_app, name="webhooks")
     app.command("dispatcher")(dispatcher_cmd)
+    app.command("demo")(demo_cmd)
 
 
 _register_subcommands()

@@ -109,6 +109,23 @@ class Settings(BaseSettings):
     def triton_http_url(self) -> str:
         return f"127.0.0.1:{self.triton_http_port}"
 
+    def to_env(self) -> dict[str, str]:
+        """The ``RADAR_*`` environment that makes a child process build exactly these settings."""
+        env: dict[str, str] = {}
+
+        def put(name: str, value: Any) -> None:
+            if value is None:
+                return
+            if isinstance(value, BaseModel):
+                for key in type(value).model_fields:
+                    put(f"{name}__{key.upper()}", getattr(value, key))
+                return
+            env[name] = value.get_secret_value() if isinstance(value, SecretStr) else str(value)
+
+        for field_name in type(self).model_fields:
+            put(f"RADAR_{field_name.upper()}", getattr(self, field_name))
+        return env
+
     def kafka_python_config(self) -> dict[str, Any]:
         """Connection options for kafka-python clients (producer, consumer, admin)."""
         config: dict[str, Any] = {

@@ -9,39 +9,17 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
-
-from pydantic import SecretStr
 
 from services.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def settings_env(settings: Settings) -> dict[str, str]:
-    """The environment that makes a child process build exactly these settings."""
-    env: dict[str, str] = {}
-
-    def put(prefix: str, value: Any) -> None:
-        if value is None:
-            return
-        if isinstance(value, dict):
-            for key, inner in value.items():
-                put(f"{prefix}__{key.upper()}", inner)
-            return
-        env[prefix] = value.get_secret_value() if isinstance(value, SecretStr) else str(value)
-
-    for name in type(settings).model_fields:
-        value = getattr(settings, name)
-        put(f"RADAR_{name.upper()}", value.model_dump() if hasattr(value, "model_dump") else value)
-    return env
-
-
 @contextmanager
 def running_worker(
     settings: Settings, log: Path, *, extra: dict[str, str] | None = None
 ) -> Iterator[subprocess.Popen[bytes]]:
-    env = {**os.environ, **settings_env(settings), "RADAR_WORKER_METRICS_PORT": "0", **(extra or {})}
+    env = {**os.environ, **settings.to_env(), "RADAR_WORKER_METRICS_PORT": "0", **(extra or {})}
     with log.open("ab") as out:
         proc = subprocess.Popen(
             [sys.executable, "-m", "services.cli", "worker", "--loglevel", "warn"],
