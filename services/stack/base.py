@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 from abc import ABC, abstractmethod
 from collections.abc import Callable
@@ -40,6 +41,7 @@ class LocalService(ABC):
 
     name: str
     start_timeout_s: float = 60.0
+    stop_signal: int = signal.SIGTERM
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -109,7 +111,7 @@ class LocalService(ABC):
         return ServiceState(self.name, state, self.detail())
 
     def down(self) -> ServiceState:
-        stopped = self.process.stop()
+        stopped = self.process.stop(stop_signal=self.stop_signal)
         return ServiceState(self.name, "stopped" if stopped else "not running", "")
 
     def status(self) -> ServiceState:

@@ -112,13 +112,13 @@ class ManagedProcess:
     def exited_early(self) -> bool:
         return self.pid() is None
 
-    def stop(self, timeout_s: float = 20.0) -> bool:
-        """SIGTERM the process group we started, SIGKILL after ``timeout_s``; True if something was stopped."""
+    def stop(self, timeout_s: float = 20.0, stop_signal: int = signal.SIGTERM) -> bool:
+        """Signal the process group we started, SIGKILL after ``timeout_s``; True if something was stopped."""
         pid = self.pid()
         if pid is None:
             return False
         with contextlib.suppress(ProcessLookupError):
-            os.killpg(pid, signal.SIGTERM)
+            os.killpg(pid, stop_signal)
         if not wait_until(lambda: not _alive(pid), timeout_s=timeout_s, interval_s=0.1):
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(pid, signal.SIGKILL)

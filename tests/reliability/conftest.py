@@ -1,0 +1,76 @@
+"""Fault tests on the real stack. Each gets its own topics, consumer group, Redis prefix and PostgreSQL database."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+import pytest
+import sqlalchemy as sa
+
+from services.webhooks.receiver import Receiver, running_receiver
+from services.webhooks.signing import new_secret
+from storage.db import make_engine, upgrade
+from tests.reliability.harness import Pipeline
+
+RESULTS: list[tuple[str, dict[str, object]]] = []
+
+
+@pytest.fixture
+def record(request):  # type: ignore[no-untyped-def]
+    """Keep a fault test's figures for the table printed at the end of the run."""
+
+    def keep(figures: dict[str, object]) -> None:
+        RESULTS.append((request.node.name.removeprefix("test_"), figures))
+
+    return keep
+
+
+def pytest_terminal_summary(terminalreporter):  # type: ignore[no-untyped-def]
+    if not RESULTS:
+        return
+    columns = ["events", "counted", "alerts", "delivered", "webhook_requests", "dead_letters", "duplicate_dead_letters"]
+    terminalreporter.section("reliability: every fault, then the invariants held")
+    terminalreporter.write_line(f"{'fault':48} " + " ".join(f"{c:>12}" for c in columns))
+    for name, figures in RESULTS:
+        terminalreporter.write_line(f"{name:48} " + " ".join(f"{figures.get(c, ''):>12}" for c in columns))
+
+
+def pytest_collection_modifyitems(items):  # type: ignore[no-untyped-def]
+    for item in items:
+        if "/reliability/" in str(item.fspath):
+            item.add_marker(pytest.mark.reliability)
+
+
+@pytest.fixture
+def pipeline_factory(fresh_topics, unique, tmp_path) -> Iterator[Callable[..., Pipeline]]:  # type: ignore[no-untyped-def]
+    """``with make(plan=..., **settings_overrides) as pipeline``: the whole pipeline on a fresh namespace."""
+    made: list[tuple[Pipeline, str]] = []
+
+    @contextmanager
+    def make(plan: Callable[[int], str] = lambda _: "ok", **overrides: object) -> Iterator[Pipeline]:
+        base = fresh_topics(partitions=3)
+        database = f"radar_rel{unique}"
+        admin = sa.create_engine(base.postgres_url, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(sa.text(f"CREATE DATABASE {database}"))
+        url = base.postgres_url.rsplit("/", 1)[0] + f"/{database}"
+        engine = make_engine(url)
+        upgrade(engine)
+        engine.dispose()
+        settings = base.model_copy(update={"redis_prefix": f"radar:rel{unique}:", "database_url": url,
+                                           "settle_s": 3.0, "idle_grace_s": 10.0, **overrides})  # fmt: skip
+        receiver = Receiver(plan=plan, secret=new_secret())
+        with running_receiver(receiver) as hook:
+            pipeline = Pipeline(settings, receiver, hook, tmp_path)
+            made.append((pipeline, database))
+            try:
+                yield pipeline
+            finally:
+                pipeline.stop()
+                admin.dispose()  # its pooled connection may not have survived a PostgreSQL restart
+                with admin.connect() as conn:
+                    conn.execute(sa.text(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)"))
+                admin.dispose()
+
+    yield make
