@@ -96,6 +96,36 @@ def stack_status(only: ServiceOption = None) -> None:
         raise typer.Exit(1)
 
 
+db_app = typer.Typer(help="The SQL store.", no_args_is_help=True)
+topics_app = typer.Typer(help="Kafka topics.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(topics_app, name="topics")
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Apply the Alembic migrations to RADAR_DATABASE_URL (deployments run this once before the services)."""
+    from storage.db import make_engine, upgrade
+
+    settings = Settings()
+    engine = make_engine(settings.database_url)
+    upgrade(engine)
+    engine.dispose()
+    console.print(f"schema up to date at {engine.url.render_as_string(hide_password=True)}")
+
+
+@topics_app.command("create")
+def topics_create(
+    partitions: Annotated[int | None, typer.Option(help="default: RADAR_TOPIC_PARTITIONS")] = None,
+) -> None:
+    """Create the topics of ARCHITECTURE.md that do not exist yet (existing ones are left as they are)."""
+    from services.kafka_io.admin import ensure_topics
+
+    settings = Settings()
+    created = ensure_topics(settings, partitions=partitions)
+    console.print(f"created: {', '.join(created) or 'nothing (all exist)'}")
+
+
 @app.command("api")
 def api_cmd(
     host: Annotated[str | None, typer.Option(help="default: RADAR_API_HOST")] = None,

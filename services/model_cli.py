@@ -156,3 +156,18 @@ def export_cmd(
 
         TritonService(settings).restart()
         console.print("triton restarted with the new model version")
+
+
+@model_app.command("gpu-repo")
+def gpu_repo_cmd(
+    out: Annotated[Path, typer.Argument(help="where to write the model repository")] = Path("deploy/triton/gpu-models"),
+    export: Annotated[Path | None, typer.Option(help="export directory (default: the one Triton serves)")] = None,
+) -> None:
+    """Build the production GPU repository (ensemble: tokenizer -> ONNX Runtime + TensorRT fp16 -> softmax)."""
+    from inference.model_store import resolve_serving_model
+    from inference.triton_repo_gpu import build_gpu_repository
+
+    source = export or resolve_serving_model(Settings())
+    if not (source / "model.onnx").exists():
+        raise typer.BadParameter(f"{source} has no model.onnx: run `radar model export` first")
+    console.print(f"GPU model repository: {build_gpu_repository(source, out)}")
