@@ -19,15 +19,14 @@ from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 
-import sqlalchemy as sa
-
 from bench.common import console, print_table, write_json
 from services.settings import Settings
 from services.webhooks.dispatcher import Dispatcher
 from services.webhooks.signing import new_secret, verify
 from storage.alerts_repo import delivery_counts, record_minute
-from storage.db import make_engine, make_sessionmaker, upgrade
+from storage.db import make_engine, make_sessionmaker
 from storage.models import WebhookSubscription
+from tests.support.databases import fresh_postgres
 from tests.support.receiver import Receiver, running_receiver
 
 
@@ -52,32 +51,22 @@ async def drain(dispatcher: Dispatcher, sessions, target: int, timeout_s: float 
 
 
 def scenario(postgres_url: str, n: int, plan, *, backoff_s: float, timeout_s: float):  # type: ignore[no-untyped-def]
-    name = f"radar_bench_{uuid.uuid4().hex[:6]}"
-    admin = sa.create_engine(postgres_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f"CREATE DATABASE {name}"))
-    engine = make_engine(postgres_url.rsplit("/", 1)[0] + f"/{name}")
-    upgrade(engine)
-    sessions = make_sessionmaker(engine)
     receiver = Receiver(plan)
     secret = new_secret()
-    try:
-        with running_receiver(receiver) as url:
-            with sessions.begin() as session:
-                session.add(WebhookSubscription(name="bench", url=url, secret=secret, enabled=True, allow_private=True,
-                                                created_at=datetime.now(UTC)))  # fmt: skip
-            with sessions.begin() as session:
-                record_minute(session, alerts=[alert(i) for i in range(n)], rollups=[])
-            dispatcher = Dispatcher(sessions, concurrency=64, per_subscription=64, timeout_s=timeout_s,
-                                    backoff_base_s=backoff_s, max_attempts=10, batch=500)  # fmt: skip
-            seconds = asyncio.run(_run(dispatcher, sessions, n))
-            with sessions() as session:
-                counts = delivery_counts(session)
-    finally:
+    with fresh_postgres(postgres_url, f"radar_bench_{uuid.uuid4().hex[:6]}") as url, running_receiver(receiver) as hook:
+        engine = make_engine(url)
+        sessions = make_sessionmaker(engine)
+        with sessions.begin() as session:
+            session.add(WebhookSubscription(name="bench", url=hook, secret=secret, enabled=True, allow_private=True,
+                                            created_at=datetime.now(UTC)))  # fmt: skip
+        with sessions.begin() as session:
+            record_minute(session, alerts=[alert(i) for i in range(n)], rollups=[])
+        dispatcher = Dispatcher(sessions, concurrency=64, per_subscription=64, timeout_s=timeout_s,
+                                backoff_base_s=backoff_s, max_attempts=10, batch=500)  # fmt: skip
+        seconds = asyncio.run(_run(dispatcher, sessions, n))
+        with sessions() as session:
+            counts = delivery_counts(session)
         engine.dispose()
-        with admin.connect() as conn:
-            conn.execute(sa.text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-        admin.dispose()
     answers = Counter(a for _, _, a in receiver.received)
     ok_ids = Counter(h["webhook-id"] for h, _ in receiver.delivered())
     keys = {json.loads(b)["data"]["key"] for _, b in receiver.delivered()}

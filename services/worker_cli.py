@@ -61,16 +61,14 @@ def worker_cmd(
 def _register_aggregation(app: Any, settings: Settings) -> None:
     import faust
 
-    from storage.db import make_engine, make_sessionmaker, upgrade
+    from storage.db import make_engine
     from stream.aggregate_agent import register_aggregate_agent
     from stream.sinks import ChainSink, KafkaAlertPublisher, SqlAlertSink
 
-    engine = make_engine(settings.database_url)
-    upgrade(engine)
-    sessions = make_sessionmaker(engine)
+    engine = make_engine(settings.database_url)  # connects on first use: the worker starts without the database
 
     async def sink(app: faust.App) -> ChainSink:
         # SQL first: an alert is published to Kafka only once it is safely recorded with its outbox rows
-        return ChainSink(SqlAlertSink(sessions), KafkaAlertPublisher(app, settings.topics.alerts))
+        return ChainSink(SqlAlertSink(engine), KafkaAlertPublisher(app, settings.topics.alerts))
 
     register_aggregate_agent(app, settings, sink)

@@ -7,9 +7,10 @@ import json
 from typing import Any
 
 import faust
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy import Engine
 
 from storage.alerts_repo import record_minute
+from storage.db import make_sessionmaker, upgrade
 from stream.closer import DetectionSink, Rollup
 from stream.metrics import ALERTS
 
@@ -17,15 +18,24 @@ __all__ = ["ChainSink", "KafkaAlertPublisher", "SqlAlertSink"]
 
 
 class SqlAlertSink:
-    """Alerts, their outbox rows and the minute's rollups in one SQL transaction (idempotent by alert key)."""
+    """Alerts, their outbox rows and the minute's rollups in one SQL transaction (idempotent by alert key).
 
-    def __init__(self, sessions: sessionmaker[Session]) -> None:
-        self.sessions = sessions
+    The schema is brought up to date by the first write, not at start-up: a worker starts and scores while the
+    database is away, and a failed write (schema included) just leaves the minute open for the next try.
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.sessions = make_sessionmaker(engine)
+        self._schema_ready = False
 
     async def emit(self, minute: int, alerts: list[dict[str, Any]], rollups: list[Rollup]) -> None:
         await asyncio.to_thread(self._write, alerts, rollups)
 
     def _write(self, alerts: list[dict[str, Any]], rollups: list[Rollup]) -> None:
+        if not self._schema_ready:
+            upgrade(self.engine)
+            self._schema_ready = True
         with self.sessions.begin() as session:
             record_minute(session, alerts=alerts, rollups=rollups)
 

@@ -49,23 +49,15 @@ def fresh_topics(stack: Settings, unique: str) -> Callable[..., Settings]:
 @pytest.fixture(params=["sqlite", "postgresql"])
 def database_url(request, tmp_path, unique) -> Iterator[str]:  # type: ignore[no-untyped-def]
     """A fresh, migrated database: SQLite in a temporary file, or a new PostgreSQL database on the stack's server."""
-    import sqlalchemy as sa
-
     from storage.db import make_engine, upgrade
+    from tests.support.databases import fresh_postgres
 
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path / 'radar.db'}"
-    else:
-        settings = request.getfixturevalue("stack")
-        admin = sa.create_engine(settings.postgres_url, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(sa.text(f"CREATE DATABASE radar_t{unique}"))
-        url = settings.postgres_url.rsplit("/", 1)[0] + f"/radar_t{unique}"
-    engine = make_engine(url)
-    upgrade(engine)
-    engine.dispose()
-    yield url
-    if request.param == "postgresql":
-        with admin.connect() as conn:
-            conn.execute(sa.text(f"DROP DATABASE IF EXISTS radar_t{unique} WITH (FORCE)"))
-        admin.dispose()
+        engine = make_engine(url)
+        upgrade(engine)
+        engine.dispose()
+        yield url
+        return
+    with fresh_postgres(request.getfixturevalue("stack").postgres_url, f"radar_t{unique}") as url:
+        yield url

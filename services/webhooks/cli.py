@@ -129,7 +129,7 @@ def dispatcher_cmd(
     from services.webhooks.dispatcher import Dispatcher
 
     settings = Settings()
-    sessions = _sessions(settings)
+    sessions = make_sessionmaker(make_engine(settings.database_url))  # the schema is applied by the first round
 
     async def main() -> None:
         stop = asyncio.Event()

@@ -25,6 +25,7 @@ from services.webhooks.payloads import render
 from services.webhooks.policy import backoff_s, classify, private_target
 from services.webhooks.signing import signature_headers
 from storage.alerts_repo import alert_json, claim_due
+from storage.db import upgrade
 from storage.models import WebhookDelivery, WebhookSubscription
 
 __all__ = ["Attempt", "Dispatcher"]
@@ -66,6 +67,7 @@ class Dispatcher:
         self.max_attempts, self.batch, self.allow_private = max_attempts, batch, allow_private
         self.external_url, self.backoff_base_s = external_url, backoff_base_s
         self.timeout_s = timeout_s
+        self._schema_ready = False
 
     async def run_forever(self, stop: asyncio.Event, *, idle_s: float = 0.5) -> None:
         while not stop.is_set():
@@ -80,6 +82,9 @@ class Dispatcher:
 
     async def run_once(self) -> int:
         """One round: lease, deliver, record. Returns the number of attempts made."""
+        if not self._schema_ready:  # on the first round, not at start: the dispatcher waits out a database outage
+            await asyncio.to_thread(upgrade, self.sessions.kw["bind"])
+            self._schema_ready = True
         leased = await asyncio.to_thread(self._lease)
         if not leased:
             return 0

@@ -6,12 +6,11 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import pytest
-import sqlalchemy as sa
 
 from services.webhooks.receiver import Receiver, running_receiver
 from services.webhooks.signing import new_secret
-from storage.db import make_engine, upgrade
 from tests.reliability.harness import Pipeline
+from tests.support.databases import fresh_postgres
 
 RESULTS: list[tuple[str, dict[str, object]]] = []
 
@@ -45,32 +44,18 @@ def pytest_collection_modifyitems(items):  # type: ignore[no-untyped-def]
 @pytest.fixture
 def pipeline_factory(fresh_topics, unique, tmp_path) -> Iterator[Callable[..., Pipeline]]:  # type: ignore[no-untyped-def]
     """``with make(plan=..., **settings_overrides) as pipeline``: the whole pipeline on a fresh namespace."""
-    made: list[tuple[Pipeline, str]] = []
 
     @contextmanager
     def make(plan: Callable[[int], str] = lambda _: "ok", **overrides: object) -> Iterator[Pipeline]:
         base = fresh_topics(partitions=3)
-        database = f"radar_rel{unique}"
-        admin = sa.create_engine(base.postgres_url, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(sa.text(f"CREATE DATABASE {database}"))
-        url = base.postgres_url.rsplit("/", 1)[0] + f"/{database}"
-        engine = make_engine(url)
-        upgrade(engine)
-        engine.dispose()
-        settings = base.model_copy(update={"redis_prefix": f"radar:rel{unique}:", "database_url": url,
-                                           "settle_s": 3.0, "idle_grace_s": 10.0, **overrides})  # fmt: skip
         receiver = Receiver(plan=plan, secret=new_secret())
-        with running_receiver(receiver) as hook:
+        with fresh_postgres(base.postgres_url, f"radar_rel{unique}") as url, running_receiver(receiver) as hook:
+            settings = base.model_copy(update={"redis_prefix": f"radar:rel{unique}:", "database_url": url,
+                                               "settle_s": 3.0, "idle_grace_s": 10.0, **overrides})  # fmt: skip
             pipeline = Pipeline(settings, receiver, hook, tmp_path)
-            made.append((pipeline, database))
             try:
                 yield pipeline
             finally:
                 pipeline.stop()
-                admin.dispose()  # its pooled connection may not have survived a PostgreSQL restart
-                with admin.connect() as conn:
-                    conn.execute(sa.text(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)"))
-                admin.dispose()
 
     yield make
