@@ -6,6 +6,7 @@ recorded in ``var/run/<name>.pid`` together with its start marker and nothing el
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import os
 import signal
@@ -22,6 +23,15 @@ __all__ = ["ManagedProcess", "tail", "wait_until"]
 # Services outlive the command that started them, but while that command runs it is their parent: keeping the
 # Popen objects lets `stop()` reap them (no zombies) and keeps Python from warning about "still running" children.
 _CHILDREN: dict[int, subprocess.Popen[bytes]] = {}
+
+
+@atexit.register
+def _detach_children() -> None:
+    """Services are meant to outlive the command that started them (their PID files track them): mark the
+    ones still running as detached, so Python does not report them as leaked subprocesses."""
+    for proc in _CHILDREN.values():
+        if proc.poll() is None:
+            proc.returncode = 0
 
 
 def tail(path: Path, lines: int = 30) -> str:
