@@ -24,6 +24,7 @@ from typing import Any
 
 import httpx
 from kafka import KafkaAdminClient, KafkaConsumer
+from kafka.errors import KafkaError
 from rich.console import Console, Group
 from rich.panel import Panel
 from rich.table import Table
@@ -97,7 +98,10 @@ class DemoRun:
         try:
             while time.monotonic() < deadline:
                 self.check_children()
-                group = admin.describe_groups([self.settings.consumer_group])[self.settings.consumer_group]
+                try:
+                    group = admin.describe_groups([self.settings.consumer_group])[self.settings.consumer_group]
+                except KafkaError:  # a broker that just started has no group coordinator yet
+                    group = {"group_state": "starting", "members": []}
                 if group["group_state"] == "Stable" and len(group["members"]) >= self.workers:
                     return
                 time.sleep(0.5)
