@@ -40,6 +40,7 @@ def worker_cmd(
     import faust
 
     from stream.app import create_app
+    from stream.lag import register_lag_gauge
     from stream.score_agent import register_score_agent
 
     settings = Settings()
@@ -47,6 +48,7 @@ def worker_cmd(
     if not chosen <= {"score", "aggregate"} or not chosen:
         raise typer.BadParameter("--agents takes score and/or aggregate")
     app = create_app(settings)
+    register_lag_gauge(app)
     if "score" in chosen:
         register_score_agent(app, settings)
     if "aggregate" in chosen:
