@@ -15,7 +15,7 @@ stack: setup
 test-deps:
 	@command -v chromium >/dev/null 2>&1 || (apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium)
 
-test: test-deps stack
+test: test-deps lint stack
 	$(UV) run pytest
 
 unit: setup
@@ -29,4 +29,4 @@ down:
 
 lint: setup
 	$(UV) run ruff check .
-	$(UV) run mypy services stream inference storage
+	$(UV) run mypy services stream inference storage bench

@@ -17,8 +17,11 @@ import hashlib
 import time
 import uuid
 from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import redis.asyncio as aioredis
@@ -28,7 +31,7 @@ from inference.dataset import fetch_vader_sdist, parse_sdist
 from inference.labels import LABELS
 from inference.model_store import resolve_serving_model, serving_onnx_file
 from inference.runtime import SentimentRuntime
-from services.scenarios import SCENARIOS, generate
+from services.scenarios import SCENARIOS, Scenario, generate
 from services.settings import Settings
 from storage.aggregates import AggregateStore, ScoredItem
 from stream.detect import EntityDetectors, observe_minute
@@ -59,15 +62,17 @@ def text_scores(settings: Settings, texts: list[str]) -> dict[str, tuple[str, fl
     return {t: (LABELS[int(p.argmax())], float(p[2] - p[0])) for t, p in zip(unique, probs, strict=True)}
 
 
-def run_detectors(events: list[dict[str, object]], score_of) -> list[dict[str, object]]:  # type: ignore[no-untyped-def]
+def run_detectors(
+    events: list[dict[str, Any]], score_of: Callable[[dict[str, Any]], tuple[str, float]]
+) -> list[dict[str, Any]]:
     """Per-entity minute stats -> the stream's detectors -> alerts (as the closer would raise them)."""
     buckets: dict[tuple[str, int], list[tuple[str, float]]] = defaultdict(list)
     for e in events:
         minute = int(datetime.fromisoformat(str(e["published_at"]).replace("Z", "+00:00")).timestamp() // 60)
-        buckets[(str(e["meta"]["entity"]), minute)].append(score_of(e))  # type: ignore[index]
+        buckets[(str(e["meta"]["entity"]), minute)].append(score_of(e))
     minutes = [m for _, m in buckets]
     first, last = min(minutes), max(minutes)
-    alerts = []
+    alerts: list[dict[str, Any]] = []
     for entity in sorted({e for e, _ in buckets}):
         detectors = EntityDetectors()
         for minute in range(first, last + 1):
@@ -81,17 +86,33 @@ def run_detectors(events: list[dict[str, object]], score_of) -> list[dict[str, o
     return alerts
 
 
-def gold(event: dict[str, object]) -> tuple[str, float]:
+def gold(event: dict[str, Any]) -> tuple[str, float]:
     meta = event["meta"]
-    rating = float(meta["rating"])  # type: ignore[index]
-    return str(meta["label"]), max(-1.0, min(1.0, rating / 2.5))  # type: ignore[index]
+    return str(meta["label"]), max(-1.0, min(1.0, float(meta["rating"]) / 2.5))
 
 
-def assess(name: str, scenario, score_of) -> dict[str, object]:  # type: ignore[no-untyped-def]
+@dataclass
+class Assessment:
+    scenario: str
+    labels: str
+    events: int
+    days: float
+    incidents: int
+    delay_min: dict[str, float]  # detector -> first alert's delay from the incident start
+    false_alerts: int
+
+    @property
+    def false_per_day(self) -> float:
+        return self.false_alerts / self.days
+
+
+def assess(
+    name: str, labels: str, scenario: Scenario, score_of: Callable[[dict[str, Any]], tuple[str, float]]
+) -> Assessment:
     alerts = run_detectors(scenario.events, score_of)
     truth = scenario.truth()["incidents"]
-    days = scenario.spec.duration_min / 1440
-    hits, false = [], []
+    hits: list[dict[str, Any]] = []
+    false: list[dict[str, Any]] = []
     for alert in alerts:
         end = datetime.fromisoformat(str(alert["window_end"]))
         inside = [
@@ -99,15 +120,15 @@ def assess(name: str, scenario, score_of) -> dict[str, object]:  # type: ignore[
             and datetime.fromisoformat(i["start"]) < end <= datetime.fromisoformat(i["end"]) + timedelta(minutes=15)
         ]  # fmt: skip
         (hits if inside else false).append(alert)
-    delays = {}
+    delays: dict[str, float] = {}
     for incident in truth:
         start = datetime.fromisoformat(incident["start"])
         for alert in hits:
             if alert["entity"] == incident["entity"]:
                 delay = (datetime.fromisoformat(str(alert["window_end"])) - start).total_seconds() / 60
                 delays[alert["detector"]] = min(delays.get(alert["detector"], 1e9), delay)
-    return {"scenario": name, "days": days, "incidents": len(truth), "delay_min": delays,
-            "false_alerts": len(false), "false_per_day": len(false) / days}  # fmt: skip
+    return Assessment(name, labels, len(scenario.events), scenario.spec.duration_min / 1440, len(truth), delays,
+                      len(false))  # fmt: skip
 
 
 async def redis_rate(settings: Settings, seconds: float = 5.0, batch: int = 500) -> float:
@@ -145,31 +166,34 @@ def main() -> None:
     runs += [(f"clean-day #{s}", generate(SCENARIOS["clean-day"], texts, watchlist, seed=100 + s, start=START))
              for s in range(args.days)]  # fmt: skip
     scores = text_scores(settings, [e["text"] for _, sc in runs for e in sc.events])
-    model = lambda e: scores[e["text"]]  # noqa: E731
-    rows, figures = [], []
+
+    def model(event: dict[str, Any]) -> tuple[str, float]:
+        return scores[event["text"]]
+
+    rows: list[list[Any]] = []
+    figures: list[Assessment] = []
     for name, scenario in runs:
         for labels, fn in (("model", model), ("gold", gold)):
-            r = assess(name, scenario, fn) | {"labels": labels, "events": len(scenario.events)}
+            r = assess(name, labels, scenario, fn)
             figures.append(r)
-            delay = ", ".join(f"{d} {v:.0f} min" for d, v in sorted(r["delay_min"].items())) or (
-                "-" if not r["incidents"] else "missed"
-            )  # type: ignore[union-attr]
-            rows.append([name, labels, r["events"], delay, r["false_alerts"], f"{r['false_per_day']:.2f}"])
+            delays = ", ".join(f"{d} {v:.0f} min" for d, v in sorted(r.delay_min.items()))
+            rows.append([name, labels, r.events, delays or ("-" if not r.incidents else "missed"), r.false_alerts,
+                         f"{r.false_per_day:.2f}"])  # fmt: skip
     columns = ["scenario", "labels", "events", "delay from incident start", "false alerts", "false / day"]
     print_table("detection on seeded scenarios (stream detector code, offline)", columns, rows)
-    clean = [f for f in figures if f["scenario"].startswith("clean") and f["labels"] == "model"]  # type: ignore[union-attr]
-    incident = [f for f in figures if f["incidents"] and f["labels"] == "model"]
-    first = [min(f["delay_min"].values()) for f in incident if f["delay_min"]]  # type: ignore[union-attr]
+    clean = [f for f in figures if f.scenario.startswith("clean") and f.labels == "model"]
+    incident = [f for f in figures if f.incidents and f.labels == "model"]
+    first = [min(f.delay_min.values()) for f in incident if f.delay_min]
     rate = asyncio.run(redis_rate(settings))
     summary = {
         "incidents_detected": f"{len(first)}/{len(incident)}",
         "median_first_alert_delay_min": float(np.median(first)) if first else None,
-        "false_alerts_per_clean_day": float(np.mean([f["false_per_day"] for f in clean])),
+        "false_alerts_per_clean_day": float(np.mean([f.false_per_day for f in clean])),
         "redis_events_per_s": rate,
     }
     print_table("summary (model labels)", ["measure", "value"], [[k, v] for k, v in summary.items()])
     console.print("each Redis event: dedupe + minute and hour buckets for the entity and _all + evidence, one Lua call")
-    write_json(args.json, {"summary": summary, "runs": figures})
+    write_json(args.json, {"summary": summary, "runs": [asdict(f) for f in figures]})
 
 
 if __name__ == "__main__":

@@ -38,7 +38,7 @@ def alert(i: int) -> dict[str, object]:
             "message": "bench alert", "evidence": []}  # fmt: skip
 
 
-async def drain(dispatcher: Dispatcher, sessions, target: int, timeout_s: float = 300) -> float:  # type: ignore[no-untyped-def]
+async def drain(dispatcher: Dispatcher, sessions, target: int, timeout_s: float = 300) -> float:
     started = time.perf_counter()
     while time.perf_counter() - started < timeout_s:
         await dispatcher.run_once()
@@ -50,7 +50,7 @@ async def drain(dispatcher: Dispatcher, sessions, target: int, timeout_s: float 
     return time.perf_counter() - started
 
 
-def scenario(postgres_url: str, n: int, plan, *, backoff_s: float, timeout_s: float):  # type: ignore[no-untyped-def]
+def scenario(postgres_url: str, n: int, plan, *, backoff_s: float, timeout_s: float):
     receiver = Receiver(plan)
     secret = new_secret()
     with fresh_postgres(postgres_url, f"radar_bench_{uuid.uuid4().hex[:6]}") as url, running_receiver(receiver) as hook:
@@ -81,7 +81,7 @@ def scenario(postgres_url: str, n: int, plan, *, backoff_s: float, timeout_s: fl
     }  # fmt: skip
 
 
-async def _run(dispatcher: Dispatcher, sessions, n: int) -> float:  # type: ignore[no-untyped-def]
+async def _run(dispatcher: Dispatcher, sessions, n: int) -> float:
     try:
         return await drain(dispatcher, sessions, n)
     finally:

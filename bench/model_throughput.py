@@ -57,7 +57,7 @@ def matmul_gflops(size: int = 1024, seconds: float = 1.0, tries: int = 3) -> flo
     return best
 
 
-def batched(predict, texts: list[str], batch: int):  # type: ignore[no-untyped-def]
+def batched(predict, texts: list[str], batch: int):
     def run() -> int:
         for start in range(0, len(texts), batch):
             predict(texts[start : start + batch])

@@ -77,7 +77,7 @@ def backlog_rate(settings: Settings, texts: list[str], n: int, log: Path, extra:
     return n / (last - started)
 
 
-def paced_latency(settings: Settings, texts: list[str], rate: float, seconds: float, log: Path, extra: dict[str, str]):  # type: ignore[no-untyped-def]
+def paced_latency(settings: Settings, texts: list[str], rate: float, seconds: float, log: Path, extra: dict[str, str]):
     with (
         running_worker(settings, log, extra={**extra, "RADAR_WORKER_METRICS_PORT": "0"}),
         EventProducer(settings, linger_ms=0) as producer,

@@ -122,7 +122,7 @@ class DemoRun:
         raise RuntimeError("the API did not answer /healthz")
 
     # --- observing ---
-    def consume(self, topic: str, on_value) -> threading.Thread:  # type: ignore[no-untyped-def]
+    def consume(self, topic: str, on_value) -> threading.Thread:
         def loop() -> None:
             group = f"demo-view-{uuid.uuid4().hex[:6]}"
             consumer = KafkaConsumer(topic, **self.settings.kafka_python_config(), group_id=group,

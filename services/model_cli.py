@@ -70,7 +70,7 @@ def latest_trained_model(settings: Settings) -> Path:
     return Path(pointer.read_text().strip())
 
 
-def _test_split(settings: Settings):  # type: ignore[no-untyped-def]
+def _test_split(settings: Settings):
     from inference.dataset import current_data_dir, load_split, prepare
 
     prepare(settings.cache_dir)

@@ -16,7 +16,7 @@ __all__ = ["build_scenario", "replay_cmd"]
 console = Console()
 
 
-def build_scenario(settings: Settings, name: str, seed: int):  # type: ignore[no-untyped-def]
+def build_scenario(settings: Settings, name: str, seed: int):
     from inference.dataset import fetch_vader_sdist, parse_sdist
     from services.scenarios import SCENARIOS, generate
     from stream.entities import load_watchlist

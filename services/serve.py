@@ -7,7 +7,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, Literal
 
 import uvicorn
 
@@ -21,7 +21,9 @@ def free_port() -> int:
 
 
 @contextmanager
-def serve_in_thread(app: Any, *, port: int | None = None, lifespan: str = "on") -> Iterator[str]:
+def serve_in_thread(
+    app: Any, *, port: int | None = None, lifespan: Literal["auto", "on", "off"] = "on"
+) -> Iterator[str]:
     """Yields the base URL once uvicorn accepts connections; stops the server on exit."""
     port = port or free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan=lifespan))

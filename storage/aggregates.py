@@ -175,7 +175,8 @@ class AggregateStore:
 
     async def active_entities(self, since_minute: int) -> list[str]:
         members = await self.client.zrangebyscore(self.keys.entities, since_minute, "+inf")
-        return sorted(m.decode() for m in members if m.decode() != ALL_ENTITIES)
+        names = [m.decode() if isinstance(m, bytes) else str(m) for m in members]
+        return sorted(name for name in names if name != ALL_ENTITIES)
 
     async def watermark(self) -> float | None:
         value = await self.client.get(self.keys.watermark)

@@ -82,13 +82,13 @@ def record_minute(
                 .on_conflict_do_nothing(index_elements=["alert_id", "subscription_id"])
             )
     if rollups:
-        values = [
+        rows_out = [
             {"entity": r.entity, "minute": minute_start(r.minute), "n": r.stats.n, "negative": r.stats.negative,
              "neutral": r.stats.neutral, "positive": r.stats.positive, "score_sum": r.stats.total,
              "score_sq_sum": r.stats.total_sq, "mean_score": r.stats.total / r.stats.n if r.stats.n else 0.0}
             for r in rollups
         ]  # fmt: skip
-        statement = _insert(session, EntityMinuteStat).values(values)
+        statement = _insert(session, EntityMinuteStat).values(rows_out)
         columns = ("n", "negative", "neutral", "positive", "score_sum", "score_sq_sum", "mean_score")
         session.execute(
             statement.on_conflict_do_update(
@@ -110,7 +110,7 @@ def list_alerts(
     limit: int = 50,
 ) -> list[Alert]:
     """Newest first; ``before_id`` is the keyset cursor (the last id of the previous page)."""
-    query: Select[tuple[Alert]] = select(Alert).order_by(Alert.id.desc()).limit(limit)
+    query: Select[Any] = select(Alert).order_by(Alert.id.desc()).limit(limit)
     if entity:
         query = query.where(Alert.entity == entity)
     if detector:

@@ -55,7 +55,7 @@ def register_aggregate_agent(app: faust.App, settings: Settings, sink_factory: S
     @app.agent(scored, name="aggregate")
     async def aggregate(stream: faust.StreamT) -> None:
         active = await closer()
-        async for events in stream.take_events(1000, within=0.2):
+        async for events in stream.take_events(1000, within=0.2):  # type: ignore[attr-defined]  # on Stream, not StreamT
             try:
                 items, letters = [], []
                 for event in events:

@@ -158,7 +158,7 @@ def register_score_agent(app: faust.App, settings: Settings) -> Any:
                 log.warning("waiting for Triton model %s: %s", settings.model_name, exc)
                 await asyncio.sleep(backoff.delay(attempt))
         log.info("scoring with %s at %s", info.label, settings.triton_grpc_url)
-        async for events in stream.take_events(settings.max_batch_size, within=window_s):
+        async for events in stream.take_events(settings.max_batch_size, within=window_s):  # type: ignore[attr-defined]  # on Stream, not StreamT
             try:
                 items = [
                     Incoming(e.value, e.key, e.message.topic, e.message.partition, e.message.offset) for e in events

@@ -18,11 +18,13 @@ Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 
 
 def get_settings(request: Request) -> Settings:
-    return request.app.state.settings  # type: ignore[no-any-return]
+    settings: Settings = request.app.state.settings
+    return settings
 
 
 def get_producer(request: Request) -> EventProducer:
-    return request.app.state.producer.get()  # type: ignore[no-any-return]
+    producer: EventProducer = request.app.state.producer.get()
+    return producer
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]

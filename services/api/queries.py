@@ -19,7 +19,7 @@ __all__ = ["router"]
 router = APIRouter(prefix="/v1", dependencies=[Depends(require_read_token)])
 
 
-def get_session(request: Request):  # type: ignore[no-untyped-def]
+def get_session(request: Request):
     with request.app.state.sessions() as session:
         yield session
 

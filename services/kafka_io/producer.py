@@ -22,6 +22,15 @@ from stream.events import RawEvent
 __all__ = ["EventProducer", "delivered"]
 
 
+def _settle(waiter: asyncio.Future[object], result: object, error: BaseException | None) -> None:
+    if waiter.done():
+        return
+    if error is not None:
+        waiter.set_exception(error)
+    else:
+        waiter.set_result(result)
+
+
 async def delivered(futures: Iterable[FutureRecordMetadata]) -> None:
     """Wait, without blocking a thread, until Kafka acknowledged every record (raises the first failure).
 
@@ -34,10 +43,10 @@ async def delivered(futures: Iterable[FutureRecordMetadata]) -> None:
         waiter: asyncio.Future[object] = loop.create_future()
 
         def ok(metadata: object, waiter: asyncio.Future[object] = waiter) -> None:
-            loop.call_soon_threadsafe(lambda: waiter.done() or waiter.set_result(metadata))
+            loop.call_soon_threadsafe(_settle, waiter, metadata, None)
 
         def failed(exc: BaseException, waiter: asyncio.Future[object] = waiter) -> None:
-            loop.call_soon_threadsafe(lambda: waiter.done() or waiter.set_exception(exc))
+            loop.call_soon_threadsafe(_settle, waiter, None, exc)
 
         future.add_callback(ok)
         future.add_errback(failed)

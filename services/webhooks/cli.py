@@ -29,7 +29,7 @@ console = Console()
 SEVERITIES = ("info", "warning", "high", "critical")
 
 
-def _sessions(settings: Settings):  # type: ignore[no-untyped-def]
+def _sessions(settings: Settings):
     engine = make_engine(settings.database_url)
     upgrade(engine)
     return make_sessionmaker(engine)

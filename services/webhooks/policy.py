@@ -49,7 +49,7 @@ def private_target(url: str) -> str | None:
     except socket.gaierror:
         return None  # unresolvable now: the delivery itself will fail and retry
     for raw in addresses:
-        address = ipaddress.ip_address(raw.split("%")[0])
+        address = ipaddress.ip_address(str(raw).split("%")[0])
         for label, flag in (("loopback", address.is_loopback), ("private", address.is_private),
                             ("link-local", address.is_link_local), ("reserved", address.is_reserved)):  # fmt: skip
             if flag:
