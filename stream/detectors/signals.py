@@ -136,8 +136,38 @@ class _Windowed:
 
 
 @dataclass
-class SentimentShift(_Windowed):
-    """The mean sentiment score dropped (a one-sided test on the window's mean).
+class _Weighted(_Windowed):
+    """A baseline weighted by events, not by minutes: exponentially weighted sums of the per-minute totals.
+
+    A minute with one event and a minute with fifty do not weigh the same, so quiet entities (whose minutes hold
+    0 to 3 events, their shares mostly 0 or 1) get an unbiased baseline. A minute that stands out by more than
+    ``gate`` standard errors does not teach the baseline: an incident stays unusual for its whole length.
+    """
+
+    alpha: float = 0.03
+    gate: float = 3.0
+    ew_events: float = 0.0
+    ew_value: float = 0.0  # negatives, or the sum of scores
+    ew_value_sq: float = 0.0  # the sum of squared scores
+    minutes: int = 0
+
+    def _learn(self, stats: MinuteStats, value: float, value_sq: float, z_minute: float) -> None:
+        if not stats.n:
+            return
+        if self.minutes < self.warmup or z_minute < self.gate:
+            a = max(self.alpha, 1.0 / (self.minutes + 1))
+            self.ew_events = (1 - a) * self.ew_events + a * stats.n
+            self.ew_value = (1 - a) * self.ew_value + a * value
+            self.ew_value_sq = (1 - a) * self.ew_value_sq + a * value_sq
+        self.minutes += 1
+
+    def _ready(self, window: MinuteStats) -> bool:
+        return self.minutes >= self.warmup and window.n >= self.min_events
+
+
+@dataclass
+class SentimentShift(_Weighted):
+    """The mean sentiment score dropped (a one-sided test on the window's mean, in standard errors).
 
     >>> d = SentimentShift(warmup=5)
     >>> calm = MinuteStats(n=10, negative=2, neutral=3, positive=5, total=3.0, total_sq=5.0)
@@ -150,24 +180,22 @@ class SentimentShift(_Windowed):
     True
     """
 
-    event_var: float = 0.25  # EW variance of single events' scores, for the window's standard error
-
     def update(self, stats: MinuteStats) -> Signal:
         window = self._push(stats)
-        ready = self.baseline.n >= self.warmup and window.n >= self.min_events
-        mean = window.total / window.n if window.n else 0.0
-        spread = math.sqrt(self.baseline.var + self.event_var)
-        z = (self.baseline.level - mean) / (spread / math.sqrt(window.n)) if window.n else 0.0
-        if stats.n:
-            minute_mean = stats.total / stats.n
-            self.baseline.update(minute_mean)
-            self.event_var = 0.9 * self.event_var + 0.1 * max(stats.total_sq / stats.n - minute_mean**2, 0.0)
+        mean = self.ew_value / self.ew_events if self.ew_events else 0.0
+        variance = max(self.ew_value_sq / self.ew_events - mean * mean, 0.05) if self.ew_events else 0.25
+        sd = math.sqrt(variance)
+        observed = window.total / window.n if window.n else 0.0
+        z = (mean - observed) / (sd / math.sqrt(window.n)) if window.n else 0.0
+        z_minute = (mean - stats.total / stats.n) / (sd / math.sqrt(stats.n)) if stats.n else 0.0
+        ready = self._ready(window)
+        self._learn(stats, stats.total, stats.total_sq, z_minute)
         z = max(z, 0.0) if ready else 0.0
-        return Signal(z, z_to_score(z) if ready else 0.0, mean, self.baseline.level, ready)
+        return Signal(z, z_to_score(z) if ready else 0.0, observed, mean, ready)
 
 
 @dataclass
-class NegativeShare(_Windowed):
+class NegativeShare(_Weighted):
     """The share of negative events rose (binomial z of the window against the baseline share).
 
     >>> d = NegativeShare(warmup=5)
@@ -175,15 +203,19 @@ class NegativeShare(_Windowed):
     >>> s = [d.update(MinuteStats(n=10, negative=8, neutral=1, positive=1)) for _ in range(3)][-1]
     >>> s.score > 0.9, round(s.observed, 2), round(s.expected, 2)
     (True, 0.8, 0.2)
+    >>> quiet = NegativeShare(warmup=5)  # one or two events a minute: the baseline must not sink to zero
+    >>> _ = [quiet.update(MinuteStats(n=1 + i % 2, negative=1 if i % 3 == 0 else 0)) for i in range(60)]
+    >>> round(quiet.update(MinuteStats()).expected, 2)  # 20 negatives among 90 events: 0.22
+    0.22
     """
 
     def update(self, stats: MinuteStats) -> Signal:
         window = self._push(stats)
-        ready = self.baseline.n >= self.warmup and window.n >= self.min_events
+        p0 = min(max(self.ew_value / self.ew_events if self.ew_events else 0.0, 0.02), 0.98)
         share = window.negative / window.n if window.n else 0.0
-        p0 = min(max(self.baseline.level, 0.02), 0.98)
         z = (share - p0) / math.sqrt(p0 * (1 - p0) / window.n) if window.n else 0.0
-        if stats.n:
-            self.baseline.update(stats.negative / stats.n)
+        z_minute = (stats.negative / stats.n - p0) / math.sqrt(p0 * (1 - p0) / stats.n) if stats.n else 0.0
+        ready = self._ready(window)
+        self._learn(stats, stats.negative, stats.negative, z_minute)
         z = max(z, 0.0) if ready else 0.0
         return Signal(z, z_to_score(z) if ready else 0.0, share, p0, ready)
