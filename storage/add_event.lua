@@ -1,13 +1,13 @@
 -- Count one scored event exactly once: dedupe by id and every bucket increment in one atomic step.
--- KEYS: seen, entities, watermark, first_minute, closed_through
+-- KEYS: seen, entities, watermark, first_minute, closed_through, partition_marks
 -- ARGV: prefix, kind, minute, hour, label, score, score_sq, event_time, snippet_json,
---       ttl_seen, ttl_minute, ttl_hour, ttl_meta, entity...
+--       ttl_seen, ttl_minute, ttl_hour, ttl_meta, partitions (newline-separated, may be empty), entity...
 -- Returns 0 for a duplicate, 1 when counted, 2 when counted but late (its minute was already closed).
 if not redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[10]) then
   return 0
 end
 local prefix, kind, minute, hour = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
-for i = 14, #ARGV do
+for i = 15, #ARGV do
   local entity = ARGV[i]
   local keys = {
     {prefix .. 'm:' .. entity .. ':' .. kind .. ':' .. minute, ARGV[11]},
@@ -30,6 +30,13 @@ redis.call('EXPIRE', KEYS[2], ARGV[13])
 local watermark = tonumber(redis.call('GET', KEYS[3]) or '0')
 if tonumber(ARGV[8]) > watermark then
   redis.call('SET', KEYS[3], ARGV[8], 'EX', ARGV[13])
+end
+for name in string.gmatch(ARGV[14], '[^\n]+') do
+  local mark = tonumber(redis.call('HGET', KEYS[6], name) or '0')
+  if tonumber(ARGV[8]) > mark then
+    redis.call('HSET', KEYS[6], name, ARGV[8])
+  end
+  redis.call('EXPIRE', KEYS[6], ARGV[13])
 end
 local first = tonumber(redis.call('GET', KEYS[4]) or '-1')
 if first < 0 or tonumber(minute) < first then

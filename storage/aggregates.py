@@ -40,9 +40,10 @@ class ScoredItem:
     score: float
     published_at: datetime
     snippet: str
+    partitions: tuple[str, ...] = ()  # where it came through (raw and scored partition), for their watermarks
 
     @classmethod
-    def from_scored(cls, record: dict[str, Any]) -> ScoredItem:
+    def from_scored(cls, record: dict[str, Any], partitions: tuple[str, ...] = ()) -> ScoredItem:
         return cls(
             id=str(record["id"]),
             kind=str(record["kind"]),
@@ -51,6 +52,7 @@ class ScoredItem:
             score=float(record["sentiment"]["score"]),
             published_at=datetime.fromisoformat(str(record["published_at"]).replace("Z", "+00:00")),
             snippet=str(record.get("text", ""))[:200],
+            partitions=partitions,
         )
 
 
@@ -99,10 +101,10 @@ class AggregateStore:
             minute, hour = int(ts // 60), int(ts // 3600)
             snippet = json.dumps({"id": item.id, "text": item.snippet, "score": round(item.score, 4)})
             await self._add(
-                keys=[k.seen(item.id), k.entities, k.watermark, k.first_minute, k.closed_through],
+                keys=[k.seen(item.id), k.entities, k.watermark, k.first_minute, k.closed_through, k.partition_marks],
                 args=[k.prefix, item.kind, minute, hour, item.label, item.score, item.score * item.score, ts, snippet,
                       self.dedupe_ttl_s, self.minute_ttl_s, self.hour_ttl_s, self.meta_ttl_s,
-                      ALL_ENTITIES, *item.entities],
+                      "\n".join(item.partitions), ALL_ENTITIES, *item.entities],
                 client=pipe,
             )  # fmt: skip
         result = AddResult()
@@ -181,6 +183,11 @@ class AggregateStore:
     async def watermark(self) -> float | None:
         value = await self.client.get(self.keys.watermark)
         return float(value) if value is not None else None
+
+    async def partition_marks(self) -> dict[str, float]:
+        """The largest event time counted per partition it came through."""
+        raw = await self.client.hgetall(self.keys.partition_marks)
+        return {(k.decode() if isinstance(k, bytes) else str(k)): float(v) for k, v in raw.items()}
 
     async def first_minute(self) -> int | None:
         value = await self.client.get(self.keys.first_minute)

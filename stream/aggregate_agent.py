@@ -19,6 +19,7 @@ import faust
 import redis.asyncio as aioredis
 
 from inference.resilience import Backoff
+from services.kafka_io.backlog import SOURCE_HEADER, KafkaBacklog, partition_name
 from services.settings import Settings
 from storage.aggregates import AggregateStore, ScoredItem
 from stream.closer import DetectionSink, MinuteCloser
@@ -32,6 +33,15 @@ log = logging.getLogger("radar.aggregate")
 SinkFactory = Callable[[faust.App], Awaitable[DetectionSink]]
 
 
+def partitions_of(event: faust.EventT) -> tuple[str, ...]:
+    """The raw partition a scored event was read from (the score agent's header) and its scored partition."""
+    message = event.message
+    headers = dict(message.headers or ())
+    source = headers.get(SOURCE_HEADER)
+    scored = partition_name(message.topic, message.partition)
+    return (source.decode(), scored) if isinstance(source, bytes) else (scored,)
+
+
 def register_aggregate_agent(app: faust.App, settings: Settings, sink_factory: SinkFactory) -> Any:
     scored = app.topic(settings.topics.scored, value_serializer="raw", key_serializer="raw")
     shared: dict[str, MinuteCloser] = {}
@@ -40,8 +50,9 @@ def register_aggregate_agent(app: faust.App, settings: Settings, sink_factory: S
         if "closer" not in shared:
             client = aioredis.from_url(settings.redis_url)
             store = AggregateStore(client, prefix=settings.redis_prefix)
+            backlog = KafkaBacklog(settings, [*settings.topics.raw(), settings.topics.scored])
             shared["closer"] = MinuteCloser(
-                store, await sink_factory(app),
+                store, await sink_factory(app), backlog,
                 lateness_s=settings.allowed_lateness_s, settle_s=settings.settle_s, idle_grace_s=settings.idle_grace_s,
             )  # fmt: skip
         return shared["closer"]
@@ -60,7 +71,7 @@ def register_aggregate_agent(app: faust.App, settings: Settings, sink_factory: S
                 items, letters = [], []
                 for event in events:
                     try:
-                        items.append(ScoredItem.from_scored(json.loads(event.value)))
+                        items.append(ScoredItem.from_scored(json.loads(event.value), partitions_of(event)))
                     except (ValueError, KeyError, TypeError) as exc:
                         letters.append(dead_letter(event.value, f"unreadable scored event: {exc!r}", stage="aggregate",
                                                    source_topic=event.message.topic, partition=event.message.partition,

@@ -1,11 +1,16 @@
-"""Closing minutes: when the watermark passes a minute, run detection on it for every active entity, once.
+"""Closing minutes: when the low watermark passes a minute, run detection on it for every active entity, once.
 
-The watermark is the largest event time minus the allowed lateness: it advances with the events, never with the
-clock, so a replay of last year's data closes its minutes as correctly as a live feed. Events reach this stage
-through several partitions consumed at different speeds, so a minute closes only once the watermark has been past
-it for ``settle_s`` of wall time: the slower partitions catch up first (an instant replay of a whole day is
-counted in full). When the watermark has not moved for ``idle_grace_s``, the stream is taken to be quiet and the
-minute holding the last event is closed too, so the end of a burst is not left open.
+Each partition an event came through (its raw partition and its scored partition) keeps a mark: the largest event
+time counted from it. The low watermark is the smallest mark among the partitions that still hold uncommitted
+records (asked of Kafka), or the largest event time when none does. A partition that is stuck (Triton away, a
+worker killed before the rebalance) therefore holds every minute open until its records are counted, however far
+the other partitions have run ahead; a partition with nothing to read holds nothing. Watermarks advance with the
+events, never with the clock, so a replay of last year's data closes its minutes as correctly as a live feed.
+
+A minute closes once the low watermark minus the allowed lateness has been past it for ``settle_s`` of wall time
+(records in flight between the two topics are counted first). When nothing is pending and the largest event time
+has not moved for ``idle_grace_s``, the stream is quiet and the minute holding the last event is closed too, so
+the end of a burst is not left open.
 One worker at a time holds the closing lock; minutes are closed in order and ``closed_through`` advances only
 after a minute's alerts and rollups are handed to the sink, so a crash re-closes a minute rather than skip it.
 Re-closing is harmless: detectors ignore minutes they already learnt and alerts are idempotent by key.
@@ -16,6 +21,7 @@ from __future__ import annotations
 import logging
 import math
 from collections import deque
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -24,7 +30,7 @@ from storage.redis_keys import ALL_ENTITIES
 from stream.detect import EntityDetectors, minute_start, observe_minute
 from stream.detectors import MinuteStats
 
-__all__ = ["DetectionSink", "MinuteCloser", "Rollup", "last_closable_minute"]
+__all__ = ["Backlog", "DetectionSink", "MinuteCloser", "Rollup", "last_closable_minute", "low_watermark"]
 
 log = logging.getLogger("radar.closer")
 
@@ -38,6 +44,26 @@ class Rollup:
 
 class DetectionSink(Protocol):
     async def emit(self, minute: int, alerts: list[dict[str, Any]], rollups: list[Rollup]) -> None: ...
+
+
+class Backlog(Protocol):
+    async def pending(self) -> set[str]: ...
+
+
+def low_watermark(marks: Mapping[str, float], pending: Collection[str], high: float) -> float | None:
+    """The event time up to which every event is counted; None while a pending partition has no mark yet.
+
+    >>> low_watermark({"raw:0": 600.0, "raw:1": 900.0}, pending={"raw:0"}, high=900.0)  # raw:0 is behind
+    600.0
+    >>> low_watermark({"raw:0": 600.0, "raw:1": 900.0}, pending=set(), high=900.0)  # nothing left to read
+    900.0
+    >>> low_watermark({"raw:1": 900.0}, pending={"raw:0"}, high=900.0) is None  # raw:0 not counted from yet
+    True
+    """
+    behind = [marks.get(name) for name in pending]
+    if any(mark is None for mark in behind):
+        return None
+    return min([high, *(mark for mark in behind if mark is not None)])
 
 
 def last_closable_minute(watermark: float, *, lateness_s: float, quiet: bool) -> int:
@@ -58,19 +84,21 @@ class MinuteCloser:
         self,
         store: AggregateStore,
         sink: DetectionSink,
+        backlog: Backlog,
         *,
         lateness_s: float = 30.0,
         settle_s: float = 5.0,
         idle_grace_s: float = 120.0,
         max_minutes: int = 600,
     ) -> None:
-        self.store, self.sink = store, sink
+        self.store, self.sink, self.backlog = store, sink, backlog
         self.lateness_s, self.settle_s, self.idle_grace_s = lateness_s, settle_s, idle_grace_s
         self.max_minutes = max_minutes
-        self._samples: deque[tuple[float, float]] = deque()  # (wall time, watermark) when it changed
+        self._samples: deque[tuple[float, float]] = deque()  # (wall time, low watermark) when it changed
+        self._high: tuple[float, float] | None = None  # (wall time, largest event time) when it last moved
 
     def _settled(self, now: float) -> float | None:
-        """The watermark as it was ``settle_s`` ago (the newest sample at least that old)."""
+        """The low watermark as it was ``settle_s`` ago (the newest sample at least that old)."""
         while len(self._samples) > 1 and self._samples[1][0] <= now - self.settle_s:
             self._samples.popleft()
         first = self._samples[0] if self._samples else None
@@ -81,16 +109,24 @@ class MinuteCloser:
 
         ``now`` is wall-clock time, used only to notice that the watermark stopped moving.
         """
-        watermark = await self.store.watermark()
-        if watermark is None:
+        high = await self.store.watermark()
+        if high is None:
             return 0
-        if not self._samples or self._samples[-1][1] != watermark:
-            self._samples.append((now, watermark))
-        settled = self._settled(now)
-        if settled is None:
-            return 0
-        quiet = now - self._samples[-1][0] >= self.idle_grace_s
-        target = last_closable_minute(settled, lateness_s=self.lateness_s, quiet=quiet)
+        if self._high is None or self._high[1] != high:
+            self._high = (now, high)
+        pending = await self.backlog.pending()
+        low = low_watermark(await self.store.partition_marks(), pending, high)
+        if low is not None and (not self._samples or self._samples[-1][1] != low):
+            self._samples.append((now, low))
+        quiet = not pending and now - self._high[0] >= self.idle_grace_s
+        if quiet:
+            target = last_closable_minute(high, lateness_s=self.lateness_s, quiet=True)  # everything is counted
+        else:
+            settled = self._settled(now)
+            if settled is None or low is None:
+                return 0
+            # a partition that has records again can pull the low watermark back below the settled one
+            target = last_closable_minute(min(settled, low), lateness_s=self.lateness_s, quiet=False)
         async with self.store.close_lock() as held:
             if not held:
                 return 0

@@ -24,6 +24,7 @@ from aiokafka.errors import MessageSizeTooLargeError
 from inference.resilience import Backoff
 from inference.triton_client import TritonSentimentClient
 from services.errors import InferenceUnavailable
+from services.kafka_io.backlog import SOURCE_HEADER, partition_name
 from services.settings import Settings
 from stream.deadletter import DeadLetter
 from stream.entities import EntityMatcher, load_watchlist
@@ -50,6 +51,7 @@ class OutRecord:
     key: bytes | None
     value: bytes
     letter: DeadLetter | None = None
+    headers: tuple[tuple[str, bytes], ...] | None = None
 
     @classmethod
     def dead(cls, topic: str, letter: DeadLetter) -> OutRecord:
@@ -114,7 +116,9 @@ def register_score_agent(app: faust.App, settings: Settings) -> Any:
     window_s = settings.batch_window_ms / 1000
 
     async def send_one(record: OutRecord) -> None:
-        future = await app.producer.send(record.topic, record.key, record.value, None, None, None)
+        future = await app.producer.send(
+            record.topic, record.key, record.value, None, None, list(record.headers) if record.headers else None
+        )
         await future
 
     async def produce(records: list[OutRecord]) -> None:
@@ -170,17 +174,20 @@ def register_score_agent(app: faust.App, settings: Settings) -> Any:
                 records: list[OutRecord] = []
                 if prepared.valid:
                     BATCH_SIZE.observe(len(prepared.valid))
-                    probs = await infer_until_available(client, [event.text for event, _ in prepared.valid])
+                    probs = await infer_until_available(client, [event.text for event, _, _ in prepared.valid])
                     now = datetime.now(UTC)
-                    for (event, entities), p in zip(prepared.valid, probs, strict=True):
+                    for (event, entities, source), p in zip(prepared.valid, probs, strict=True):
                         record = scored_event(event, entities, p.tolist(), model=info.label, now=now)
-                        records.append(OutRecord(settings.topics.scored, event.id.encode(), encode(record)))
+                        headers = ((SOURCE_HEADER, partition_name(source.topic, source.partition).encode()),)
+                        records.append(
+                            OutRecord(settings.topics.scored, event.id.encode(), encode(record), headers=headers)
+                        )
                 records.extend(OutRecord.dead(settings.topics.deadletter, letter) for letter in prepared.dead)
                 await produce(records)
             except BaseException:
                 hold_back(events)
                 raise
-            for event, _ in prepared.valid:
+            for event, _, _ in prepared.valid:
                 seen.add(event.id)
             EVENTS_SCORED.inc(len(prepared.valid))
             DEAD_LETTERS.labels("validate").inc(len(prepared.dead))

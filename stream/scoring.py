@@ -35,7 +35,7 @@ class Incoming:
 
 @dataclass
 class Prepared:
-    valid: list[tuple[RawEvent, list[str]]] = field(default_factory=list)
+    valid: list[tuple[RawEvent, list[str], Incoming]] = field(default_factory=list)  # event, entities, message
     dead: list[DeadLetter] = field(default_factory=list)
     duplicates: int = 0
 
@@ -92,7 +92,7 @@ def prepare_batch(
             continue
         in_batch.add(event.id)
         entities = list(dict.fromkeys(event.entities)) if event.entities else tag(event.text)
-        out.valid.append((event, entities))
+        out.valid.append((event, entities, item))
     return out
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import fcntl
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 from services.settings import Settings
 from services.stack.base import LocalService, ServiceState
@@ -29,21 +31,32 @@ class Stack:
         self.settings = settings
         self.services = [SERVICES[name](settings) for name in names]
 
+    @contextmanager
+    def _exclusive(self) -> Iterator[None]:
+        """One ``up`` or ``down`` at a time per var/ (``make test`` while ``make demo`` is starting the stack would
+        otherwise start a second Kafka on the same ports)."""
+        self.settings.var_dir.mkdir(parents=True, exist_ok=True)
+        with (self.settings.var_dir / "stack.lock").open("w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            yield
+
     def up(self, on_state: Callable[[ServiceState], None] | None = None) -> list[ServiceState]:
         from services.kafka_io.admin import ensure_topics
 
         states = []
-        for service in self.services:
-            state = service.up()
-            if isinstance(service, KafkaService):
-                ensure_topics(self.settings)
-            states.append(state)
-            if on_state:
-                on_state(state)
+        with self._exclusive():
+            for service in self.services:
+                state = service.up()
+                if isinstance(service, KafkaService):
+                    ensure_topics(self.settings)
+                states.append(state)
+                if on_state:
+                    on_state(state)
         return states
 
     def down(self) -> list[ServiceState]:
-        return [service.down() for service in reversed(self.services)]
+        with self._exclusive():
+            return [service.down() for service in reversed(self.services)]
 
     def status(self) -> list[ServiceState]:
         return [service.status() for service in self.services]

@@ -28,7 +28,17 @@ def record(request):  # type: ignore[no-untyped-def]
 def pytest_terminal_summary(terminalreporter):  # type: ignore[no-untyped-def]
     if not RESULTS:
         return
-    columns = ["events", "counted", "alerts", "delivered", "webhook_requests", "dead_letters", "duplicate_dead_letters"]
+    columns = [
+        "events",
+        "counted",
+        "minutes_closed",
+        "minutes_incomplete",
+        "alerts",
+        "delivered",
+        "webhook_requests",
+        "dead_letters",
+        "duplicate_dead_letters",
+    ]
     terminalreporter.section("reliability: every fault, then the invariants held")
     terminalreporter.write_line(f"{'fault':48} " + " ".join(f"{c:>12}" for c in columns))
     for name, figures in RESULTS:

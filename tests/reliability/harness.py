@@ -29,7 +29,7 @@ from services.webhooks.receiver import Receiver
 from services.webhooks.signing import new_secret, verify
 from storage.aggregates import AggregateStore
 from storage.db import make_engine, make_sessionmaker
-from storage.models import Alert, WebhookDelivery, WebhookSubscription
+from storage.models import Alert, EntityMinuteStat, WebhookDelivery, WebhookSubscription
 from stream.deadletter import DeadLetter
 from stream.entities import load_watchlist
 
@@ -74,6 +74,10 @@ class Pipeline:
     def kill_worker(self, name: str) -> None:
         os.killpg(self.workers[name].pid, signal.SIGKILL)
         self.workers[name].wait(timeout=10)
+
+    def pause_worker(self, name: str, paused: bool) -> None:
+        """SIGSTOP / SIGCONT: a worker frozen (a long GC pause, a starved VM) without leaving its group."""
+        os.killpg(self.workers[name].pid, signal.SIGSTOP if paused else signal.SIGCONT)
 
     def start_dispatcher(self) -> None:
         self.dispatcher = self._spawn("dispatcher", "dispatcher", "--timeout-s", "1")
@@ -160,11 +164,17 @@ class Pipeline:
         first = int(START.timestamp() // 60)
         await self.wait_closed(first + 58)
         store = AggregateStore(aioredis.from_url(self.settings.redis_url), prefix=self.settings.redis_prefix)
-        counted = {e: sum(s.n for s in await store.series(e, first, first + 59)) for e in ("ACME", "GLBX", "INIT")}
+        series = {e: await store.series(e, first, first + 59) for e in ("ACME", "GLBX", "INIT")}
         await store.client.aclose()
+        counted = {e: sum(s.n for s in minutes) for e, minutes in series.items()}
         assert counted == dict(Counter(e["meta"]["entity"] for e in scenario.events)), counted
         with self.sessions() as session:
             alerts = list(session.scalars(select(Alert)))
+            rollups = session.scalars(select(EntityMinuteStat).where(EntityMinuteStat.entity != "_all"))
+            rolled = {(r.entity, int(r.minute.replace(tzinfo=UTC).timestamp() // 60) - first): r.n for r in rollups}
+        final = {(e, i): s.n for e, minutes in series.items() for i, s in enumerate(minutes[:59]) if s.n}
+        incomplete = sorted(k for k in final.keys() | rolled.keys() if k[1] < 59 and final.get(k) != rolled.get(k))
+        assert not incomplete, f"minutes closed before all their events were counted: {incomplete}"
         assert alerts and {a.entity for a in alerts} == {"ACME"}, [(a.entity, a.detector) for a in alerts]
         assert Counter(a.detector for a in alerts)["volume_spike"] == 1
         self.wait_delivered(len(alerts))
@@ -182,6 +192,7 @@ class Pipeline:
             assert len(where) == malformed and all(x.reason for x in letters), (len(letters), len(where))
             duplicate_letters = len(letters) - len(where)  # at-least-once: a rebalance may repeat a batch
         self.alive()
-        return {"events": len(scenario.events), "counted": sum(counted.values()), "alerts": len(alerts),
+        return {"events": len(scenario.events), "counted": sum(counted.values()), "minutes_closed": len(rolled),
+                "minutes_incomplete": len(incomplete), "alerts": len(alerts),
                 "webhook_requests": len(self.receiver.received), "delivered": len(ok), "dead_letters": malformed,
                 "duplicate_dead_letters": duplicate_letters}  # fmt: skip

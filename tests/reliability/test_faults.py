@@ -30,6 +30,26 @@ async def test_worker_killed_with_sigkill_and_restarted(pipeline_factory, record
         record(await p.check(scenario))
 
 
+async def test_worker_frozen_while_the_other_runs_ahead(pipeline_factory, record) -> None:  # type: ignore[no-untyped-def]
+    """Frozen for less than the session timeout, so its partitions stay its own: the other worker counts the rest
+    of the hour meanwhile, and no minute may close before the frozen worker's events are in."""
+    with pipeline_factory() as p:
+        scenario = smoke_scenario(p.settings)
+        p.start_worker("worker-1")
+        p.start_worker("worker-2")
+        p.start_dispatcher()
+        await asyncio.sleep(8)  # both workers in the group before the replay starts
+        replaying = p.replay_in_background(scenario.events, speedup=400)
+        await asyncio.sleep(2)
+        p.pause_worker("worker-1", True)
+        try:
+            replaying.join()
+            await asyncio.sleep(7)
+        finally:
+            p.pause_worker("worker-1", False)
+        record(await p.check(scenario))
+
+
 async def test_tritonserver_stopped_and_restarted(pipeline_factory, tmp_path, record) -> None:  # type: ignore[no-untyped-def]
     with pipeline_factory(triton_grpc_url="127.0.0.1:18101", triton_http_port=18100, triton_metrics_port=18102,
                           var_dir=tmp_path / "var", inference_timeout_s=2.0) as p:  # fmt: skip
