@@ -9,10 +9,12 @@ Committed offsets trail processing by the commit interval, so the answer errs on
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Sequence
 
 from kafka import KafkaAdminClient, TopicPartition
 from kafka.admin import OffsetSpec
+from kafka.errors import KafkaError
 
 from services.settings import Settings
 
@@ -47,7 +49,18 @@ class KafkaBacklog:
             self._admin = KafkaAdminClient(**self.settings.kafka_python_config(), request_timeout_ms=5000)
         return self._admin
 
-    def _pending(self) -> set[str]:
+    def _pending(self, retry_for_s: float = 15.0) -> set[str]:
+        """Retriable errors (a fresh broker creating its offsets topic, a coordinator moving) are retried here."""
+        deadline = time.monotonic() + retry_for_s
+        while True:
+            try:
+                return self._pending_once()
+            except KafkaError as exc:
+                if not exc.retriable or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
+
+    def _pending_once(self) -> set[str]:
         admin = self._client()
         if not self._partitions:  # topics do not shrink; new partitions are picked up after a restart
             described = admin.describe_topics(self.topics)
