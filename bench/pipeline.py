@@ -62,7 +62,7 @@ def wait_ready(settings: Settings, producer: EventProducer, texts: list[str]) ->
 
 def backlog_rate(settings: Settings, texts: list[str], n: int, log: Path, extra: dict[str, str]) -> float:
     with (
-        running_worker(settings, log, extra={**extra, "RADAR_WORKER_METRICS_PORT": "0"}),
+        running_worker(settings, log, extra={**extra, "RADAR_WORKER_METRICS_PORT": "0"}, agents="score"),
         EventProducer(settings) as producer,
     ):
         wait_ready(settings, producer, texts)
@@ -79,7 +79,7 @@ def backlog_rate(settings: Settings, texts: list[str], n: int, log: Path, extra:
 
 def paced_latency(settings: Settings, texts: list[str], rate: float, seconds: float, log: Path, extra: dict[str, str]):
     with (
-        running_worker(settings, log, extra={**extra, "RADAR_WORKER_METRICS_PORT": "0"}),
+        running_worker(settings, log, extra={**extra, "RADAR_WORKER_METRICS_PORT": "0"}, agents="score"),
         EventProducer(settings, linger_ms=0) as producer,
     ):
         wait_ready(settings, producer, texts)

@@ -17,12 +17,12 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @contextmanager
 def running_worker(
-    settings: Settings, log: Path, *, extra: dict[str, str] | None = None
+    settings: Settings, log: Path, *, extra: dict[str, str] | None = None, agents: str = "score,aggregate"
 ) -> Iterator[subprocess.Popen[bytes]]:
     env = {**os.environ, **settings.to_env(), "RADAR_WORKER_METRICS_PORT": "0", **(extra or {})}
     with log.open("ab") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "services.cli", "worker", "--loglevel", "warn"],
+            [sys.executable, "-m", "services.cli", "worker", "--loglevel", "warn", "--agents", agents],
             cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
         )  # fmt: skip
     try:
