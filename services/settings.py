@@ -70,7 +70,7 @@ class Settings(BaseSettings):
     inference_timeout_s: float = Field(default=10.0, gt=0)
     max_batch_size: int = Field(default=64, ge=1)
     batch_window_ms: float = Field(default=5.0, ge=0)
-    score_concurrency: int = Field(default=2, ge=1)
+    score_concurrency: int = Field(default=4, ge=1)  # batches in flight per worker (bench.pipeline: 4 beat 2)
     worker_metrics_port: int = 9108
 
     # --- local stack; heavy artefacts (downloads, trained models) live outside the clone ---
