@@ -80,7 +80,7 @@ def backlog_rate(settings: Settings, texts: list[str], n: int, log: Path, extra:
 def paced_latency(settings: Settings, texts: list[str], rate: float, seconds: float, log: Path, extra: dict[str, str]):
     with (
         running_worker(settings, log, extra={**extra, "RADAR_WORKER_METRICS_PORT": "0"}, agents="score"),
-        EventProducer(settings, linger_ms=0) as producer,
+        EventProducer(settings) as producer,  # the replay's and the API's settings: linger 10 ms, in the latency
     ):
         wait_ready(settings, producer, texts)
         n = int(rate * seconds)
