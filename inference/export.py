@@ -36,13 +36,14 @@ class ExportResult:
 def export_onnx(model_dir: Path, out_dir: Path, *, opset: int = 17) -> ExportResult:
     import torch
     from onnxruntime.quantization import QuantType, quantize_dynamic
-    from transformers import AutoModelForSequenceClassification
+
+    from inference.classifier import load_classifier
 
     out_dir.mkdir(parents=True, exist_ok=True)
     for name in _COPY:
         if (model_dir / name).exists():
             shutil.copy2(model_dir / name, out_dir / name)
-    model = AutoModelForSequenceClassification.from_pretrained(str(model_dir), local_files_only=True).eval()
+    model = load_classifier(model_dir).eval()
     ids = torch.ones((2, 16), dtype=torch.long)
     mask = torch.ones((2, 16), dtype=torch.long)
     mask[1, 10:] = 0  # trace with padding, so the mask path is the general one

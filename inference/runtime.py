@@ -1,7 +1,8 @@
 """Score texts with a local sentiment model (ONNX Runtime or torch): the code that runs inside Triton.
 
-This file is copied next to the python backend's ``model.py`` in every model repository, so it depends only on
-numpy, transformers' tokenizer and one of onnxruntime/torch, never on the rest of the project.
+This file is copied next to the python backend's ``model.py`` in every model repository (with ``classifier.py`` as
+``sentiment_classifier.py``), so it depends only on numpy, transformers and one of onnxruntime/torch, never on the
+rest of the project.
 
 Texts are tokenised once without padding, sorted by length and cut into sub-batches, so a batch of one
 long editorial and sixty tweets pads the tweets to tweet length, not to the editorial's. On CPU small sub-batches
@@ -69,13 +70,15 @@ class SentimentRuntime:
             self._input_names = {i.name for i in self._session.get_inputs()}
         elif backend == "torch":
             import torch
-            from transformers import AutoModelForSequenceClassification
+
+            try:
+                from inference.classifier import load_classifier
+            except ImportError:  # inside a Triton repository, where the module sits next to this file
+                from sentiment_classifier import load_classifier  # type: ignore[no-redef]
 
             torch.set_num_threads(threads)
             self._device = "cuda" if torch.cuda.is_available() else "cpu"
-            self._model = AutoModelForSequenceClassification.from_pretrained(
-                str(self.model_dir), local_files_only=True
-            ).to(self._device)
+            self._model = load_classifier(self.model_dir).to(self._device)
             self._model.eval()
         else:
             raise ValueError(f"unknown backend {backend!r} (auto, onnx, torch)")

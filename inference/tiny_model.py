@@ -7,6 +7,7 @@ tokenizer, runtime, Triton repository and client as the trained model, and its o
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -18,10 +19,18 @@ __all__ = ["build_tiny_model"]
 _TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.txt")
 
 
-def build_tiny_model(out_dir: Path, *, seed: int = 0) -> Path:
-    """Write a 2-layer, 32-wide BERT with a 3-class head to ``out_dir`` (skipped if already there)."""
+def build_tiny_model(out_dir: Path, *, seed: int = 0, pooling: str = "mean") -> Path:
+    """Write a 2-layer, 32-wide BERT with a 3-class head to ``out_dir`` (skipped if already there, same head).
+
+    ``pooling`` matches the trained model's head by default, so tests serve the architecture production serves.
+    """
+    from inference.classifier import MEAN_POOL_ARCHITECTURE, mean_pool_class
+
     out_dir = Path(out_dir)
-    if (out_dir / "config.json").exists() and (out_dir / "model.safetensors").exists():
+    wanted = MEAN_POOL_ARCHITECTURE if pooling == "mean" else "BertForSequenceClassification"
+    config_path = out_dir / "config.json"
+    built = config_path.exists() and (out_dir / "model.safetensors").exists()
+    if built and wanted in (json.loads(config_path.read_text()).get("architectures") or []):
         return out_dir
     import torch
     from transformers import BertConfig, BertForSequenceClassification
@@ -39,7 +48,7 @@ def build_tiny_model(out_dir: Path, *, seed: int = 0) -> Path:
         id2label=dict(enumerate(LABELS)),
         label2id={label: i for i, label in enumerate(LABELS)},
     )
-    model = BertForSequenceClassification(config)
+    model = (mean_pool_class() if pooling == "mean" else BertForSequenceClassification)(config)
     tmp = out_dir.with_name(out_dir.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     model.save_pretrained(str(tmp))

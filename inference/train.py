@@ -42,6 +42,12 @@ class TrainConfig:
     val_fraction: float = 0.05  # carved out of train to tune the class offsets (never the test split)
     tune_offsets: bool = True
     seed: int = 13
+    pooling: str = "cls"  # "cls": BERT's pooler; "mean": the mean of the token vectors (see inference.classifier)
+    layer_decay: float = 1.0  # learning rate x decay**(depth from the top): lower layers move less; 1.0 = flat
+
+
+# Fields added after models were cached: left out of the key at these values, so older caches stay valid.
+_KEY_DEFAULTS: dict[str, object] = {"pooling": "cls", "layer_decay": 1.0}
 
 
 @dataclass(frozen=True)
@@ -52,7 +58,8 @@ class TrainResult:
 
 
 def model_key(data_digest: str, config: TrainConfig) -> str:
-    blob = json.dumps({"data": data_digest, "config": asdict(config)}, sort_keys=True).encode()
+    fields = {k: v for k, v in asdict(config).items() if not (k in _KEY_DEFAULTS and _KEY_DEFAULTS[k] == v)}
+    blob = json.dumps({"data": data_digest, "config": fields}, sort_keys=True).encode()
     return hashlib.sha256(blob).hexdigest()[:12]
 
 
@@ -117,6 +124,34 @@ def tune_offsets(logits: list[list[float]], truth: list[int], grid: float = 2.0,
     return best_offsets
 
 
+def _depth(name: str, layers: int) -> int:
+    """0 for the embeddings, i + 1 for encoder layer i, layers + 1 for the head (pooler, classifier)."""
+    if ".embeddings." in f".{name}":
+        return 0
+    marker = "encoder.layer."
+    if marker in name:
+        return int(name.split(marker, 1)[1].split(".", 1)[0]) + 1
+    return layers + 1
+
+
+def param_groups(named: list[tuple[str, Any]], config: TrainConfig, layers: int) -> list[dict[str, Any]]:
+    """AdamW groups: no weight decay on biases and LayerNorm, and layer-wise learning-rate decay.
+
+    >>> names = ["bert.embeddings.word_embeddings.weight", "bert.encoder.layer.0.output.dense.bias",
+    ...          "bert.encoder.layer.1.attention.self.query.weight", "classifier.weight"]
+    >>> groups = param_groups([(n, n) for n in names], TrainConfig(lr=1.0, layer_decay=0.5), layers=2)
+    >>> sorted((g["lr"], g["weight_decay"], g["params"][0].split(".")[-1]) for g in groups)
+    [(0.125, 0.01, 'weight'), (0.25, 0.0, 'bias'), (0.5, 0.01, 'weight'), (1.0, 0.01, 'weight')]
+    """
+    no_decay = ("bias", "LayerNorm.weight")
+    grouped: dict[tuple[float, float], list[Any]] = {}
+    for name, param in named:
+        lr = config.lr * config.layer_decay ** (layers + 1 - _depth(name, layers))
+        decay = 0.0 if any(k in name for k in no_decay) else config.weight_decay
+        grouped.setdefault((lr, decay), []).append(param)
+    return [{"params": params, "lr": lr, "weight_decay": decay} for (lr, decay), params in grouped.items()]
+
+
 def _class_weights(examples: list[Example], power: float) -> list[float]:
     counts = Counter(e.label for e in examples)
     raw = [(len(examples) / (3 * counts[label])) ** power for label in LABELS]
@@ -124,7 +159,7 @@ def _class_weights(examples: list[Example], power: float) -> list[float]:
     return [w / mean for w in raw]
 
 
-def _tune_on(model: Any, tokenizer: Any, validation: list[Example], config: TrainConfig) -> list[float]:
+def _logits_on(model: Any, tokenizer: Any, validation: list[Example], config: TrainConfig) -> list[list[float]]:
     import torch
 
     model.eval()
@@ -134,7 +169,20 @@ def _tune_on(model: Any, tokenizer: Any, validation: list[Example], config: Trai
             chunk = [e.text for e in validation[start : start + 64]]
             enc = tokenizer(chunk, truncation=True, max_length=config.max_length, padding=True, return_tensors="pt")
             logits.extend(model(**enc).logits.float().tolist())
-    return tune_offsets(logits, [LABEL_TO_ID[e.label] for e in validation])
+    return logits
+
+
+def _new_model(base: Path, pooling: str) -> Any:
+    from transformers import AutoModelForSequenceClassification
+
+    from inference.classifier import mean_pool_class
+
+    if pooling not in ("cls", "mean"):
+        raise ValueError(f"unknown pooling {pooling!r} (cls, mean)")
+    cls = mean_pool_class() if pooling == "mean" else AutoModelForSequenceClassification
+    return cls.from_pretrained(
+        str(base), num_labels=3, id2label=dict(enumerate(LABELS)), label2id=dict(LABEL_TO_ID), local_files_only=True
+    )
 
 
 ProgressFn = Callable[[str, int, int, dict[str, float]], None]
@@ -151,11 +199,9 @@ def train(
 ) -> TrainResult:
     """Train (or reuse the cached model for this data and config); returns the HF-format model directory."""
     import torch
-    from transformers import (
-        AutoModelForSequenceClassification,
-        AutoTokenizer,
-        get_linear_schedule_with_warmup,
-    )
+    from transformers import AutoTokenizer, get_linear_schedule_with_warmup
+
+    from inference.metrics import macro_f1
 
     out_dir = cache_dir / "models" / f"sentiment-{model_key(data_digest, config)}"
     if (out_dir / "DONE").exists() and not force:
@@ -175,19 +221,8 @@ def train(
         examples, validation = stratified_split(examples, test_fraction=config.val_fraction, seed=config.seed + 1)
     encoded = tokenizer([e.text for e in examples], truncation=True, max_length=config.max_length)["input_ids"]
     targets = [soft_targets(e.rating, config.soft_label_sigma) for e in examples]
-    model = AutoModelForSequenceClassification.from_pretrained(
-        str(base),
-        num_labels=3,
-        id2label=dict(enumerate(LABELS)),
-        label2id=dict(LABEL_TO_ID),
-        local_files_only=True,
-    )
-    no_decay = ("bias", "LayerNorm.weight")
-    groups = [
-        {"params": [p for n, p in model.named_parameters() if not any(k in n for k in no_decay)],
-         "weight_decay": config.weight_decay},
-        {"params": [p for n, p in model.named_parameters() if any(k in n for k in no_decay)], "weight_decay": 0.0},
-    ]  # fmt: skip
+    model = _new_model(base, config.pooling)
+    groups = param_groups(list(model.named_parameters()), config, model.config.num_hidden_layers)
     optimizer = torch.optim.AdamW(groups, lr=config.lr)
     steps_per_epoch = math.ceil(len(examples) / config.batch_size)
     total = steps_per_epoch * config.epochs
@@ -237,7 +272,14 @@ def train(
                 progress(f"epoch {epoch + 1}/{config.epochs}", step, len(batches), {"loss": running / seen})
         elapsed = time.monotonic() - began
         spent += elapsed
-        history.append({"epoch": epoch + 1, "loss": running / max(seen, 1), "seconds": elapsed})
+        record = {"epoch": epoch + 1, "loss": running / max(seen, 1), "seconds": elapsed}
+        if validation:  # the learning curve, on the slice carved out of train (never the test split)
+            logits = _logits_on(model, tokenizer, validation, config)
+            predicted = [LABELS[max(range(3), key=row.__getitem__)] for row in logits]
+            record["val_macro_f1"] = round(macro_f1([e.label for e in validation], predicted), 4)
+            if progress:
+                progress(f"epoch {epoch + 1}/{config.epochs}", len(batches), len(batches), record)
+        history.append(record)
         torch.save(
             {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
              "epoch": epoch + 1, "seconds": spent, "history": history, "py_rng": random.getstate()},
@@ -246,7 +288,8 @@ def train(
 
     offsets = [0.0, 0.0, 0.0]
     if validation:
-        offsets = _tune_on(model, tokenizer, validation, config)
+        truth = [LABEL_TO_ID[e.label] for e in validation]
+        offsets = tune_offsets(_logits_on(model, tokenizer, validation, config), truth)
         with torch.no_grad():
             model.classifier.bias += torch.tensor(offsets, dtype=model.classifier.bias.dtype)
     model.save_pretrained(str(out_dir))

@@ -18,6 +18,7 @@ __all__ = ["CpuRepositoryOptions", "build_cpu_repository", "fingerprint", "rende
 _HERE = Path(__file__).resolve().parent
 _MODEL_PY = _HERE / "serving" / "model.py"
 _RUNTIME_PY = _HERE / "runtime.py"
+_CLASSIFIER_PY = _HERE / "classifier.py"
 
 
 @dataclass(frozen=True)
@@ -68,7 +69,7 @@ def fingerprint(model_dir: Path) -> str:
         digest.update(str(path.stat().st_size).encode())
         with path.open("rb") as handle:
             digest.update(handle.read(1 << 20))
-    for code in (_MODEL_PY, _RUNTIME_PY):
+    for code in (_MODEL_PY, _RUNTIME_PY, _CLASSIFIER_PY):
         digest.update(code.read_bytes())
     return digest.hexdigest()[:16]
 
@@ -96,6 +97,7 @@ def build_cpu_repository(
     tmp.mkdir()
     shutil.copy2(_MODEL_PY, tmp / "model.py")
     shutil.copy2(_RUNTIME_PY, tmp / "sentiment_runtime.py")
+    shutil.copy2(_CLASSIFIER_PY, tmp / "sentiment_classifier.py")
     shutil.copytree(model_dir, tmp / "artifacts", ignore=shutil.ignore_patterns("checkpoint-*", "*.pt"))
     (tmp / "SOURCE").write_text(stamp)
     tmp.rename(target)

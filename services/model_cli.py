@@ -44,6 +44,8 @@ def train_cmd(
     val_fraction: Annotated[float, typer.Option(help="share of train used to tune class offsets")] = 0.05,
     tune_offsets: bool = True,
     seed: int = 13,
+    pooling: Annotated[str, typer.Option(help="cls: BERT's pooler; mean: mean of token vectors")] = "cls",
+    layer_decay: Annotated[float, typer.Option(help="learning-rate factor per layer down from the top")] = 1.0,
     force: bool = False,
 ) -> None:
     """Fine-tune all-MiniLM-L6-v2 with a 3-class head (cached by data + config; resumes after interruption)."""
@@ -54,7 +56,8 @@ def train_cmd(
     prepared = prepare(settings.cache_dir, seed=seed)
     config = TrainConfig(epochs=epochs, max_length=max_length, lr=lr, batch_size=batch_size,
                          class_weight_power=class_weight_power, soft_label_sigma=soft_label_sigma,
-                         val_fraction=val_fraction, tune_offsets=tune_offsets, seed=seed)  # fmt: skip
+                         val_fraction=val_fraction, tune_offsets=tune_offsets, seed=seed,
+                         pooling=pooling, layer_decay=layer_decay)  # fmt: skip
     with progress_reporter(console) as report:
         result = train(current_data_dir(settings.cache_dir), prepared.digest, settings.cache_dir, config,
                        force=force, progress=report)  # fmt: skip
