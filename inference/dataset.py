@@ -30,6 +30,7 @@ __all__ = [
     "fetch_vader_sdist",
     "label_for_rating",
     "load_split",
+    "parse_rater_ratings",
     "parse_sdist",
     "prepare",
     "stratified_split",
@@ -119,6 +120,26 @@ def parse_sdist(sdist: Path) -> list[Example]:
             text = _decode(inner.extractfile(files[name]).read())  # type: ignore[union-attr]
             examples.extend(_parse_lines(domain, text.splitlines()))
     return examples
+
+
+def parse_rater_ratings(sdist: Path) -> dict[str, list[float]]:
+    """Every rater's score per snippet (id as in :class:`Example`), from the ``*_anonDataRatings.txt`` files.
+
+    The labels are means of these panels; their spread says how noisy a label is (see ``bench.label_ceiling``).
+    """
+    with tarfile.open(sdist) as outer:
+        member = next(m for m in outer.getmembers() if m.name.endswith("hutto_ICWSM_2014.tar.gz"))
+        inner_bytes = outer.extractfile(member).read()  # type: ignore[union-attr]
+    ratings: dict[str, list[float]] = {}
+    with tarfile.open(fileobj=io.BytesIO(inner_bytes)) as inner:
+        files = {Path(m.name).name: m for m in inner.getmembers()}
+        for domain, name in DOMAINS.items():
+            raw = inner.extractfile(files[name.replace("GroundTruth", "anonDataRatings")]).read()  # type: ignore[union-attr]
+            for line in _decode(raw).lstrip("\ufeff").splitlines():
+                parts = line.rstrip("\r\n").split("\t")
+                if len(parts) >= 4 and parts[3].strip().startswith("["):
+                    ratings[f"{domain}-{parts[0].strip()}"] = [float(x) for x in parts[3].strip(" []").split(",")]
+    return ratings
 
 
 def _parse_lines(domain: str, lines: Iterable[str]) -> list[Example]:

@@ -106,6 +106,8 @@ def tune_offsets(logits: list[list[float]], truth: list[int], grid: float = 2.0,
     """
     import numpy as np
 
+    from inference.metrics import macro_f1_ids
+
     x = np.asarray(logits, dtype=np.float64)
     y = np.asarray(truth)
     best, best_offsets = -1.0, [0.0, 0.0, 0.0]
@@ -113,12 +115,7 @@ def tune_offsets(logits: list[list[float]], truth: list[int], grid: float = 2.0,
     for neutral in values:
         for positive in values:
             predicted = (x + np.array([0.0, neutral, positive])).argmax(axis=1)
-            f1s = []
-            for k in range(3):
-                tp = float(np.sum((predicted == k) & (y == k)))
-                denominator = float(np.sum(predicted == k) + np.sum(y == k))
-                f1s.append(2 * tp / denominator if denominator else 0.0)
-            score = sum(f1s) / 3
+            score = macro_f1_ids(y, predicted)
             if score > best + 1e-12:
                 best, best_offsets = score, [0.0, round(float(neutral), 4), round(float(positive), 4)]
     return best_offsets

@@ -2,7 +2,7 @@
 
 from collections import Counter
 
-from inference.dataset import fetch_vader_sdist, parse_sdist, stratified_split
+from inference.dataset import fetch_vader_sdist, parse_rater_ratings, parse_sdist, stratified_split
 from services.settings import Settings
 
 
@@ -17,3 +17,13 @@ def test_real_sets_and_split() -> None:
         share = sum(e.domain == domain for e in test) / sum(e.domain == domain for e in examples)
         assert 0.19 < share < 0.21
     assert Counter(e.label for e in examples)["neutral"] == 4567
+
+
+def test_rater_panels_match_the_published_means() -> None:
+    sdist = fetch_vader_sdist(Settings().cache_dir)
+    examples = parse_sdist(sdist)
+    panels = parse_rater_ratings(sdist)
+    assert set(panels) == {e.id for e in examples}
+    off = Counter(e.domain for e in examples if abs(sum(panels[e.id]) / len(panels[e.id]) - e.rating) > 0.01)
+    assert off == {"tweets": 196}  # the published tweet panels and means disagree for these; the bench skips them
+    assert all(-4 <= r <= 4 for e in examples for r in panels[e.id])
