@@ -52,16 +52,20 @@ def evaluate_predictions(examples: list[Example], systems: dict[str, list[str]])
     return report
 
 
-def write_report(report: dict[str, Any], out_dir: Path, *, meta: dict[str, Any]) -> dict[str, Path]:
+def write_report(
+    report: dict[str, Any], out_dir: Path, *, meta: dict[str, Any], history: list[dict[str, float]] | None = None
+) -> dict[str, Path]:
+    """JSON, Markdown and PNG; ``history`` (training.json's per-epoch records) adds the learning curve."""
     out_dir.mkdir(parents=True, exist_ok=True)
+    curve = [h for h in history or [] if "val_macro_f1" in h]
     paths = {"json": out_dir / "report.json", "md": out_dir / "report.md", "png": out_dir / "report.png"}
-    paths["json"].write_text(json.dumps({**report, "meta": meta}, indent=2))
-    paths["md"].write_text(_markdown(report, meta))
-    _plot(report, paths["png"])
+    paths["json"].write_text(json.dumps({**report, "meta": meta, "learning_curve": curve}, indent=2))
+    paths["md"].write_text(_markdown(report, meta, curve))
+    _plot(report, paths["png"], curve)
     return paths
 
 
-def _markdown(report: dict[str, Any], meta: dict[str, Any]) -> str:
+def _markdown(report: dict[str, Any], meta: dict[str, Any], curve: list[dict[str, float]]) -> str:
     systems = list(report)
     lines = [f"# Sentiment evaluation ({meta.get('model', '?')})", ""]
     header = "| domain | n | " + " | ".join(f"{s} acc | {s} macro-F1" for s in systems) + " |"
@@ -78,10 +82,13 @@ def _markdown(report: dict[str, Any], meta: dict[str, Any]) -> str:
               "VADER compound >= 0.05 positive, <= -0.05 negative."]  # fmt: skip
     for key, value in meta.items():
         lines.append(f"- {key}: {value}")
+    if curve:
+        points = ", ".join(f"epoch {int(h['epoch'])} {h['val_macro_f1']:.3f}" for h in curve)
+        lines += ["", f"Learning curve (macro-F1 on the validation slice of train, before class offsets): {points}."]
     return "\n".join(lines) + "\n"
 
 
-def _plot(report: dict[str, Any], path: Path) -> None:
+def _plot(report: dict[str, Any], path: Path, curve: list[dict[str, float]]) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -90,7 +97,8 @@ def _plot(report: dict[str, Any], path: Path) -> None:
 
     systems = list(report)
     domains = [*DOMAINS, "overall"]
-    fig, axes = plt.subplots(1, 1 + len(systems), figsize=(5 + 3.6 * len(systems), 4))
+    panels = 1 + len(systems) + (1 if curve else 0)
+    fig, axes = plt.subplots(1, panels, figsize=(5 + 3.6 * (panels - 1), 4))
     width = 0.8 / len(systems)
     x = np.arange(len(domains))
     for k, s in enumerate(systems):
@@ -103,7 +111,7 @@ def _plot(report: dict[str, Any], path: Path) -> None:
     axes[0].set_title("macro-F1 by domain")
     axes[0].axhline(0.8, color="grey", linestyle=":", linewidth=1)
     axes[0].legend()
-    for ax, s in zip(axes[1:], systems, strict=True):
+    for ax, s in zip(axes[1 : 1 + len(systems)], systems, strict=True):
         matrix = np.array(report[s]["overall"]["confusion"], dtype=float)
         shares = matrix / matrix.sum(axis=1, keepdims=True).clip(min=1)
         ax.imshow(shares, cmap="Blues", vmin=0, vmax=1)
@@ -114,6 +122,18 @@ def _plot(report: dict[str, Any], path: Path) -> None:
         ax.set_xlabel("predicted")
         ax.set_ylabel("true")
         ax.set_title(f"{s} (overall)")
+    if curve:
+        ax = axes[-1]
+        epochs = [h["epoch"] for h in curve]
+        ax.plot(epochs, [h["val_macro_f1"] for h in curve], marker="o", label="validation macro-F1")
+        ax.set_xlabel("epoch")
+        ax.set_ylabel("macro-F1")
+        ax.set_xticks(epochs)
+        loss = ax.twinx()
+        loss.plot(epochs, [h["loss"] for h in curve], color="grey", linestyle="--", marker=".", label="train loss")
+        loss.set_ylabel("train loss")
+        ax.set_title("learning curve")
+        ax.legend(loc="lower left", fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Annotated
 
@@ -10,6 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from inference.train import TrainConfig
 from services.progress import progress_reporter
 from services.settings import Settings
 
@@ -17,6 +19,7 @@ __all__ = ["model_app"]
 
 model_app = typer.Typer(help="Prepare data, fine-tune, evaluate against VADER, export and serve.", no_args_is_help=True)
 console = Console()
+_DEFAULTS = TrainConfig()  # the one place training defaults live
 
 
 @model_app.command("prepare")
@@ -35,22 +38,30 @@ def prepare_cmd(seed: int = 13, test_fraction: float = 0.2) -> None:
 
 @model_app.command("train")
 def train_cmd(
-    epochs: int = 3,
-    max_length: int = 128,
-    lr: float = 8e-5,
-    batch_size: int = 32,
-    class_weight_power: Annotated[float, typer.Option(help="0 none, 1 inverse frequency")] = 0.5,
-    soft_label_sigma: Annotated[float, typer.Option(help="0: hard labels; else soft ordinal targets")] = 0.35,
-    val_fraction: Annotated[float, typer.Option(help="share of train used to tune class offsets")] = 0.05,
-    tune_offsets: bool = True,
-    seed: int = 13,
-    pooling: Annotated[str, typer.Option(help="cls: BERT's pooler; mean: mean of token vectors")] = "cls",
-    layer_decay: Annotated[float, typer.Option(help="learning-rate factor per layer down from the top")] = 1.0,
+    epochs: int = _DEFAULTS.epochs,
+    max_length: int = _DEFAULTS.max_length,
+    lr: float = _DEFAULTS.lr,
+    batch_size: int = _DEFAULTS.batch_size,
+    class_weight_power: Annotated[
+        float, typer.Option(help="0 none, 1 inverse frequency")
+    ] = _DEFAULTS.class_weight_power,
+    soft_label_sigma: Annotated[
+        float, typer.Option(help="0: hard labels; else soft ordinal targets")
+    ] = _DEFAULTS.soft_label_sigma,
+    val_fraction: Annotated[
+        float, typer.Option(help="share of train used to tune class offsets")
+    ] = _DEFAULTS.val_fraction,
+    tune_offsets: bool = _DEFAULTS.tune_offsets,
+    seed: int = _DEFAULTS.seed,
+    pooling: Annotated[str, typer.Option(help="mean: mean of token vectors; cls: BERT's pooler")] = _DEFAULTS.pooling,
+    layer_decay: Annotated[
+        float, typer.Option(help="learning-rate factor per layer down from the top")
+    ] = _DEFAULTS.layer_decay,
     force: bool = False,
 ) -> None:
     """Fine-tune all-MiniLM-L6-v2 with a 3-class head (cached by data + config; resumes after interruption)."""
     from inference.dataset import current_data_dir, prepare
-    from inference.train import TrainConfig, train
+    from inference.train import train
 
     settings = Settings()
     prepared = prepare(settings.cache_dir, seed=seed)
@@ -102,7 +113,9 @@ def evaluate_cmd(
         systems = {"model": predict_labels(runtime.predict, texts), "vader": vader_labels(texts)}
     figures = evaluate_predictions(examples, systems)
     meta = {"model": str(model_dir), "backend": runtime.backend, "test_examples": len(examples)}
-    paths = write_report(figures, report, meta=meta)
+    training = model_dir / "training.json"
+    history = json.loads(training.read_text()).get("history") if training.exists() else None
+    paths = write_report(figures, report, meta=meta, history=history)
     console.print(paths["md"].read_text())
     console.print(f"report: {', '.join(str(p) for p in paths.values())}")
 
