@@ -65,7 +65,9 @@ def export_onnx(model_dir: Path, out_dir: Path, *, opset: int = 17) -> ExportRes
             dynamo=False,
         )
     int8 = out_dir / "model.int8.onnx"
-    quantize_dynamic(str(fp32), str(int8), weight_type=QuantType.QInt8)
+    # one scale per output channel: the mean-pooling model lost 0.011 macro-F1 with one scale per tensor, 0.005 so
+    # (and ran no slower: 461 vs 429 items/s on 2 cores)
+    quantize_dynamic(str(fp32), str(int8), weight_type=QuantType.QInt8, per_channel=True)
     return ExportResult(out_dir, fp32, int8)
 
 

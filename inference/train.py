@@ -42,7 +42,7 @@ class TrainConfig:
     val_fraction: float = 0.05  # carved out of train to tune the class offsets (never the test split)
     tune_offsets: bool = True
     seed: int = 13
-    pooling: str = "cls"  # "cls": BERT's pooler; "mean": the mean of the token vectors (see inference.classifier)
+    pooling: str = "mean"  # "mean": the mean of the token vectors (see inference.classifier); "cls": BERT's pooler
     layer_decay: float = 1.0  # learning rate x decay**(depth from the top): lower layers move less; 1.0 = flat
 
 
