@@ -23,11 +23,14 @@ _DEFAULTS = TrainConfig()  # the one place training defaults live
 
 
 @model_app.command("prepare")
-def prepare_cmd(seed: int = 13, test_fraction: float = 0.2) -> None:
-    """Fetch the VADER sdist, label the four human-rated sets, save a seeded stratified split."""
+def prepare_cmd() -> None:
+    """Fetch the VADER sdist, label the four human-rated sets, save the seeded stratified split.
+
+    The split is fixed (seed 13, 80/20): every later train, evaluate and export uses the same test texts.
+    """
     from inference.dataset import prepare
 
-    prepared = prepare(Settings().cache_dir, seed=seed, test_fraction=test_fraction)
+    prepared = prepare(Settings().cache_dir)
     table = Table(title=f"prepared {prepared.digest} -> {prepared.directory}")
     for column in ("domain/label", "train", "test"):
         table.add_column(column)
@@ -64,7 +67,7 @@ def train_cmd(
     from inference.train import train
 
     settings = Settings()
-    prepared = prepare(settings.cache_dir, seed=seed)
+    prepared = prepare(settings.cache_dir)  # the fixed split: --seed only seeds training, never the test texts
     config = TrainConfig(epochs=epochs, max_length=max_length, lr=lr, batch_size=batch_size,
                          class_weight_power=class_weight_power, soft_label_sigma=soft_label_sigma,
                          val_fraction=val_fraction, tune_offsets=tune_offsets, seed=seed,
