@@ -60,6 +60,9 @@ def train_cmd(
     layer_decay: Annotated[
         float, typer.Option(help="learning-rate factor per layer down from the top")
     ] = _DEFAULTS.layer_decay,
+    train_fraction: Annotated[
+        float, typer.Option(help="share of the training texts to use (data-scaling studies)")
+    ] = _DEFAULTS.train_fraction,
     force: bool = False,
 ) -> None:
     """Fine-tune all-MiniLM-L6-v2 with a 3-class head (cached by data + config; resumes after interruption)."""
@@ -71,7 +74,7 @@ def train_cmd(
     config = TrainConfig(epochs=epochs, max_length=max_length, lr=lr, batch_size=batch_size,
                          class_weight_power=class_weight_power, soft_label_sigma=soft_label_sigma,
                          val_fraction=val_fraction, tune_offsets=tune_offsets, seed=seed,
-                         pooling=pooling, layer_decay=layer_decay)  # fmt: skip
+                         pooling=pooling, layer_decay=layer_decay, train_fraction=train_fraction)  # fmt: skip
     with progress_reporter(console) as report:
         result = train(current_data_dir(settings.cache_dir), prepared.digest, settings.cache_dir, config,
                        force=force, progress=report)  # fmt: skip
