@@ -1,8 +1,15 @@
-"""``radar detect``: score an offline series (``timestamp,value``) with the stream's volume detector."""
+"""``radar detect``: score an offline series (``timestamp,value``) with the stream's own series detector.
+
+The same class, parameters and alert level as the minute closer, so what this prints about a file is what the
+stream would alert on it (and what ``bench/nab.py`` scores on the Numenta Anomaly Benchmark).
+"""
 
 from __future__ import annotations
 
 import csv
+import math
+import time
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -11,48 +18,56 @@ import typer
 __all__ = ["detect_cmd"]
 
 
+def _read(path: Path) -> tuple[list[str], list[datetime], list[float]]:
+    """Rows with a readable timestamp and value; the first bad row stops with its line number. Timestamps that go
+    back (real logs have them) are scored in file order, as the stream would receive them."""
+    with path.open(newline="") as handle:
+        reader = csv.DictReader(handle)
+        if not reader.fieldnames or not {"timestamp", "value"} <= set(reader.fieldnames):
+            raise typer.BadParameter(f"{path} needs a header with timestamp,value")
+        raw: list[str] = []
+        stamps: list[datetime] = []
+        values: list[float] = []
+        for line, row in enumerate(reader, start=2):
+            try:
+                stamp, value = datetime.fromisoformat(row["timestamp"].strip()), float(row["value"])
+            except (ValueError, AttributeError) as exc:
+                raise typer.BadParameter(f"{path}:{line}: {exc}") from None
+            if not math.isfinite(value):
+                raise typer.BadParameter(f"{path}:{line}: value {row['value']!r} is not a finite number")
+            raw.append(row["timestamp"])
+            stamps.append(stamp)
+            values.append(value)
+    return raw, stamps, values
+
+
 def detect_cmd(
     input: Annotated[Path, typer.Option("--input", "-i", help="CSV with columns timestamp,value")],
-    output: Annotated[Path, typer.Option("--output", "-o", help="CSV: timestamp,value,anomaly_score")],
-    warmup: Annotated[int, typer.Option(help="rows before any score is given")] = 20,
-    alpha: Annotated[float, typer.Option(help="baseline adaptation per row")] = 0.05,
-    plot: Annotated[Path | None, typer.Option(help="also draw the series and its scores to this PNG")] = None,
+    output: Annotated[Path, typer.Option("--output", "-o", help="CSV: timestamp,value,anomaly_score,alert")],
+    plot: Annotated[Path | None, typer.Option(help="also draw the series, its scores and alerts to this PNG")] = None,
 ) -> None:
-    """Write ``timestamp,value,anomaly_score`` (score in [0, 1]) for every input row."""
-    from stream.detectors.offline import score_series
+    """Write ``timestamp,value,anomaly_score,alert`` for every input row: the score in [0, 1), and 1 where the
+    stream would raise an alert (a reading rarer than once in ten days of this series, opening an episode)."""
+    from stream.detectors.offline import RECURRENCE_DAYS, score_series
 
-    with input.open(newline="") as handle:
-        rows = list(csv.DictReader(handle))
-    if not rows or not {"timestamp", "value"} <= set(rows[0]):
-        raise typer.BadParameter(f"{input} needs a header with timestamp,value")
-    scores = score_series((float(r["value"]) for r in rows), warmup=warmup, alpha=alpha)
+    raw, stamps, values = _read(input)
+    started = time.perf_counter()
+    readings = score_series(values, stamps)
+    elapsed = time.perf_counter() - started
     with output.open("w", newline="") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["timestamp", "value", "anomaly_score"])
-        for row, score in zip(rows, scores, strict=True):
-            writer.writerow([row["timestamp"], row["value"], f"{score:.6f}"])
-    flagged = sum(score >= 0.75 for score in scores)
-    typer.echo(f"{len(rows)} rows scored -> {output} ({flagged} at or above the alert level 0.75)")
+        writer.writerow(["timestamp", "value", "anomaly_score", "alert"])
+        for stamp, value, reading in zip(raw, values, readings, strict=True):
+            writer.writerow([stamp, f"{value:g}", f"{reading.score:.8f}", int(reading.alert)])
+    alerts = sum(r.alert for r in readings)
+    typer.echo(
+        f"{len(values)} rows scored in {elapsed:.2f} s -> {output}: {alerts} alerts "
+        f"(readings rarer than once in {RECURRENCE_DAYS:g} days of this series)"
+    )
     if plot:
-        _plot([float(r["value"]) for r in rows], scores, plot, title=input.name)
+        import numpy as np
 
+        from bench.nab_plot import plot_series
 
-def _plot(values: list[float], scores: list[float], path: Path, *, title: str) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, (top, bottom) = plt.subplots(2, 1, figsize=(12, 5), sharex=True, height_ratios=[3, 1])
-    top.plot(values, linewidth=0.7)
-    flagged = [(i, v) for i, (v, s) in enumerate(zip(values, scores, strict=True)) if s >= 0.75]
-    flagged = [(i, v) for i, (v, s) in enumerate(zip(values, scores, strict=True)) if s >= 0.75]
-    top.scatter([i for i, _ in flagged], [v for _, v in flagged], color="red", s=12, label="score >= 0.75")
-    top.set_title(title)
-    top.legend()
-    bottom.plot(scores, color="darkred", linewidth=0.7)
-    bottom.set_ylim(0, 1)
-    bottom.set_ylabel("anomaly score")
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+        scores = np.array([r.score for r in readings])
+        plot_series(stamps, np.array(values), scores, np.array([r.alert for r in readings]), plot, title=input.name)

@@ -1,22 +1,30 @@
-"""The volume detector over an offline series (``timestamp,value`` rows): the code path ``radar detect`` uses
-to score the detector on public benchmarks. It is the same :class:`VolumeSpike` the stream runs."""
+"""The stream's series detector over an offline series (``timestamp,value`` rows): what ``radar detect`` runs and
+what the NAB benchmark scores. Same class, same parameters, same alert rule as the minute closer."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
 
-from stream.detectors.signals import MinuteStats, VolumeSpike
+from stream.detectors.series import RECURRENCE_DAYS, Reading, SeriesDetector
 
-__all__ = ["score_series"]
+__all__ = ["RECURRENCE_DAYS", "epoch_seconds", "score_series"]
 
 
-def score_series(values: Iterable[float], *, warmup: int = 20, alpha: float = 0.05) -> list[float]:
-    """An anomaly score in [0, 1] per value (0 during warm-up).
+def epoch_seconds(stamp: datetime) -> float:
+    """Naive timestamps are read as UTC (NAB's files carry no zone)."""
+    return (stamp if stamp.tzinfo else stamp.replace(tzinfo=UTC)).timestamp()
 
-    >>> scores = score_series([10, 12, 9, 11, 10, 13, 11, 9] * 6 + [80, 11, 10], warmup=10)
-    >>> max(scores[:48]) < 0.2, scores[48] > 0.99, scores[49] < 0.2
-    (True, True, True)
+
+def score_series(values: Iterable[float], timestamps: Sequence[datetime]) -> list[Reading]:
+    """One reading per value: its score in [0, 1) and whether it is an alert.
+
+    >>> from datetime import timedelta
+    >>> start = datetime(2026, 1, 5, tzinfo=UTC)
+    >>> values = [10, 12, 9, 11, 10, 13, 11, 9] * 40 + [80, 81, 11, 10]
+    >>> readings = score_series(values, [start + timedelta(minutes=5 * i) for i in range(len(values))])
+    >>> [i for i, r in enumerate(readings) if r.alert], readings[321].score  # the burst alerts once
+    ([320], 0.0)
     """
-    detector = VolumeSpike(warmup=warmup)
-    detector.baseline.alpha = alpha
-    return [detector.update(MinuteStats(n=max(round(v), 0))).score for v in values]
+    detector = SeriesDetector()
+    return [detector.update(epoch_seconds(t), float(v)) for v, t in zip(values, timestamps, strict=True)]

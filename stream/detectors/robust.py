@@ -1,9 +1,10 @@
-"""A robust exponentially-weighted level and scale: the baseline every detector stands on.
+"""A robust exponentially-weighted level and scale: the baseline every series view stands on.
 
 An ordinary value moves the level and the scale as an EWMA would. An outlier (beyond ``clip`` scales) moves the
-level by a quarter of that, clipped, and does not touch the scale at all: a burst that lasts twenty minutes stays
-a burst for twenty minutes instead of teaching the detector that bursts are normal, while a lasting shift is
-still learnt, slowly. The level follows slow changes (a daily rhythm) with a half-life of about ``0.69 / alpha``.
+level by a quarter of its clipped size and the scale as if it had been ``clip`` scales away: a burst that lasts
+twenty rows stays a burst for twenty rows instead of teaching the detector that bursts are normal, while a
+lasting shift widens the scale step by step until it is learnt and becomes the new normal. The level follows slow
+changes with a half-life of about ``0.69 / alpha`` rows; the first rows are averaged plainly (warm-up).
 """
 
 from __future__ import annotations
@@ -12,7 +13,16 @@ import math
 from dataclasses import asdict, dataclass
 from typing import Any
 
-__all__ = ["RobustLevel"]
+__all__ = ["RobustLevel", "half_life_alpha"]
+
+
+def half_life_alpha(rows: float) -> float:
+    """The EW weight whose memory halves after ``rows`` rows.
+
+    >>> round(half_life_alpha(1), 2), round(half_life_alpha(576), 5)
+    (0.5, 0.0012)
+    """
+    return 1.0 - 0.5 ** (1.0 / rows)
 
 
 @dataclass
@@ -33,7 +43,6 @@ class RobustLevel:
 
     alpha: float = 0.05
     clip: float = 3.0
-    min_scale: float = 0.0  # the scale below which nothing counts as an outlier (e.g. Poisson noise)
     level: float = 0.0
     var: float = 0.0
     n: int = 0
@@ -42,27 +51,25 @@ class RobustLevel:
     def scale(self) -> float:
         return math.sqrt(self.var)
 
-    def residual(self, x: float, floor: float = 0.0) -> float:
-        """Standardised residual of ``x`` against the current baseline (scale at least ``floor``)."""
-        scale = max(self.scale, floor, 1e-9)
-        return (x - self.level) / scale
-
     def update(self, x: float) -> float:
-        """Learn ``x``; returns its residual as it was before learning."""
-        if self.n == 0:
-            self.level, self.var, self.n = x, 0.0, 1
+        """Learn ``x``; returns its signed residual in scales, as it was before learning.
+
+        A series that has never moved has no scale; a change then is measured against a millionth of its level, so
+        a value leaving a flat line is as unusual as it looks rather than invisible."""
+        self.n += 1
+        if self.n == 1:
+            self.level, self.var = x, 0.0
             return 0.0
-        r = x - self.level
-        z = r / self.scale if self.scale > 0 else 0.0
-        # warm-up: average plainly at first, then settle to the configured alpha
-        a = max(self.alpha, 1.0 / (self.n + 1))
-        bound = self.clip * max(self.scale, self.min_scale)
-        if self.n > 5 and abs(r) > bound:
+        scale, r = self.scale, x - self.level
+        z = r / max(scale, 1e-6 * (abs(self.level) + 1.0))
+        a = max(self.alpha, 1.0 / self.n)
+        bound = self.clip * scale
+        if self.n > 10 and abs(r) > bound:
             self.level += 0.25 * a * math.copysign(bound, r)
+            self.var = (1 - a) * self.var + a * bound * bound
         else:
             self.level += a * r
             self.var = (1 - a) * self.var + a * r * r
-        self.n += 1
         return z
 
     def to_state(self) -> dict[str, Any]:

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any, Self
 
 from stream.detectors.robust import RobustLevel
+from stream.detectors.series import SeriesDetector
 
 __all__ = ["MinuteStats", "NegativeShare", "SentimentShift", "Signal", "VolumeSpike", "anscombe", "z_to_score"]
 
@@ -50,6 +51,7 @@ class Signal:
     observed: float
     expected: float
     ready: bool
+    alert: bool = False  # set by detectors that decide their own alerts (the volume detector's episodes)
 
 
 def z_to_score(z: float, midpoint: float = 3.5, steepness: float = 1.5) -> float:
@@ -72,34 +74,35 @@ def anscombe(count: float) -> float:
 
 @dataclass
 class VolumeSpike:
-    """Unusually many events per minute.
+    """Unusually many events in a minute: the series detector (the one ``radar detect`` runs) on the count.
 
-    >>> d = VolumeSpike(warmup=10)
-    >>> signals = [d.update(MinuteStats(n=5 + i % 3)) for i in range(60)]
-    >>> max(s.score for s in signals[10:]) < 0.3
-    True
-    >>> spike = d.update(MinuteStats(n=40)); round(spike.observed), spike.score > 0.9
-    (40, True)
+    The series detector scores both directions; an entity going quiet is not news to an analyst, so only a rise
+    alerts here. Its readings are already gated to one alert per episode.
+
+    >>> d = VolumeSpike()
+    >>> signals = [d.update(MinuteStats(n=5 + i % 3), 60.0 * i) for i in range(240)]
+    >>> any(s.alert for s in signals)
+    False
+    >>> spike = d.update(MinuteStats(n=60), 60.0 * 240); round(spike.observed), spike.alert
+    (60, True)
     """
 
-    warmup: int = 20
-    baseline: RobustLevel = field(default_factory=lambda: RobustLevel(alpha=0.05, min_scale=1.0))
+    series: SeriesDetector = field(default_factory=SeriesDetector)
 
-    def update(self, stats: MinuteStats) -> Signal:
-        y = anscombe(stats.n)
-        mean = max((self.baseline.level / 2) ** 2 - 0.375, 0.0)
-        z = self.baseline.residual(y, floor=1.0) if self.baseline.n else 0.0
-        ready = self.baseline.n >= self.warmup
-        self.baseline.update(y)
-        z = max(z, 0.0)
-        return Signal(z, z_to_score(z) if ready else 0.0, float(stats.n), mean, ready)
+    def update(self, stats: MinuteStats, at: float) -> Signal:
+        reading = self.series.update(at, float(stats.n))
+        rising = stats.n > reading.expected
+        return Signal(
+            max(reading.z, 0.0), reading.score if rising else 0.0, float(stats.n), max(reading.expected, 0.0),
+            reading.ready, alert=reading.alert and rising,
+        )  # fmt: skip
 
     def to_state(self) -> dict[str, Any]:
-        return {"warmup": self.warmup, "baseline": self.baseline.to_state()}
+        return {"series": self.series.to_state()}
 
     @classmethod
     def from_state(cls, state: dict[str, Any]) -> VolumeSpike:
-        return cls(warmup=state["warmup"], baseline=RobustLevel.from_state(state["baseline"]))
+        return cls(SeriesDetector.from_state(state.get("series", {})))
 
 
 @dataclass

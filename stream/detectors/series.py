@@ -1,0 +1,225 @@
+"""The anomaly detector for one numeric series: what the stream runs on each entity's volume and `radar detect`
+runs on a file, with the same parameters and the same fixed alert level.
+
+Each row is looked at two ways, each O(1):
+- **level**: a robust exponentially weighted baseline (:class:`RobustLevel`) gives the row's residual in scales.
+  A second baseline runs on the series less an hour-of-day profile; its residual is used when it explains the
+  series clearly better (its variance under half the plain one's), so daily rhythms (social volume, ad prices,
+  taxi demand) are not news while series without one keep the plain view. Outliers move either baseline only a
+  little: a burst stays a burst, while a lasting shift is learnt and becomes the new normal.
+- **turbulence**: how much the row-to-row movement of the last hour or so differs from the long-run movement
+  (the log of their ratio, both ways): a stuck sensor, a flat-lining key, a road that starts to jam.
+Each view's statistic becomes the probability of so large a value *on this series* (:class:`TailCalibration`,
+from the series' own history), so a heavy-tailed social volume and a quiet sensor get comparable scores. The two
+are combined conservatively (p = 2 x the smaller) and :class:`Episode` keeps one alert per episode.
+
+The score is ``d / (1 + d)`` with ``d = -log10 p``: 0.5 at p = 0.1, 0.75 at 0.001, 0.9 at 1e-9, ordered and below 1
+however extreme. An *alert* is a reading that would happen by chance less than once in :data:`RECURRENCE_DAYS`
+days on this series: p x (rows a day) <= 1 / RECURRENCE_DAYS, the rows a day read from the timestamps. So the
+same rule means the same thing on a 1-minute stream, 5-minute NAB files and hourly prices: at most about one
+alert per series per ten days from ordinary noise. Every other constant counts rows of the series itself or hours
+of the day; none is tuned to a file.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from stream.detectors.calibration import TailCalibration
+from stream.detectors.episodes import Episode
+from stream.detectors.robust import RobustLevel, half_life_alpha
+
+__all__ = [
+    "RECURRENCE_DAYS",
+    "Reading",
+    "SamplingStep",
+    "SeasonalProfile",
+    "SeriesDetector",
+    "Turbulence",
+    "alert_decades",
+    "score_of",
+]
+
+RECURRENCE_DAYS = 10.0
+"""The product's alert level: a reading rarer than once in this many days of the series (in a new episode)."""
+
+STATE_VERSION = 3
+WARMUP_ROWS = 19  # the first rows only teach the baselines and seed the tails
+WARMUP_CAP = 3.0  # a settling baseline's residual counts up to its clip: "outliers happen", not "z = 500 happened"
+LIMIT = 1e100  # beyond any real measurement: such a value is refused rather than allowed to overflow the state
+
+
+@dataclass
+class SeasonalProfile:
+    """The usual deviation from the level at each hour of the day (24 EW offsets, learnt on ordinary rows only)."""
+
+    alpha: float = half_life_alpha(10)
+    offsets: list[float | None] = field(default_factory=lambda: [None] * 24)
+
+    def offset(self, hour: int) -> float:
+        return self.offsets[hour] or 0.0
+
+    def learn(self, hour: int, deviation: float, *, ordinary: bool) -> None:
+        current = self.offsets[hour]
+        if current is None:
+            self.offsets[hour] = deviation
+        else:
+            self.offsets[hour] = current + self.alpha * (deviation - current) * (1.0 if ordinary else 0.25)
+
+
+@dataclass
+class Turbulence:
+    """|log(short-run / long-run mean absolute row-to-row change)|: movement that differs from usual, both ways."""
+
+    short_alpha: float = half_life_alpha(12)
+    long_alpha: float = half_life_alpha(576)
+    previous: float | None = None
+    short: float | None = None
+    long: float = 0.0
+
+    def update(self, x: float, n: int) -> float:
+        change = abs(x - self.previous) if self.previous is not None else 0.0
+        self.previous = x
+        if self.short is None:
+            self.short = self.long = change + 1e-12
+        self.short += self.short_alpha * (change - self.short)
+        self.long += max(self.long_alpha, 1.0 / n) * (change - self.long)
+        eps = 1e-9 * (abs(x) + 1.0)
+        return abs(math.log((self.short + eps) / (self.long + eps)))
+
+
+@dataclass
+class SamplingStep:
+    """The series' usual step between rows in seconds, read from its timestamps (robust to gaps and bursts)."""
+
+    log_step: float | None = None
+    last: float | None = None
+
+    def update(self, at: float) -> None:
+        if self.last is not None and at > self.last:
+            gap = math.log(at - self.last)
+            if self.log_step is None:
+                self.log_step = gap
+            else:  # a median-like tracker: one gap of a day moves it by at most a factor e^0.05
+                self.log_step += 0.05 * max(-1.0, min(1.0, gap - self.log_step))
+        self.last = at if self.last is None else max(self.last, at)
+
+    @property
+    def rows_per_day(self) -> float:
+        return 86_400 / math.exp(self.log_step) if self.log_step is not None else 1440.0
+
+
+def alert_decades(rows_per_day: float) -> float:
+    """The rarity (-log10 p) an alert needs: less than once in :data:`RECURRENCE_DAYS` days of rows.
+
+    >>> [round(alert_decades(r), 2) for r in (1440, 288, 24)]  # 1-minute, 5-minute, hourly rows
+    [4.16, 3.46, 2.38]
+    """
+    return math.log10(rows_per_day * RECURRENCE_DAYS)
+
+
+def score_of(decades: float) -> float:
+    return decades / (1.0 + decades)
+
+
+@dataclass(frozen=True)
+class Reading:
+    score: float  # gated rarity d / (1 + d), in [0, 1): what the benchmark ranks
+    alert: bool  # gated rarity at the alert level: what the stream and `radar detect` alert on
+    rarity: float  # -log10 p before gating
+    z: float  # signed residual of the level view, in baseline scales
+    expected: float  # the baseline the value was compared with
+    ready: bool
+
+
+def _baseline() -> RobustLevel:
+    return RobustLevel(alpha=half_life_alpha(576), clip=3.0)
+
+
+@dataclass
+class SeriesDetector:
+    """Score each new value of a series in [0, 1); state is O(1) (a few hundred numbers) and JSON-serialisable.
+
+    >>> d = SeriesDetector()
+    >>> calm = [d.update(60.0 * i, 10 + (i * 7) % 5) for i in range(400)]
+    >>> any(r.alert for r in calm)
+    False
+    >>> burst = [d.update(60.0 * (400 + i), 80) for i in range(5)]
+    >>> [r.alert for r in burst], [r.score for r in burst[1:]]  # one alert for the episode
+    ([True, False, False, False, False], [0.0, 0.0, 0.0, 0.0])
+    >>> SeriesDetector.from_state(d.to_state()) == d
+    True
+    """
+
+    plain: RobustLevel = field(default_factory=_baseline)
+    seasonal: RobustLevel = field(default_factory=_baseline)
+    profile: SeasonalProfile = field(default_factory=SeasonalProfile)
+    turbulence: Turbulence = field(default_factory=Turbulence)
+    level_tail: TailCalibration = field(default_factory=TailCalibration)
+    turbulence_tail: TailCalibration = field(default_factory=TailCalibration)
+    episode: Episode = field(default_factory=Episode)
+    step: SamplingStep = field(default_factory=SamplingStep)
+    n: int = 0
+
+    def update(self, at: float, value: float) -> Reading:
+        """Learn ``value`` observed at ``at`` (epoch seconds); returns how unusual it was."""
+        if not (math.isfinite(value) and abs(value) < LIMIT and math.isfinite(at)):
+            return Reading(0.0, False, 0.0, 0.0, self.plain.level, False)
+        self.n += 1
+        self.step.update(at)
+        hour = datetime.fromtimestamp(at, UTC).hour
+        expected_plain = self.plain.level
+        expected_seasonal = self.plain.level + self.profile.offset(hour)
+        z_plain = self.plain.update(value)
+        deviation = value - self.plain.level
+        z_seasonal = self.seasonal.update(deviation - self.profile.offset(hour))
+        self.profile.learn(hour, deviation, ordinary=abs(z_seasonal) < self.seasonal.clip)
+        use_seasonal = self.seasonal.var < 0.5 * self.plain.var
+        z = z_seasonal if use_seasonal else z_plain
+        turbulence = self.turbulence.update(value, self.n)
+        ready = self.n > WARMUP_ROWS
+        if not ready:  # the baselines are still settling: their residuals seed the tails, capped, as a prior
+            self.level_tail.learn(min(abs(z), WARMUP_CAP))
+            self.turbulence_tail.learn(min(turbulence, WARMUP_CAP))
+            rarity = 0.0
+        else:
+            log_p_level = self.level_tail.observe(abs(z))
+            log_p_turbulence = self.turbulence_tail.observe(turbulence)
+            rarity = -min(0.0, math.log(2.0) + min(log_p_level, log_p_turbulence)) / math.log(10)
+        gated = self.episode.gate(rarity)
+        expected = expected_seasonal if use_seasonal else expected_plain
+        alert = gated >= alert_decades(self.step.rows_per_day)
+        return Reading(score_of(gated), alert, rarity, z, expected, ready)
+
+    def to_state(self) -> dict[str, Any]:
+        return {
+            "version": STATE_VERSION,
+            "plain": self.plain.to_state(),
+            "seasonal": self.seasonal.to_state(),
+            "profile": {"alpha": self.profile.alpha, "offsets": list(self.profile.offsets)},
+            "turbulence": vars(self.turbulence).copy(),
+            "level_tail": self.level_tail.to_state(),
+            "turbulence_tail": self.turbulence_tail.to_state(),
+            "episode": self.episode.to_state(),
+            "step": vars(self.step).copy(),
+            "n": self.n,
+        }
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> SeriesDetector:
+        if state.get("version") != STATE_VERSION:
+            return cls()  # a state from another version of the detector: learn afresh rather than misread it
+        return cls(
+            plain=RobustLevel.from_state(state["plain"]),
+            seasonal=RobustLevel.from_state(state["seasonal"]),
+            profile=SeasonalProfile(state["profile"]["alpha"], list(state["profile"]["offsets"])),
+            turbulence=Turbulence(**state["turbulence"]),
+            level_tail=TailCalibration.from_state(state["level_tail"]),
+            turbulence_tail=TailCalibration.from_state(state["turbulence_tail"]),
+            episode=Episode.from_state(state["episode"]),
+            step=SamplingStep(**state["step"]),
+            n=state["n"],
+        )
