@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -11,7 +11,9 @@ from rich.table import Table
 
 from services.errors import RadarError
 from services.settings import Settings
-from services.stack.base import ServiceState
+
+if TYPE_CHECKING:  # the stack's modules are heavy: `radar detect` must start fast
+    from services.stack.base import ServiceState
 
 __all__ = ["app", "main"]
 

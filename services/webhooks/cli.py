@@ -13,14 +13,11 @@ import httpx
 import typer
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy import delete, select
 
 from services.settings import Settings
 from services.webhooks.payloads import render
 from services.webhooks.policy import private_target
 from services.webhooks.signing import new_secret, signature_headers
-from storage.db import make_engine, make_sessionmaker, upgrade
-from storage.models import WebhookSubscription
 
 __all__ = ["dispatcher_cmd", "webhooks_app"]
 
@@ -30,6 +27,8 @@ SEVERITIES = ("info", "warning", "high", "critical")
 
 
 def _sessions(settings: Settings):
+    from storage.db import make_engine, make_sessionmaker, upgrade  # SQLAlchemy loads only for these commands
+
     engine = make_engine(settings.database_url)
     upgrade(engine)
     return make_sessionmaker(engine)
@@ -47,6 +46,10 @@ def add_cmd(
     allow_private: Annotated[bool, typer.Option(help="allow private or loopback addresses")] = False,
 ) -> None:
     """Subscribe URL to alerts; prints the signing secret the receiver verifies with."""
+    from sqlalchemy import select
+
+    from storage.models import WebhookSubscription
+
     settings = Settings()
     if payload_format not in ("radar", "alertmanager"):
         raise typer.BadParameter("--format is radar or alertmanager")
@@ -69,6 +72,10 @@ def add_cmd(
 
 @webhooks_app.command("list")
 def list_cmd() -> None:
+    from sqlalchemy import select
+
+    from storage.models import WebhookSubscription
+
     table = Table(title="webhook subscriptions")
     for column in ("name", "url", "format", "filters", "state"):
         table.add_column(column)
@@ -85,6 +92,10 @@ def list_cmd() -> None:
 
 @webhooks_app.command("remove")
 def remove_cmd(name: str) -> None:
+    from sqlalchemy import delete
+
+    from storage.models import WebhookSubscription
+
     with _sessions(Settings()).begin() as session:
         gone = session.execute(delete(WebhookSubscription).where(WebhookSubscription.name == name)).rowcount
     if not gone:
@@ -95,6 +106,10 @@ def remove_cmd(name: str) -> None:
 @webhooks_app.command("test")
 def test_cmd(name: str) -> None:
     """POST a signed sample alert to the subscription now (not through the outbox) and show the answer."""
+    from sqlalchemy import select
+
+    from storage.models import WebhookSubscription
+
     settings = Settings()
     with _sessions(settings)() as session:
         sub = session.scalar(select(WebhookSubscription).where(WebhookSubscription.name == name))
@@ -127,6 +142,7 @@ def dispatcher_cmd(
     from prometheus_client import start_http_server
 
     from services.webhooks.dispatcher import Dispatcher
+    from storage.db import make_engine, make_sessionmaker
 
     settings = Settings()
     sessions = make_sessionmaker(make_engine(settings.database_url))  # the schema is applied by the first round
