@@ -1,10 +1,12 @@
 """Replay scenarios from the real human-rated texts: seeded, reproducible, with their ground truth.
 
 Tweets become social posts, NYT editorial snippets news items, movie and Amazon review snippets either. Each
-watchlist entity gets Poisson arrivals in event time whose rate follows a daily rhythm (busy afternoons, quiet
-nights) and a per-entity popularity. An incident multiplies one entity's volume by ``multiplier`` from its start
-for its duration and skews its texts negative: the ground truth (entity, start, end) is written beside the stream
-so detection can be scored.
+watchlist entity's volume per minute is drawn from a traffic profile fitted on real Twitter mention counts
+(:mod:`services.traffic_profile`): daily and weekly cycles, overdispersed and persistent noise, and ordinary bursts
+that are not incidents, scaled by the scenario's rate and a per-entity popularity. An incident multiplies one
+entity's volume over that real envelope by ``multiplier`` from its start for its duration and skews its texts
+negative. The ground truth written beside the stream lists the incidents (entity, start, end) so detection can be
+scored, and the ordinary bursts drawn, so that an alert on one of them can be read as the false alert it is.
 """
 
 from __future__ import annotations
@@ -21,9 +23,10 @@ from typing import Any
 import numpy as np
 
 from inference.dataset import Example
+from services.traffic_profile import DEFAULT_PROFILE, Traffic, load_profile, sample_traffic
 from stream.entities import Entity
 
-__all__ = ["SCENARIOS", "Incident", "Scenario", "ScenarioSpec", "generate", "rhythm"]
+__all__ = ["SCENARIOS", "BurstTruth", "Incident", "Scenario", "ScenarioSpec", "generate"]
 
 
 @dataclass(frozen=True)
@@ -39,20 +42,37 @@ class Incident:
 class ScenarioSpec:
     name: str
     duration_min: float
-    rate_per_min: float  # mean events per minute per entity at rhythm 1
+    rate_per_min: float  # mean events per minute per entity over a week of the profile's envelope, bursts aside
     incidents: tuple[Incident, ...] = ()
-    daily_amplitude: float = 0.5
     social_share: float = 0.7
     mention_share: float = 0.7  # texts that name the entity (the rest carry an `entities` field)
     entities: tuple[str, ...] | None = None  # None: the whole watchlist
+    bursts: bool = True  # ordinary (non-incident) bursts at the profile's rate
+    profile: Path = DEFAULT_PROFILE
 
 
 SCENARIOS: dict[str, ScenarioSpec] = {
-    "smoke": ScenarioSpec("smoke", 60, 3.0, (Incident("ACME", 35, 10),), entities=("ACME", "GLBX", "INIT")),
+    # the plumbing check of the integration and fault tests: one clear incident, real envelope and noise, no
+    # ordinary bursts; at 09:00 UTC (the tests' start, a quiet hour of the profile) about 3 events a minute
+    "smoke": ScenarioSpec(
+        "smoke", 60, 6.0, (Incident("ACME", 35, 10),), entities=("ACME", "GLBX", "INIT"), bursts=False
+    ),
     "demo": ScenarioSpec("demo", 120, 4.0, (Incident("ACME", 70, 20, multiplier=6, negative_share=0.85),)),
     "clean-day": ScenarioSpec("clean-day", 24 * 60, 2.0),
     "incident-day": ScenarioSpec("incident-day", 24 * 60, 2.0, (Incident("GLBX", 14 * 60, 30, 5, 0.8),)),
 }
+
+
+@dataclass(frozen=True)
+class BurstTruth:
+    """An ordinary burst drawn for one entity: not an incident, so an alert on it is a false alert."""
+
+    entity: str
+    start_min: int
+    end_min: float  # when its multiplier falls below the profile's burst threshold (1.5x)
+    peak: float  # multiplier over the entity's usual volume at its first minute
+    decay_min: float
+    events: int  # the burst's excess events, from its start to its end
 
 
 @dataclass
@@ -61,19 +81,27 @@ class Scenario:
     seed: int
     start: datetime
     events: list[dict[str, Any]] = field(default_factory=list)
+    bursts: list[BurstTruth] = field(default_factory=list)
+
+    def _at(self, minutes: float) -> str:
+        return (self.start + timedelta(minutes=minutes)).isoformat()
 
     def truth(self) -> dict[str, Any]:
         return {
             "scenario": self.spec.name,
             "seed": self.seed,
             "start": self.start.isoformat(),
-            "end": (self.start + timedelta(minutes=self.spec.duration_min)).isoformat(),
+            "end": self._at(self.spec.duration_min),
             "events": len(self.events),
             "incidents": [
-                {**asdict(i), "start": (self.start + timedelta(minutes=i.start_min)).isoformat(),
-                 "end": (self.start + timedelta(minutes=i.start_min + i.duration_min)).isoformat(),
+                {**asdict(i), "start": self._at(i.start_min), "end": self._at(i.start_min + i.duration_min),
                  "events": sum(1 for e in self.events if e["meta"].get("incident") == i.entity)}
                 for i in self.spec.incidents
+            ],
+            "bursts": [
+                {**asdict(b), "peak": round(b.peak, 2), "decay_min": round(b.decay_min, 1),
+                 "end_min": round(b.end_min, 1), "start": self._at(b.start_min), "end": self._at(b.end_min)}
+                for b in self.bursts
             ],
         }  # fmt: skip
 
@@ -88,21 +116,23 @@ class Scenario:
         return events, truth
 
 
-def rhythm(t: datetime, amplitude: float) -> float:
-    """Daily activity multiplier, highest at 15:00 UTC and lowest at 03:00.
-
-    >>> [round(rhythm(datetime(2026, 1, 5, hour, tzinfo=UTC), 0.5), 3) for hour in (15, 3)]
-    [1.5, 0.5]
-    """
-    hours = t.hour + t.minute / 60
-    return 1.0 + amplitude * math.cos(2 * math.pi * (hours - 15) / 24)
-
-
 def _mention(rng: random.Random, entity: Entity, text: str, kind: str) -> str:
     name = entity.names[0] if entity.names else entity.id
     if kind == "social" and entity.cashtags and rng.random() < 0.5:
         return f"{text} ${entity.cashtags[0]}"
     return f"{name}: {text}" if kind == "news" else f"{text} #{name.replace(' ', '')} {name}"
+
+
+def _volumes(spec: ScenarioSpec, traffic: Traffic, entity: str, rng: np.random.Generator) -> np.ndarray:
+    """Counts per minute, in three columns: ordinary, ordinary-burst excess, incident excess (Poisson each)."""
+    counts = np.zeros((len(traffic.expected), 3), dtype=int)
+    counts[:, 0] = rng.poisson(traffic.calm)
+    counts[:, 1] = rng.poisson(traffic.expected - traffic.calm)
+    for incident in spec.incidents:
+        if incident.entity == entity:
+            window = slice(int(incident.start_min), int(incident.start_min + incident.duration_min))
+            counts[window, 2] += rng.poisson(traffic.expected[window] * (incident.multiplier - 1))
+    return counts
 
 
 def generate(
@@ -113,8 +143,19 @@ def generate(
     seed: int = 7,
     start: datetime | None = None,
 ) -> Scenario:
+    """The scenario's events in time order (deterministic for a seed and a start) and its ground truth.
+
+    >>> texts = [Example(str(i), "movie", f"text {i}", r, lab)
+    ...          for i, (r, lab) in enumerate([(2.0, "positive"), (-2.0, "negative")] * 3)]
+    >>> ents = [Entity("ACME", ("Acme",)), Entity("GLBX", ("Globex",))]
+    >>> s = generate(SCENARIOS["smoke"], texts, ents, seed=1, start=datetime(2026, 1, 5, 15, tzinfo=UTC))
+    >>> t = s.truth(); t["incidents"][0]["entity"], t["incidents"][0]["events"] > 0, t["events"] == len(s.events)
+    ('ACME', True, True)
+    >>> s.events == generate(SCENARIOS["smoke"], texts, ents, seed=1, start=s.start).events
+    True
+    """
     rng = random.Random(seed)
-    poisson = np.random.default_rng(seed)
+    volume_rng = np.random.default_rng(seed)
     start = (start or datetime.now(UTC)).replace(second=0, microsecond=0)
     entities = [e for e in watchlist if spec.entities is None or e.id in spec.entities]
     pools: dict[tuple[str, str], list[Example]] = defaultdict(list)
@@ -124,21 +165,32 @@ def generate(
             pools[(kind, "any")].append(example)
             pools[(kind, example.label)].append(example)
     popularity = {e.id: 0.5 + rng.random() for e in entities}
+    profile = load_profile(spec.profile)
+    minutes = int(spec.duration_min)
     scenario = Scenario(spec, seed, start)
+    volumes: dict[str, np.ndarray] = {}
+    for entity in entities:
+        traffic = sample_traffic(profile, start, minutes, spec.rate_per_min * popularity[entity.id], volume_rng,
+                                 bursts=spec.bursts)  # fmt: skip
+        volumes[entity.id] = _volumes(spec, traffic, entity.id, volume_rng)
+        scenario.bursts += [
+            BurstTruth(entity.id, b.start_min, b.end_min, b.peak, b.decay_min,
+                       int(volumes[entity.id][b.start_min : math.ceil(b.end_min), 1].sum()))
+            for b in traffic.bursts
+        ]  # fmt: skip
     counter = 0
-    for minute in range(int(spec.duration_min)):
+    for minute in range(minutes):
         t0 = start + timedelta(minutes=minute)
-        base = spec.rate_per_min * rhythm(t0, spec.daily_amplitude)
         for entity in entities:
+            calm_n, burst_n, incident_n = (int(n) for n in volumes[entity.id][minute])
             incident = next(
                 (i for i in spec.incidents
                  if i.entity == entity.id and i.start_min <= minute < i.start_min + i.duration_min), None,
             )  # fmt: skip
-            baseline_n = int(poisson.poisson(base * popularity[entity.id]))
-            extra_n = int(poisson.poisson(base * popularity[entity.id] * (incident.multiplier - 1))) if incident else 0
-            for n in range(baseline_n + extra_n):
+            for n in range(calm_n + burst_n + incident_n):
                 kind = "social" if rng.random() < spec.social_share else "news"
-                in_incident = incident is not None and n >= baseline_n
+                in_incident = incident is not None and n >= calm_n + burst_n
+                in_burst = calm_n <= n < calm_n + burst_n
                 negative = in_incident and incident is not None and rng.random() < incident.negative_share
                 example = rng.choice(pools[(kind, "negative" if negative else "any")])
                 mentioned = rng.random() < spec.mention_share
@@ -152,7 +204,8 @@ def generate(
                     "published_at": published.isoformat().replace("+00:00", "Z"),
                     "lang": "en",
                     "meta": {"domain": example.domain, "rating": example.rating, "label": example.label,
-                             "entity": entity.id, "incident": entity.id if in_incident else None},
+                             "entity": entity.id, "incident": entity.id if in_incident else None,
+                             "burst": entity.id if in_burst else None},
                 }  # fmt: skip
                 if not mentioned:
                     event["entities"] = [entity.id]
