@@ -4,9 +4,10 @@ A z-score means different things on different series: a heavy-tailed Twitter vol
 a temperature sensor never. A threshold on z therefore cries wolf on one series and sleeps on another. So each
 series keeps a histogram of the values a statistic has taken (fixed log-spaced bins: O(1) state, JSON-friendly),
 and a new value is scored by the share of the past at least as extreme. Beyond the largest value ever seen the
-share is extrapolated with a Pareto tail of exponent 3, as heavy as social volume's: a value twice the largest
-ever seen is 8 times rarer than it, not astronomically rarer, because on real traffic the next burst is often
-bigger than the last (an exponential or Gaussian tail would call every new record an incident). The result is a
+share is extrapolated with a Pareto tail of exponent 2, about as heavy as real social volume's (the peaks of the
+ordinary bursts in the realTweets series fall off with an exponent of 1.7): a value twice the largest ever seen
+is 4 times rarer than it, not astronomically rarer, because on real traffic the next burst is often bigger than
+the last (an exponential or Gaussian tail would call every new record an incident). The result is a
 *log* probability, so the top of the ranking stays ordered however extreme the value, and nothing saturates.
 Early on, with few observations, nothing can be very rare (the share is at least 1 / (n + 1) before the tail):
 that is the warm-up, earned rather than configured.
@@ -23,7 +24,7 @@ __all__ = ["TailCalibration"]
 
 _LOW, _HIGH, _BINS = 0.05, 500.0, 96
 EDGES = [_LOW * (_HIGH / _LOW) ** (i / _BINS) for i in range(_BINS + 1)]
-TAIL_EXPONENT = 3.0
+TAIL_EXPONENT = 2.0
 
 
 @dataclass
@@ -35,10 +36,10 @@ class TailCalibration:
     >>> -1.5 < cal.observe(1.0) < -0.2  # an ordinary value: an ordinary share
     True
     >>> p4, p8, p80 = cal.log_probability(4.0), cal.log_probability(8.0), cal.log_probability(80.0)
-    >>> p80 < p8 < p4 < math.log(0.05)  # beyond the past: ordered, and no probability is 0
+    >>> p80 < p8 < p4 < math.log(0.1)  # beyond the past: ordered, and no probability is 0
     True
-    >>> round((p4 - p8) / math.log(2), 6)  # twice as far out: 2^3 times rarer
-    3.0
+    >>> round((p4 - p8) / math.log(2), 6)  # twice as far out: 2^2 times rarer
+    2.0
     """
 
     counts: list[float] = field(default_factory=lambda: [0.0] * (_BINS + 2))

@@ -3,9 +3,9 @@
 Each ``update(stats) -> Signal`` learns one closed minute and says how unusual it was: ``z`` (one-sided, in
 baseline scales), ``score`` in [0, 1], and the observed and expected values an analyst reads in the alert.
 
-- Volume works on the Anscombe transform 2*sqrt(count + 3/8), where Poisson noise has unit variance whatever the
-  rate; that unit is the floor of the scale, so quiet entities (2 events a minute) are not alarmed by ordinary
-  noise, and the robust scale takes over for bursty, overdispersed volume (social-media traffic).
+- Volume runs the series detector (:mod:`stream.detectors.series`, the one ``radar detect`` and the NAB benchmark
+  run) on the count per minute: calibrated on the entity's own history, so ordinary bursts of social volume are
+  not news; it alerts on a rise rarer than once in ten days of that entity.
 - Sentiment shift compares the mean score of the last ``window`` minutes with the baseline mean, in standard
   errors of that window (so a minute with 3 events weighs less than one with 300).
 - Negative share compares the share of negative events in the window with the baseline share (binomial z).
@@ -144,7 +144,9 @@ class _Weighted(_Windowed):
 
     A minute with one event and a minute with fifty do not weigh the same, so quiet entities (whose minutes hold
     0 to 3 events, their shares mostly 0 or 1) get an unbiased baseline. A minute that stands out by more than
-    ``gate`` standard errors does not teach the baseline: an incident stays unusual for its whole length.
+    ``gate`` standard errors, or falls in a window that does, does not teach the baseline: an incident stays
+    unusual for its whole length. (Gating on the minute alone let an incident's first busy minutes, each only
+    mildly unusual on its own, outweigh an hour of quiet ones and teach the baseline the incident.)
     """
 
     alpha: float = 0.03
@@ -192,7 +194,7 @@ class SentimentShift(_Weighted):
         z = (mean - observed) / (sd / math.sqrt(window.n)) if window.n else 0.0
         z_minute = (mean - stats.total / stats.n) / (sd / math.sqrt(stats.n)) if stats.n else 0.0
         ready = self._ready(window)
-        self._learn(stats, stats.total, stats.total_sq, z_minute)
+        self._learn(stats, stats.total, stats.total_sq, max(z_minute, z))
         z = max(z, 0.0) if ready else 0.0
         return Signal(z, z_to_score(z) if ready else 0.0, observed, mean, ready)
 
@@ -219,6 +221,6 @@ class NegativeShare(_Weighted):
         z = (share - p0) / math.sqrt(p0 * (1 - p0) / window.n) if window.n else 0.0
         z_minute = (stats.negative / stats.n - p0) / math.sqrt(p0 * (1 - p0) / stats.n) if stats.n else 0.0
         ready = self._ready(window)
-        self._learn(stats, stats.negative, stats.negative, z_minute)
+        self._learn(stats, stats.negative, stats.negative, max(z_minute, z))
         z = max(z, 0.0) if ready else 0.0
         return Signal(z, z_to_score(z) if ready else 0.0, share, p0, ready)
