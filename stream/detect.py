@@ -7,6 +7,7 @@ crash neither double-counts the baseline nor fires twice.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -14,7 +15,7 @@ from typing import Any
 from stream.detectors import AlertPolicy, MinuteStats, NegativeShare, SentimentShift, Signal, VolumeSpike
 from stream.detectors.policy import AlertDecision, severity_for
 
-__all__ = ["DETECTORS", "Alert", "EntityDetectors", "minute_start", "observe_minute"]
+__all__ = ["DETECTORS", "Alert", "EntityDetectors", "minute_start", "observe_minute", "warmed"]
 
 DETECTORS = ("volume_spike", "sentiment_shift", "negative_surge")
 POLICED = ("sentiment_shift", "negative_surge")
@@ -126,3 +127,21 @@ def observe_minute(detectors: EntityDetectors, entity: str, minute: int, stats: 
                       signal.score, signal.z, decision.severity, _message(entity, name, signal, minutes, end))
             )  # fmt: skip
     return alerts
+
+
+def warmed(counts: Sequence[int], first_minute: int) -> EntityDetectors:
+    """Detectors whose volume detector has already watched ``counts`` (one per minute from ``first_minute``).
+
+    The volume detector calibrates on its entity's own history, so a new entity earns its volume alerts over days;
+    this is how a replay or a test stands in for a worker that has watched the entity that long. The sentiment
+    detectors start fresh: counts carry no labels to learn from.
+
+    >>> d = warmed([3, 4, 2, 5] * 360, first_minute=1000)
+    >>> d.last_minute, d.volume.series.n
+    (2439, 1440)
+    """
+    detectors = EntityDetectors()
+    for i, n in enumerate(counts):
+        detectors.volume.update(MinuteStats(n=int(n)), (first_minute + i) * 60.0)
+    detectors.last_minute = first_minute + len(counts) - 1
+    return detectors

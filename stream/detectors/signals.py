@@ -20,10 +20,9 @@ from collections import deque
 from dataclasses import dataclass, field, fields
 from typing import Any, Self
 
-from stream.detectors.robust import RobustLevel
 from stream.detectors.series import SeriesDetector
 
-__all__ = ["MinuteStats", "NegativeShare", "SentimentShift", "Signal", "VolumeSpike", "anscombe", "z_to_score"]
+__all__ = ["MinuteStats", "NegativeShare", "SentimentShift", "Signal", "VolumeSpike", "z_to_score"]
 
 
 @dataclass(frozen=True)
@@ -63,15 +62,6 @@ def z_to_score(z: float, midpoint: float = 3.5, steepness: float = 1.5) -> float
     return 1.0 / (1.0 + math.exp(-steepness * (z - midpoint)))
 
 
-def anscombe(count: float) -> float:
-    """Variance-stabilising transform of a Poisson count (unit variance at any rate).
-
-    >>> round(anscombe(0), 3), round(anscombe(100), 3)
-    (1.225, 20.037)
-    """
-    return 2.0 * math.sqrt(max(count, 0.0) + 0.375)
-
-
 @dataclass
 class VolumeSpike:
     """Unusually many events in a minute: the series detector (the one ``radar detect`` runs) on the count.
@@ -107,13 +97,12 @@ class VolumeSpike:
 
 @dataclass
 class _Windowed:
-    """The last ``window`` minutes summed, plus a robust baseline of per-minute values."""
+    """The last ``window`` minutes, summed."""
 
     window: int = 3
     warmup: int = 20
     min_events: int = 8
     recent: deque[MinuteStats] = field(default_factory=deque)
-    baseline: RobustLevel = field(default_factory=lambda: RobustLevel(alpha=0.03))
 
     def _push(self, stats: MinuteStats) -> MinuteStats:
         self.recent.append(stats)
@@ -127,14 +116,13 @@ class _Windowed:
     def to_state(self) -> dict[str, Any]:
         state = {f.name: getattr(self, f.name) for f in fields(self)}
         state["recent"] = [vars(s) for s in self.recent]
-        state["baseline"] = self.baseline.to_state()
         return state
 
     @classmethod
     def from_state(cls, state: dict[str, Any]) -> Self:
-        values = dict(state)
+        names = {f.name for f in fields(cls)}  # a field a former version stored (a baseline) is dropped
+        values = {k: v for k, v in state.items() if k in names}
         values["recent"] = deque(MinuteStats(**s) for s in state["recent"])
-        values["baseline"] = RobustLevel.from_state(state["baseline"])
         return cls(**values)
 
 
@@ -190,11 +178,14 @@ class SentimentShift(_Weighted):
         mean = self.ew_value / self.ew_events if self.ew_events else 0.0
         variance = max(self.ew_value_sq / self.ew_events - mean * mean, 0.05) if self.ew_events else 0.25
         sd = math.sqrt(variance)
+
+        def z_of(w: MinuteStats) -> float:
+            return (mean - w.total / w.n) / (sd / math.sqrt(w.n)) if w.n else 0.0
+
         observed = window.total / window.n if window.n else 0.0
-        z = (mean - observed) / (sd / math.sqrt(window.n)) if window.n else 0.0
-        z_minute = (mean - stats.total / stats.n) / (sd / math.sqrt(stats.n)) if stats.n else 0.0
+        z = z_of(window)
+        self._learn(stats, stats.total, stats.total_sq, max(z_of(stats), z))
         ready = self._ready(window)
-        self._learn(stats, stats.total, stats.total_sq, max(z_minute, z))
         z = max(z, 0.0) if ready else 0.0
         return Signal(z, z_to_score(z) if ready else 0.0, observed, mean, ready)
 
@@ -217,10 +208,13 @@ class NegativeShare(_Weighted):
     def update(self, stats: MinuteStats) -> Signal:
         window = self._push(stats)
         p0 = min(max(self.ew_value / self.ew_events if self.ew_events else 0.0, 0.02), 0.98)
+
+        def z_of(w: MinuteStats) -> float:
+            return (w.negative / w.n - p0) / math.sqrt(p0 * (1 - p0) / w.n) if w.n else 0.0
+
         share = window.negative / window.n if window.n else 0.0
-        z = (share - p0) / math.sqrt(p0 * (1 - p0) / window.n) if window.n else 0.0
-        z_minute = (stats.negative / stats.n - p0) / math.sqrt(p0 * (1 - p0) / stats.n) if stats.n else 0.0
+        z = z_of(window)
+        self._learn(stats, stats.negative, stats.negative, max(z_of(stats), z))
         ready = self._ready(window)
-        self._learn(stats, stats.negative, stats.negative, max(z_minute, z))
         z = max(z, 0.0) if ready else 0.0
         return Signal(z, z_to_score(z) if ready else 0.0, share, p0, ready)

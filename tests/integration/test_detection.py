@@ -18,6 +18,7 @@ from services.kafka_io.producer import EventProducer
 from services.scenarios import SCENARIOS, generate
 from storage.aggregates import AggregateStore
 from stream.entities import load_watchlist
+from tests.support.history import seed_history
 from tests.support.kafka_read import read_topic
 from tests.support.workers import running_worker
 
@@ -54,6 +55,7 @@ async def test_injected_incident_raises_the_right_alert(fresh_topics, unique, tm
     settings = fresh_topics(partitions=3).model_copy(update={"redis_prefix": f"radar:t{unique}:"})
     scenario = _scenario(settings)
     truth = scenario.truth()["incidents"][0]
+    await seed_history(settings, scenario)  # a worker that has watched these entities for ten days
     with running_worker(settings, tmp_path / "worker.log") as worker:
         _send(settings, scenario.events)
         first = int(START.timestamp() // 60)
@@ -76,6 +78,7 @@ async def test_injected_incident_raises_the_right_alert(fresh_topics, unique, tm
 async def test_killed_worker_restarts_and_counts_stay_exact(fresh_topics, unique, tmp_path) -> None:  # type: ignore[no-untyped-def]
     settings = fresh_topics(partitions=3).model_copy(update={"redis_prefix": f"radar:t{unique}:"})
     scenario = _scenario(settings)
+    await seed_history(settings, scenario)
     half = len(scenario.events) // 2
     with running_worker(settings, tmp_path / "w1.log") as worker:
         _send(settings, scenario.events[:half])

@@ -32,19 +32,22 @@ from storage.db import make_engine, make_sessionmaker
 from storage.models import Alert, EntityMinuteStat, WebhookDelivery, WebhookSubscription
 from stream.deadletter import DeadLetter
 from stream.entities import load_watchlist
+from tests.support.history import seed_history
 
 ROOT = Path(__file__).resolve().parents[2]
 START = datetime(2026, 2, 2, 9, 0, tzinfo=UTC)
 _SCENARIO: dict[str, Scenario] = {}
 
 
-def smoke_scenario(settings: Settings) -> Scenario:
-    """60 simulated minutes, 3 entities, a 6x negative incident on ACME from minute 35 (seeded, cached)."""
+async def smoke_scenario(settings: Settings) -> Scenario:
+    """60 simulated minutes, 3 entities, a volume storm on ACME from minute 35 (seeded, cached); the entities'
+    detectors in this test's Redis namespace have ten days of history, as a long-running worker's would."""
     if "smoke" not in _SCENARIO:
         texts = parse_sdist(fetch_vader_sdist(settings.cache_dir))
         _SCENARIO["smoke"] = generate(
             SCENARIOS["smoke"], texts, load_watchlist(settings.watchlist), seed=21, start=START
         )
+    await seed_history(settings, _SCENARIO["smoke"])
     return _SCENARIO["smoke"]
 
 

@@ -17,7 +17,7 @@ from tests.reliability.harness import smoke_scenario
 
 async def test_worker_killed_with_sigkill_and_restarted(pipeline_factory, record) -> None:  # type: ignore[no-untyped-def]
     with pipeline_factory() as p:
-        scenario = smoke_scenario(p.settings)
+        scenario = await smoke_scenario(p.settings)
         p.start_worker("worker-1")
         p.start_worker("worker-2")
         p.start_dispatcher()
@@ -34,7 +34,7 @@ async def test_worker_frozen_while_the_other_runs_ahead(pipeline_factory, record
     """Frozen for less than the session timeout, so its partitions stay its own: the other worker counts the rest
     of the hour meanwhile, and no minute may close before the frozen worker's events are in."""
     with pipeline_factory() as p:
-        scenario = smoke_scenario(p.settings)
+        scenario = await smoke_scenario(p.settings)
         p.start_worker("worker-1")
         p.start_worker("worker-2")
         p.start_dispatcher()
@@ -56,7 +56,7 @@ async def test_tritonserver_stopped_and_restarted(pipeline_factory, tmp_path, re
         triton = TritonService(p.settings)
         triton.up()
         try:
-            scenario = smoke_scenario(p.settings)
+            scenario = await smoke_scenario(p.settings)
             p.start_worker("worker-1")
             p.start_worker("worker-2")
             p.start_dispatcher()
@@ -76,7 +76,7 @@ async def test_postgres_stopped_and_restarted(pipeline_factory, record) -> None:
     with pipeline_factory() as p:
         postgres = PostgresService(p.settings)
         assert postgres.process.pid() is not None, "this test restarts the stack's own PostgreSQL (radar stack up)"
-        scenario = smoke_scenario(p.settings)
+        scenario = await smoke_scenario(p.settings)
         p.start_worker("worker-1")
         p.start_dispatcher()
         replaying = p.replay_in_background(scenario.events, speedup=300)
@@ -98,7 +98,7 @@ async def test_webhook_receiver_fails_then_recovers(pipeline_factory, record) ->
         return "503" if time.monotonic() < recovered_at else "ok"
 
     with pipeline_factory(plan=plan) as p:
-        scenario = smoke_scenario(p.settings)
+        scenario = await smoke_scenario(p.settings)
         p.start_worker("worker-1")
         p.start_dispatcher()
         p.replay_in_background(scenario.events, speedup=400).join()
@@ -113,7 +113,7 @@ async def test_ten_thousand_malformed_records_among_valid_ones(pipeline_factory,
             b"[]", b'{"id": "y", "source": "s", "text": "t", "published_at": "2026-02-02T09:00:00"}']  # fmt: skip
     malformed = [rng.choice(junk) for _ in range(10_000)]
     with pipeline_factory() as p:
-        scenario = smoke_scenario(p.settings)
+        scenario = await smoke_scenario(p.settings)
         p.start_worker("worker-1")
         p.start_worker("worker-2")
         p.start_dispatcher()
