@@ -46,7 +46,7 @@ __all__ = [
 RECURRENCE_DAYS = 10.0
 """The product's alert level: a reading rarer than once in this many days of the series (in a new episode)."""
 
-STATE_VERSION = 3
+STATE_VERSION = 4
 WARMUP_ROWS = 19  # the first rows only teach the baselines and seed the tails
 WARMUP_CAP = 3.0  # a settling baseline's residual counts up to its clip: "outliers happen", not "z = 500 happened"
 LIMIT = 1e100  # beyond any real measurement: such a value is refused rather than allowed to overflow the state
@@ -191,7 +191,7 @@ class SeriesDetector:
             rarity = -min(0.0, math.log(2.0) + min(log_p_level, log_p_turbulence)) / math.log(10)
         gated = self.episode.gate(rarity)
         expected = expected_seasonal if use_seasonal else expected_plain
-        alert = gated >= alert_decades(self.step.rows_per_day)
+        alert = self.episode.alerts(rarity, level=alert_decades(self.step.rows_per_day))
         return Reading(score_of(gated), alert, rarity, z, expected, ready)
 
     def to_state(self) -> dict[str, Any]:
