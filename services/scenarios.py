@@ -159,7 +159,9 @@ def generate(
     seed: int = 7,
     start: datetime | None = None,
 ) -> Scenario:
-    """The scenario's events in time order (deterministic for a seed and a start) and its ground truth.
+    """The scenario's events in time order (deterministic for a seed and a start) and its ground truth. Without a
+    ``start`` it ends at the present, as a live feed would; a past ``start`` makes a historic replay, which the
+    workers accept only with the age limit lifted (``RADAR_EVENT_MAX_AGE_S=0``).
 
     >>> texts = [Example(str(i), "movie", f"text {i}", r, lab)
     ...          for i, (r, lab) in enumerate([(2.0, "positive"), (-2.0, "negative")] * 3)]
@@ -172,7 +174,8 @@ def generate(
     """
     rng = random.Random(seed)
     volume_rng = np.random.default_rng(seed)
-    start = (start or datetime.now(UTC)).replace(second=0, microsecond=0)
+    # by default the scenario ends now: its events are recent, within the event-time policy (no future stamps)
+    start = (start or datetime.now(UTC) - timedelta(minutes=spec.duration_min)).replace(second=0, microsecond=0)
     entities = [e for e in watchlist if spec.entities is None or e.id in spec.entities]
     pools: dict[tuple[str, str], list[Example]] = defaultdict(list)
     for example in texts:

@@ -56,6 +56,10 @@ class Settings(BaseSettings):
     postgres_url: str = "postgresql+psycopg://radar:radar@127.0.0.1:5432/radar"
 
     redis_prefix: str = "radar:"
+    # event-time policy: events stamped further ahead of the wall clock, or older than this (what the minute
+    # buckets keep), are dead-lettered with the reason; 0 turns the age limit off (replaying a historic file)
+    event_max_future_s: float = Field(default=300.0, ge=0)
+    event_max_age_s: float = Field(default=2 * 86_400.0, ge=0)
     allowed_lateness_s: float = 30.0
     settle_s: float = 5.0
     idle_grace_s: float = 120.0
@@ -85,6 +89,9 @@ class Settings(BaseSettings):
     api_token: SecretStr = SecretStr("dev-ingest-token")
     api_read_token: SecretStr = SecretStr("dev-read-token")
     ingest_max_body_bytes: int = 5 * 1024 * 1024
+    # hostile bodies: records per request (413 beyond) and how long ingest waits on Kafka before a 503
+    ingest_max_records: int = Field(default=1000, ge=1)
+    ingest_kafka_timeout_s: float = Field(default=10.0, gt=0)
     webhook_secret: SecretStr = SecretStr("whsec_ZGV2LXNpZ25pbmctc2VjcmV0")
     webhook_allow_private: bool = False
     dispatcher_metrics_port: int = 9109

@@ -2,9 +2,15 @@
 -- KEYS: seen, entities, watermark, first_minute, closed_through, partition_marks
 -- ARGV: prefix, kind, minute, hour, label, score, score_sq, event_time, snippet_json,
 --       ttl_seen, ttl_minute, ttl_hour, ttl_meta, partitions (newline-separated, may be empty), entity...
--- Returns 0 for a duplicate, 1 when counted, 2 when counted but late (its minute was already closed).
+-- Returns 0 for a duplicate, 1 when counted, 2 when late: its minute was already closed, so it is not counted
+-- (the caller dead-letters it with that reason; its id stays seen, so a redelivery is a duplicate, not a second
+-- dead letter).
 if not redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[10]) then
   return 0
+end
+local closed = tonumber(redis.call('GET', KEYS[5]) or '-1')
+if closed >= 0 and tonumber(ARGV[3]) <= closed then
+  return 2
 end
 local prefix, kind, minute, hour = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 for i = 15, #ARGV do
@@ -41,9 +47,5 @@ end
 local first = tonumber(redis.call('GET', KEYS[4]) or '-1')
 if first < 0 or tonumber(minute) < first then
   redis.call('SET', KEYS[4], minute, 'EX', ARGV[13])
-end
-local closed = tonumber(redis.call('GET', KEYS[5]) or '-1')
-if closed >= 0 and tonumber(minute) <= closed then
-  return 2
 end
 return 1

@@ -12,7 +12,7 @@ import math
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -60,7 +60,7 @@ class ScoredItem:
 class AddResult:
     counted: int = 0
     duplicates: int = 0
-    late: int = 0
+    late: list[int] = field(default_factory=list)  # positions of the items whose minute was already closed
 
 
 def stats_from_hash(raw: dict[bytes, bytes] | dict[str, str]) -> MinuteStats:
@@ -108,12 +108,13 @@ class AggregateStore:
                 client=pipe,
             )  # fmt: skip
         result = AddResult()
-        for code in await pipe.execute():
+        for position, code in enumerate(await pipe.execute()):
             if code == 0:
                 result.duplicates += 1
+            elif code == 2:
+                result.late.append(position)
             else:
                 result.counted += 1
-                result.late += code == 2
         return result
 
     # --- reads ---

@@ -23,7 +23,7 @@ from services.kafka_io.backlog import SOURCE_HEADER, KafkaBacklog, partition_nam
 from services.settings import Settings
 from storage.aggregates import AggregateStore, ScoredItem
 from stream.closer import DetectionSink, MinuteCloser
-from stream.deadletter import dead_letter
+from stream.deadletter import DeadLetter, dead_letter
 from stream.metrics import DEAD_LETTERS, DUPLICATES, LATE_EVENTS
 from stream.score_agent import hold_back
 
@@ -42,6 +42,12 @@ def partitions_of(event: faust.EventT) -> tuple[str, ...]:
     return (source.decode(), scored) if isinstance(source, bytes) else (scored,)
 
 
+def _letter(event: faust.EventT, reason: str) -> DeadLetter:
+    message = event.message
+    return dead_letter(event.value, reason, stage="aggregate", source_topic=message.topic,
+                       partition=message.partition, offset=message.offset, key=event.key)  # fmt: skip
+
+
 def register_aggregate_agent(app: faust.App, settings: Settings, sink_factory: SinkFactory) -> Any:
     scored = app.topic(settings.topics.scored, value_serializer="raw", key_serializer="raw")
     shared: dict[str, MinuteCloser] = {}
@@ -54,6 +60,7 @@ def register_aggregate_agent(app: faust.App, settings: Settings, sink_factory: S
             shared["closer"] = MinuteCloser(
                 store, await sink_factory(app), backlog,
                 lateness_s=settings.allowed_lateness_s, settle_s=settings.settle_s, idle_grace_s=settings.idle_grace_s,
+                max_future_s=settings.event_max_future_s,
             )  # fmt: skip
         return shared["closer"]
 
@@ -68,14 +75,13 @@ def register_aggregate_agent(app: faust.App, settings: Settings, sink_factory: S
         active = await closer()
         async for events in stream.take_events(1000, within=0.2):  # type: ignore[attr-defined]  # on Stream, not StreamT
             try:
-                items, letters = [], []
+                items, read, letters = [], [], []
                 for event in events:
                     try:
                         items.append(ScoredItem.from_scored(json.loads(event.value), partitions_of(event)))
-                    except (ValueError, KeyError, TypeError) as exc:
-                        letters.append(dead_letter(event.value, f"unreadable scored event: {exc!r}", stage="aggregate",
-                                                   source_topic=event.message.topic, partition=event.message.partition,
-                                                   offset=event.message.offset, key=event.key))  # fmt: skip
+                        read.append(event)
+                    except Exception as exc:  # noqa: BLE001 - no record may stop the batch: it is dead-lettered
+                        letters.append(_letter(event, f"unreadable scored event: {exc!r}"))
                 backoff = Backoff(base_s=0.2, cap_s=5.0)
                 for attempt in itertools.count():
                     try:
@@ -85,6 +91,11 @@ def register_aggregate_agent(app: faust.App, settings: Settings, sink_factory: S
                         if attempt % 10 == 0:
                             log.warning("Redis unavailable, holding %d events back: %s", len(items), exc)
                         await asyncio.sleep(backoff.delay(attempt))
+                for position in result.late:
+                    minute = items[position].published_at.strftime("%Y-%m-%d %H:%M")
+                    lateness = f"lateness {settings.allowed_lateness_s:g} s"
+                    why = f"late: its minute ({minute} UTC) was already closed ({lateness}); not counted"
+                    letters.append(_letter(read[position], why))
                 for letter in letters:
                     await (
                         await app.producer.send(settings.topics.deadletter, None, letter.to_bytes(), None, None, None)
@@ -93,7 +104,7 @@ def register_aggregate_agent(app: faust.App, settings: Settings, sink_factory: S
                 hold_back(events)
                 raise
             DUPLICATES.labels("aggregate").inc(result.duplicates)
-            LATE_EVENTS.inc(result.late)
+            LATE_EVENTS.inc(len(result.late))
             DEAD_LETTERS.labels("aggregate").inc(len(letters))
             await close_quietly(active)
 

@@ -90,10 +90,12 @@ class MinuteCloser:
         settle_s: float = 5.0,
         idle_grace_s: float = 120.0,
         max_minutes: int = 600,
+        max_future_s: float = 300.0,
     ) -> None:
         self.store, self.sink, self.backlog = store, sink, backlog
         self.lateness_s, self.settle_s, self.idle_grace_s = lateness_s, settle_s, idle_grace_s
         self.max_minutes = max_minutes
+        self.max_future_s = max_future_s
         self._samples: deque[tuple[float, float]] = deque()  # (wall time, low watermark) when it changed
         self._high: tuple[float, float] | None = None  # (wall time, largest event time) when it last moved
 
@@ -107,7 +109,8 @@ class MinuteCloser:
     async def close_ready(self, now: float) -> int:
         """Close every minute the watermark allows (at most ``max_minutes`` per call); returns how many.
 
-        ``now`` is wall-clock time, used only to notice that the watermark stopped moving.
+        ``now`` is wall-clock time, used to notice that the watermark stopped moving and to never close a minute
+        that has not begun yet (beyond the allowed skew).
         """
         high = await self.store.watermark()
         if high is None:
@@ -127,6 +130,9 @@ class MinuteCloser:
                 return 0
             # a partition that has records again can pull the low watermark back below the settled one
             target = last_closable_minute(min(settled, low), lateness_s=self.lateness_s, quiet=False)
+        # never past the wall clock plus the allowed skew, whatever event time came in (the score stage refuses
+        # events stamped further ahead; this holds even for one that slipped through another way)
+        target = min(target, math.floor((now + self.max_future_s) / 60) - 1)
         async with self.store.close_lock() as held:
             if not held:
                 return 0

@@ -41,6 +41,15 @@ class DeadLetter(BaseModel):
         )  # fmt: skip
 
 
+def _printable(text: str) -> str:
+    """``text`` with anything UTF-8 cannot encode written as an escape, so the envelope itself always encodes.
+
+    >>> _printable("meta.\\ud800x")
+    'meta.\\\\ud800x'
+    """
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 def dead_letter(
     original: bytes | None,
     reason: str,
@@ -60,12 +69,15 @@ def dead_letter(
     (True, None, '2026-01-01T00:00:00+00:00')
     """
     raw = original or b""
+    reason = _printable(reason)  # a reason may quote the hostile part (a key with a lone surrogate, say)
     try:
         text: str | None = raw.decode("utf-8")
     except UnicodeDecodeError:
         text = None
     if isinstance(key, bytes):
         key = key.decode("utf-8", "replace")
+    elif key is not None:
+        key = _printable(key)
     return DeadLetter(
         reason=reason,
         stage=stage,

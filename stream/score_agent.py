@@ -28,6 +28,7 @@ from services.kafka_io.backlog import SOURCE_HEADER, partition_name
 from services.settings import Settings
 from stream.deadletter import DeadLetter
 from stream.entities import EntityMatcher, load_watchlist
+from stream.events import EventTimePolicy
 from stream.metrics import (
     BATCH_SIZE,
     DEAD_LETTERS,
@@ -38,7 +39,7 @@ from stream.metrics import (
     INFERENCE_RETRIES,
     TRITON_WAITING,
 )
-from stream.scoring import Incoming, RecentIds, encode, prepare_batch, scored_event
+from stream.scoring import Incoming, RecentIds, encode, prepare_batch, scored_event, unhandled
 
 __all__ = ["hold_back", "infer_until_available", "register_score_agent"]
 
@@ -112,6 +113,7 @@ def register_score_agent(app: faust.App, settings: Settings) -> Any:
     raw = app.topic(*settings.topics.raw(), value_serializer="raw", key_serializer="raw")
     kind_of_topic = {settings.topics.raw_news: "news", settings.topics.raw_social: "social"}
     matcher = EntityMatcher(load_watchlist(settings.watchlist))
+    policy = EventTimePolicy(max_future_s=settings.event_max_future_s, max_age_s=settings.event_max_age_s)
     seen = RecentIds()
     window_s = settings.batch_window_ms / 1000
 
@@ -169,7 +171,7 @@ def register_score_agent(app: faust.App, settings: Settings) -> Any:
                 ]
                 for item in items:
                     EVENTS_IN.labels(item.topic).inc()
-                prepared = prepare_batch(items, kind_of_topic=kind_of_topic, tag=matcher.tag, seen=seen)
+                prepared = prepare_batch(items, kind_of_topic=kind_of_topic, tag=matcher.tag, seen=seen, policy=policy)
                 DUPLICATES.labels("score").inc(prepared.duplicates)
                 records: list[OutRecord] = []
                 if prepared.valid:
@@ -177,11 +179,13 @@ def register_score_agent(app: faust.App, settings: Settings) -> Any:
                     probs = await infer_until_available(client, [event.text for event, _, _ in prepared.valid])
                     now = datetime.now(UTC)
                     for (event, entities, source), p in zip(prepared.valid, probs, strict=True):
-                        record = scored_event(event, entities, p.tolist(), model=info.label, now=now)
                         headers = ((SOURCE_HEADER, partition_name(source.topic, source.partition).encode()),)
-                        records.append(
-                            OutRecord(settings.topics.scored, event.id.encode(), encode(record), headers=headers)
-                        )
+                        try:
+                            value = encode(scored_event(event, entities, p.tolist(), model=info.label, now=now))
+                        except Exception as exc:  # noqa: BLE001 - this record's problem, not the batch's
+                            prepared.dead.append(unhandled(source, exc))
+                            continue
+                        records.append(OutRecord(settings.topics.scored, event.id.encode(), value, headers=headers))
                 records.extend(OutRecord.dead(settings.topics.deadletter, letter) for letter in prepared.dead)
                 await produce(records)
             except BaseException:

@@ -15,9 +15,9 @@ from typing import Any
 
 from services.errors import EventError
 from stream.deadletter import DeadLetter, dead_letter
-from stream.events import RawEvent, decode_event
+from stream.events import EventTimePolicy, RawEvent, decode_event
 
-__all__ = ["Incoming", "Prepared", "RecentIds", "prepare_batch", "scored_event"]
+__all__ = ["Incoming", "Prepared", "RecentIds", "encode", "prepare_batch", "scored_event", "unhandled"]
 
 LABELS = ("negative", "neutral", "positive")
 
@@ -73,27 +73,44 @@ def prepare_batch(
     kind_of_topic: dict[str, str],
     tag: Callable[[str], list[str]],
     seen: RecentIds,
+    policy: EventTimePolicy | None = None,
     now: datetime | None = None,
 ) -> Prepared:
-    """Valid, new events with their entities, plus a dead letter for every invalid message."""
+    """Valid, new events with their entities, plus a dead letter for every message that is not one.
+
+    No record can stop the batch: a failure this code did not foresee is dead-lettered too, the exception named,
+    and the valid events around it go on (a crash would redeliver the whole batch, and its poison, for ever).
+    """
     out = Prepared()
     in_batch: set[str] = set()
+    clock = now or datetime.now(UTC)
     for item in items:
         try:
-            event = decode_event(item.value, default_kind=kind_of_topic.get(item.topic))
+            event = decode_event(item.value, default_kind=kind_of_topic.get(item.topic), policy=policy, now=clock)
+            if event.id in seen or event.id in in_batch:
+                out.duplicates += 1
+                continue
+            entities = list(dict.fromkeys(event.entities)) if event.entities else tag(event.text)
+            encode(event.to_json())  # what is sent must encode: a surprise here is this record's, not the batch's
         except EventError as exc:
-            out.dead.append(
-                dead_letter(item.value, exc.reason, stage="validate", source_topic=item.topic,
-                            partition=item.partition, offset=item.offset, key=item.key, now=now)
-            )  # fmt: skip
+            out.dead.append(_dead(item, exc.reason, now))
             continue
-        if event.id in seen or event.id in in_batch:
-            out.duplicates += 1
+        except Exception as exc:  # noqa: BLE001 - any record the code cannot handle is dead-lettered, never fatal
+            out.dead.append(unhandled(item, exc, now))
             continue
         in_batch.add(event.id)
-        entities = list(dict.fromkeys(event.entities)) if event.entities else tag(event.text)
         out.valid.append((event, entities, item))
     return out
+
+
+def unhandled(item: Incoming, exc: Exception, now: datetime | None = None) -> DeadLetter:
+    """The dead letter of a record some step failed on unexpectedly: the exception is named in the reason."""
+    return _dead(item, f"unhandled {type(exc).__name__}: {exc}"[:1000], now)
+
+
+def _dead(item: Incoming, reason: str, now: datetime | None) -> DeadLetter:
+    return dead_letter(item.value, reason, stage="validate", source_topic=item.topic, partition=item.partition,
+                       offset=item.offset, key=item.key, now=now)  # fmt: skip
 
 
 def scored_event(

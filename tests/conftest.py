@@ -18,12 +18,14 @@ def settings() -> Settings:
 @pytest.fixture(scope="session")
 def stack(settings: Settings) -> Settings:
     """Bring the real Kafka, Redis, PostgreSQL and Triton up (no-op when already up). Never skipped: a test
-    that needs a service it cannot start fails with the service's log tail. Tests score with the tiny model."""
+    that needs a service it cannot start fails with the service's log tail. Tests score with the tiny model and
+    replay fixed dates, so the event-time policy's age limit is off for them (its own tests set it)."""
     from inference.model_store import TINY_MODEL_NAME
     from services.stack import Stack
 
     Stack(settings).up()
-    return settings.model_copy(update={"model_name": TINY_MODEL_NAME})
+    # the tests replay fixed dates of 2026 (reproducible scenarios): a historic replay, on purpose
+    return settings.model_copy(update={"model_name": TINY_MODEL_NAME, "event_max_age_s": 0.0})
 
 
 @pytest.fixture
@@ -33,13 +35,16 @@ def unique() -> str:
 
 @pytest.fixture
 def fresh_topics(stack: Settings, unique: str) -> Callable[..., Settings]:
-    """Settings whose topics (and consumer group) are new for this test, created with ``partitions``."""
+    """Settings whose topics, consumer group and Redis prefix are new for this test (topics with ``partitions``)."""
 
     def make(partitions: int = 3) -> Settings:
         from services.kafka_io.admin import ensure_topics
 
         names = TopicNames(**{field: f"t{unique}.{field}" for field in TopicNames.model_fields})
-        scoped = stack.model_copy(update={"topics": names, "consumer_group": f"g{unique}"})
+        # a fresh Redis namespace too: a minute another test closed must not make this test's events late
+        scoped = stack.model_copy(
+            update={"topics": names, "consumer_group": f"g{unique}", "redis_prefix": f"radar:t{unique}:"}
+        )
         ensure_topics(scoped, partitions=partitions)
         return scoped
 

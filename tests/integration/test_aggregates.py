@@ -65,12 +65,16 @@ async def test_hour_buckets_serve_long_windows(store: AggregateStore) -> None:
     assert day.n == 2000 and hour.n == expected_hour
 
 
-async def test_late_events_are_counted_and_flagged(store: AggregateStore) -> None:
+async def test_a_late_event_is_not_counted_but_returned_for_its_dead_letter(store: AggregateStore) -> None:
+    """A closed minute's detection is done: counting into it would change a rollup nobody reads again."""
     await store.add_batch([_item(i, minute=10) for i in range(5)])
     base = int(T0.timestamp() // 60)
     await store.set_closed_through(base + 10)
     result = await store.add_batch([_item(100, minute=9), _item(101, minute=11)])
-    assert (result.counted, result.late) == (2, 1)
+    assert (result.counted, result.late) == (1, [0])
+    assert (await store.minute_stats(["ACME"], base + 9))["ACME"].n == 0
+    again = await store.add_batch([_item(100, minute=9)])  # redelivered: a duplicate, not a second dead letter
+    assert (again.counted, again.duplicates, again.late) == (0, 1, [])
 
 
 async def test_one_closer_at_a_time(store: AggregateStore) -> None:

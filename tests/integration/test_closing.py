@@ -17,6 +17,7 @@ from storage.aggregates import AggregateStore, ScoredItem
 from stream.closer import MinuteCloser, Rollup
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+WALL = (T0 + timedelta(days=1)).timestamp()  # the wall clock the closer is told: after the events, as in life
 BASE = int(T0.timestamp() // 60)
 
 
@@ -67,15 +68,17 @@ async def test_a_partition_that_is_behind_holds_every_minute_open(store: Aggrega
     }
 
     backlog.names = {"raw:0"}  # raw:0 has records nobody has counted yet (its worker is waiting for Triton)
-    await closer.close_ready(1000.0)
-    await closer.close_ready(1006.0)
+    await closer.close_ready(WALL + 1000.0)
+    await closer.close_ready(WALL + 1006.0)
     assert sink.closed == list(range(BASE, BASE + 10)), "only minutes before raw:0's mark minus lateness close"
-    await closer.close_ready(1100.0)
+    await closer.close_ready(WALL + 1100.0)
     assert sink.closed[-1] == BASE + 9, "a stuck partition is not taken for a quiet one, however long it waits"
 
     await store.add_batch(_items(0, range(11, 41), "raw:0"))  # raw:0 catches up
     backlog.names = set()
-    await closer.close_ready(1101.0)  # nothing pending, nothing newer for 100 s: quiet, the last minute closes too
+    await closer.close_ready(
+        WALL + 1101.0
+    )  # nothing pending, nothing newer for 100 s: quiet, the last minute closes too
     assert sink.closed == list(range(BASE, BASE + 41))
 
 
@@ -84,8 +87,8 @@ async def test_a_partition_with_nothing_to_read_holds_nothing(store: AggregateSt
     closer = MinuteCloser(store, sink, backlog, lateness_s=30, settle_s=5, idle_grace_s=60)
     await store.add_batch(_items(0, range(0, 3), "raw:0") + _items(100, range(0, 21), "raw:1"))
     backlog.names = {"raw:1"}  # raw:0 has been quiet since minute 2; raw:1 still has records to read
-    await closer.close_ready(1000.0)
-    await closer.close_ready(1006.0)
+    await closer.close_ready(WALL + 1000.0)
+    await closer.close_ready(WALL + 1006.0)
     assert sink.closed == list(range(BASE, BASE + 20))
 
 
@@ -95,7 +98,7 @@ async def test_a_pending_partition_without_a_mark_holds_everything(store: Aggreg
     await store.add_batch(_items(100, range(0, 21), "raw:1"))
     backlog.names = {"raw:0"}  # not one of raw:0's records counted yet
     for now in (1000.0, 1006.0, 1100.0):
-        await closer.close_ready(now)
+        await closer.close_ready(WALL + now)
     assert sink.closed == []
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 from kafka import KafkaAdminClient
@@ -24,7 +24,7 @@ def _events(unique: str, n: int, start: int = 0) -> list[dict[str, object]]:
     texts = ["Acme crushes earnings, fantastic quarter", "Globex recall is a disaster", "Initech opens an office"]
     return [
         {"id": f"{unique}-{i}", "source": "test", "kind": "social" if i % 2 else "news", "text": f"{texts[i % 3]} #{i}",
-         "published_at": datetime(2026, 1, 5, 12, i % 60, tzinfo=UTC).isoformat()}
+         "published_at": (datetime(2026, 1, 5, 12, tzinfo=UTC) + timedelta(seconds=i)).isoformat()}
         for i in range(start, start + n)
     ]  # fmt: skip
 
