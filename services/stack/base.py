@@ -15,7 +15,15 @@ from services.errors import StackError
 from services.settings import Settings
 from services.stack.process import ManagedProcess, wait_until
 
-__all__ = ["LocalService", "ServiceState", "apt_install"]
+__all__ = ["LOOPBACK", "LocalService", "ServiceState", "apt_install"]
+
+# Every listener of the local stack binds here and nowhere else: none of its services has authentication worth
+# exposing (Kafka PLAINTEXT, Redis without a password, Triton's control API), and PostgreSQL's is for defence
+# in depth, not for a network.
+LOOPBACK = "127.0.0.1"
+# The servers never read the product's settings; keeping RADAR_* (database URL with its password, API tokens)
+# out of their environment keeps those secrets out of /proc/<pid>/environ of processes run as other users.
+PRIVATE_ENV_PREFIXES = ("RADAR_",)
 
 
 @dataclass(frozen=True)
@@ -102,7 +110,7 @@ class LocalService(ABC):
         else:
             self.install()
             self.prepare()
-            proc.start(self.argv(), extra_env=self.env(), user=self.run_as())
+            proc.start(self.argv(), extra_env=self.env(), user=self.run_as(), drop_env=PRIVATE_ENV_PREFIXES)
             proc.wait_ready(self.start_probe, timeout_s=self.start_timeout_s)
             self.after_ready()
             state = "started"

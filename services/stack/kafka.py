@@ -16,9 +16,9 @@ from string import Template
 from kafka import KafkaAdminClient
 
 from services.errors import StackError
-from services.stack.base import LocalService
+from services.stack.base import LOOPBACK, LocalService
 
-__all__ = ["REPO_ROOT", "KafkaService"]
+__all__ = ["REPO_ROOT", "KafkaService", "listener_hosts"]
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 POM = REPO_ROOT / "deploy" / "kafka" / "pom.xml"
@@ -64,15 +64,23 @@ class KafkaService(LocalService):
             raise StackError(self.name, "resolving the Kafka jars with mvn failed", result.stdout[-3000:])
         stamp_file.write_text(stamp)
 
-    def prepare(self) -> None:
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+    def render_config(self) -> str:
+        """``server.properties`` from the template; refused unless every listener binds to loopback (an empty
+        host or 0.0.0.0 would expose a PLAINTEXT broker and its controller to the network)."""
         text = Template(TEMPLATE.read_text()).substitute(
             kafka_port=self.settings.kafka_port,
             controller_port=self.settings.kafka_controller_port,
             data_dir=self.data_dir,
             partitions=self.settings.topic_partitions,
         )
-        self.config_file.write_text(text)
+        hosts = listener_hosts(text)
+        if not hosts or any(host != LOOPBACK for host in hosts):
+            raise StackError(self.name, f"{TEMPLATE} must bind every listener to {LOOPBACK}, not {sorted(hosts)}")
+        return text
+
+    def prepare(self) -> None:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.config_file.write_text(self.render_config())
         if (self.data_dir / "meta.properties").exists():
             return
         cluster_id = self._storage_tool("random-uuid").strip().splitlines()[-1]
@@ -106,3 +114,20 @@ class KafkaService(LocalService):
 
     def detail(self) -> str:
         return f"{self.settings.kafka_bootstrap_servers} (Apache Kafka {self.settings.kafka_version}, KRaft)"
+
+
+def listener_hosts(properties: str) -> set[str]:
+    """The hosts of ``listeners`` and ``advertised.listeners`` in a server.properties text.
+
+    >>> sorted(listener_hosts("listeners=PLAINTEXT://:9092,CONTROLLER://127.0.0.1:9093"))
+    ['', '127.0.0.1']
+    """
+    hosts: set[str] = set()
+    for line in properties.splitlines():
+        key, _, value = line.partition("=")
+        if key.strip() not in ("listeners", "advertised.listeners"):
+            continue
+        for listener in filter(None, (item.strip() for item in value.split(","))):
+            _, _, address = listener.partition("://")
+            hosts.add(address.rpartition(":")[0].strip("[]"))
+    return hosts

@@ -96,11 +96,20 @@ class ManagedProcess:
             return None
         return pid
 
-    def start(self, argv: Sequence[str], *, extra_env: dict[str, str] | None = None, user: str | None = None) -> int:
-        """Start ``argv`` in a new session (as ``user`` when we are root), output appended to the log."""
+    def start(
+        self,
+        argv: Sequence[str],
+        *,
+        extra_env: dict[str, str] | None = None,
+        user: str | None = None,
+        drop_env: tuple[str, ...] = (),
+    ) -> int:
+        """Start ``argv`` in a new session (as ``user`` when we are root), output appended to the log; inherited
+        variables whose names start with one of ``drop_env`` are left out of its environment."""
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self.log_dir.mkdir(parents=True, exist_ok=True)
-        env = {**os.environ, **(extra_env or {})}
+        inherited = {k: v for k, v in os.environ.items() if not (drop_env and k.startswith(drop_env))}
+        env = {**inherited, **(extra_env or {})}
         argv = list(argv)
         if user and os.geteuid() == 0:
             argv = ["runuser", "-u", user, "--", *argv]

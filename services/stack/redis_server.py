@@ -1,10 +1,10 @@
-"""Redis from Debian's ``redis-server``, run in ``var/redis`` with append-only persistence."""
+"""Redis from Debian's ``redis-server``, run in ``var/redis`` with append-only persistence, on loopback only."""
 
 from __future__ import annotations
 
 import redis
 
-from services.stack.base import LocalService, apt_install, which_or_none
+from services.stack.base import LOOPBACK, LocalService, apt_install, which_or_none
 
 __all__ = ["RedisService"]
 
@@ -23,7 +23,8 @@ class RedisService(LocalService):
     def argv(self) -> list[str]:
         return [
             "redis-server",
-            "--bind", "127.0.0.1",
+            "--bind", LOOPBACK,
+            "--protected-mode", "yes",  # without a password, answer loopback clients only, whatever the bind
             "--port", str(self.settings.redis_port),
             "--dir", str(self.home),
             "--daemonize", "no",

@@ -15,7 +15,7 @@ import httpx
 from inference.model_store import TINY_MODEL_NAME, resolve_serving_model, serving_onnx_file, tiny_model_dir
 from inference.triton_repo import CpuRepositoryOptions, build_cpu_repository
 from services.errors import StackError
-from services.stack.base import LocalService
+from services.stack.base import LOOPBACK, LocalService
 
 __all__ = ["TritonService"]
 
@@ -92,8 +92,12 @@ class TritonService(LocalService):
             f"--model-repository={self.repository}",
             f"--backend-directory={self.server_home / 'backends'}",
             f"--cache-directory={self.server_home / 'caches'}",
+            # tritonserver binds 0.0.0.0 unless told otherwise; its HTTP API can load and unload models
+            f"--http-address={LOOPBACK}",
             f"--http-port={self.settings.triton_http_port}",
+            f"--grpc-address={LOOPBACK}",
             f"--grpc-port={self.settings.triton_grpc_port}",
+            f"--metrics-address={LOOPBACK}",
             f"--metrics-port={self.settings.triton_metrics_port}",
             "--log-verbose=0",
             "--exit-on-error=true",

@@ -1,10 +1,14 @@
-"""Entity tagging on the tricky cases: case, punctuation, cashtags, overlaps, word boundaries, unicode."""
+"""Entity tagging on the tricky cases: case, punctuation, cashtags, overlaps, word boundaries, unicode, and
+hostile texts (bounded work, same answers as the former quadratic tagger)."""
 
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from stream.entities import Entity, EntityMatcher, load_watchlist
+from bench.entity_tagging import quadratic_tag
+from stream.entities import MAX_ENTITIES, MAX_MATCHES, Entity, EntityMatcher, load_watchlist
 
 WATCHLIST = Path(__file__).resolve().parents[2] / "deploy" / "watchlist.toml"
 
@@ -48,3 +52,68 @@ def test_two_entities_sharing_an_alias_are_both_reported() -> None:
 
 def test_empty_watchlist_tags_nothing() -> None:
     assert EntityMatcher([]).tag("Acme") == []
+
+
+# --- hostile texts: bounded work, counted in steps (speed itself is bench/entity_tagging.py's business) ---
+
+HOSTILE = ("Acme " * 4000)[:20_000]  # MAX_TEXT_CHARS of one name: 4,000 matches, 8 million comparisons before
+
+
+def test_hostile_text_costs_a_bounded_number_of_steps(matcher: EntityMatcher) -> None:
+    longest = max(len(p) for e in matcher.entities for p in (*e.names, *e.aliases, *e.cashtags))
+    result = matcher.tag_counted(HOSTILE)
+    assert result.entities == ["ACME"]
+    assert result.truncated and result.matches == MAX_MATCHES
+    assert result.work <= MAX_MATCHES * (1 + 2 * longest)
+    assert result.work < 20_000  # the quadratic resolution made 7,998,000 comparisons on this text
+
+
+def test_without_the_cap_the_work_grows_linearly_with_the_text(matcher: EntityMatcher) -> None:
+    uncapped = EntityMatcher(matcher.entities, max_matches=10**9)
+    small, large = uncapped.tag_counted(HOSTILE[:10_000]), uncapped.tag_counted(HOSTILE)
+    assert not large.truncated and large.matches == 4000
+    assert large.work <= 2 * small.work + 10  # doubling the text doubles the work (it quadrupled before)
+    assert large.work <= 3 * len(HOSTILE)
+
+
+def test_quadratic_reference_on_the_hostile_text_for_the_record(matcher: EntityMatcher) -> None:
+    entities, hits, comparisons = quadratic_tag(matcher, HOSTILE)
+    assert (entities, hits, comparisons) == (["ACME"], 4000, 7_998_000)
+
+
+def test_mentions_after_the_cap_are_not_read(matcher: EntityMatcher) -> None:
+    text = "Globex " + "Acme " * 2000 + "Initech"
+    result = matcher.tag_counted(text)
+    assert result.entities == ["GLBX", "ACME"] and result.truncated
+
+
+def test_at_most_max_entities_are_reported() -> None:
+    many = EntityMatcher([Entity(f"E{i}", names=(f"firm{i}",)) for i in range(80)])
+    result = many.tag_counted(" ".join(f"firm{i}" for i in range(80)))
+    assert result.entities == [f"E{i}" for i in range(MAX_ENTITIES)] and result.truncated
+    exact = many.tag_counted(" ".join(f"firm{i}" for i in range(MAX_ENTITIES)))
+    assert len(exact.entities) == MAX_ENTITIES and not exact.truncated
+
+
+def test_caps_must_be_positive() -> None:
+    with pytest.raises(ValueError, match="at least 1"):
+        EntityMatcher([], max_matches=0)
+
+
+# --- same answers as the former (quadratic) tagger wherever no cap is reached ---
+
+FRAGMENTS = [
+    "Acme", "ACME", "acme", "Corp", "corporation", "Bank", "of", "America", "Movil", "América", "Móvil", "$ACME",
+    "$bac", "$$glbx", "Globex", "Stark", "Industries", "Ind", "Initech", "Initrode", "BofA", "ville", "_", "s",
+    "'", "(", ")", ",", ".", "$", "x", "é", "\u0301", "İ",
+]  # fmt: skip
+
+
+REFERENCE = EntityMatcher(load_watchlist(WATCHLIST))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(FRAGMENTS), st.sampled_from(["", " ", "  ", "-"])), max_size=40))
+def test_same_entities_as_the_quadratic_tagger(parts: list[tuple[str, str]]) -> None:
+    text = "".join(word + sep for word, sep in parts)
+    assert REFERENCE.tag(text) == quadratic_tag(REFERENCE, text)[0]

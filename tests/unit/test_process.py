@@ -35,3 +35,17 @@ def test_stale_pid_file_is_not_trusted(tmp_path) -> None:  # type: ignore[no-unt
     proc.pid_file.write_text("999999\n")
     assert proc.pid() is None
     assert not proc.pid_file.exists()
+
+
+def test_dropped_variables_do_not_reach_the_service(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("RADAR_POSTGRES_URL", "postgresql://radar:secret@127.0.0.1/radar")
+    monkeypatch.setenv("KEPT_VARIABLE", "kept")
+    proc = ManagedProcess("envdump", run_dir=tmp_path / "run", log_dir=tmp_path / "log")
+    script = (
+        "import os, time; print(sorted(k for k in os.environ if k.startswith(('RADAR_', 'KEPT_'))), flush=True);"
+        " time.sleep(60)"
+    )
+    proc.start([sys.executable, "-c", script], drop_env=("RADAR_",))
+    proc.wait_ready(lambda: "]" in proc.log_file.read_text(), timeout_s=10)
+    assert "['KEPT_VARIABLE']" in proc.log_file.read_text()
+    assert proc.stop(timeout_s=5) is True
