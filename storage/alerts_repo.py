@@ -26,8 +26,10 @@ __all__ = [
     "claim_due",
     "delivery_counts",
     "entity_series",
+    "finish_delivery",
     "list_alerts",
     "record_minute",
+    "renew_leases",
     "subscription_matches",
 ]
 
@@ -140,9 +142,13 @@ def entity_series(
     return rows[::-1]
 
 
-def claim_due(session: Session, *, now: datetime, limit: int = 100, lease_s: float = 60.0) -> list[WebhookDelivery]:
+def claim_due(
+    session: Session, *, now: datetime, limit: int = 100, lease_s: float = 60.0, owner: str | None = None
+) -> list[WebhookDelivery]:
     """Lease up to ``limit`` deliveries that are due (pending, or sending with an expired lease: a dispatcher
-    that died mid-delivery). Several dispatchers can run: PostgreSQL skips rows another one has locked."""
+    that died mid-delivery) to ``owner``. Several dispatchers can run: PostgreSQL skips rows another one has locked,
+    and only the owner of a live lease may renew it (:func:`renew_leases`) or record the outcome
+    (:func:`finish_delivery`)."""
     due = or_(
         and_(WebhookDelivery.status == "pending", WebhookDelivery.next_attempt_at <= now),
         and_(WebhookDelivery.status == "sending", WebhookDelivery.lease_until < now),
@@ -155,13 +161,42 @@ def claim_due(session: Session, *, now: datetime, limit: int = 100, lease_s: flo
         return []
     session.execute(
         update(WebhookDelivery).where(WebhookDelivery.id.in_(ids))
-        .values(status="sending", lease_until=now + timedelta(seconds=lease_s))
+        .values(status="sending", lease_until=now + timedelta(seconds=lease_s), lease_owner=owner)
     )  # fmt: skip
     query_rows = (
         select(WebhookDelivery).where(WebhookDelivery.id.in_(ids))
         .options(joinedload(WebhookDelivery.alert), joinedload(WebhookDelivery.subscription))
     )  # fmt: skip
     return list(session.scalars(query_rows))
+
+
+def _held(owner: str, now: datetime) -> Any:
+    """The rows whose lease ``owner`` still holds: claimed by it, not finished, not expired."""
+    return and_(
+        WebhookDelivery.lease_owner == owner, WebhookDelivery.status == "sending", WebhookDelivery.lease_until > now
+    )
+
+
+def renew_leases(session: Session, *, ids: Sequence[int], owner: str, now: datetime, lease_s: float) -> set[int]:
+    """Extend ``owner``'s lease on those of ``ids`` it still holds to ``now + lease_s``; returns them. A row not
+    returned was finished, or expired and perhaps taken by another dispatcher: its owner must not POST it again."""
+    if not ids:
+        return set()
+    statement = (
+        update(WebhookDelivery).where(WebhookDelivery.id.in_(list(ids)), _held(owner, now))
+        .values(lease_until=now + timedelta(seconds=lease_s)).returning(WebhookDelivery.id)
+    )  # fmt: skip
+    return set(session.scalars(statement))
+
+
+def finish_delivery(session: Session, *, delivery_id: int, owner: str, now: datetime, values: dict[str, Any]) -> bool:
+    """Record an attempt's outcome (``values``: status, attempts, ...) and release the lease, only if ``owner``
+    still holds it. False: the lease was lost, and the row belongs to whoever holds it now."""
+    statement = (
+        update(WebhookDelivery).where(WebhookDelivery.id == delivery_id, _held(owner, now))
+        .values(**values, lease_until=None, lease_owner=None).returning(WebhookDelivery.id)
+    )  # fmt: skip
+    return session.scalars(statement).first() is not None
 
 
 def alert_json(alert: Alert) -> dict[str, Any]:

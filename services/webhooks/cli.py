@@ -9,15 +9,15 @@ import time
 from datetime import UTC, datetime
 from typing import Annotated
 
-import httpx
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from services.settings import Settings
 from services.webhooks.payloads import render
-from services.webhooks.policy import private_target
-from services.webhooks.signing import new_secret, signature_headers
+from services.webhooks.policy import private_target, url_problem
+from services.webhooks.sender import Reply, Sender, Undeliverable, signed_headers
+from services.webhooks.signing import new_secret, secret_problem
 
 __all__ = ["dispatcher_cmd", "webhooks_app"]
 
@@ -55,7 +55,13 @@ def add_cmd(
         raise typer.BadParameter("--format is radar or alertmanager")
     if min_severity not in SEVERITIES:
         raise typer.BadParameter(f"--min-severity is one of {', '.join(SEVERITIES)}")
+    if why := url_problem(url):
+        raise typer.BadParameter(f"{url}: {why}")
+    if secret is not None and (why := secret_problem(secret)):
+        raise typer.BadParameter(f"--secret: {why} (a Standard Webhooks secret is whsec_ + base64 of 24 to 64 bytes)")
     why = private_target(url)
+    if why and why.startswith("DNS lookup failed"):
+        raise typer.BadParameter(f"{url}: {why}")
     if why and not (allow_private or settings.webhook_allow_private):
         raise typer.BadParameter(f"{url}: {why}; pass --allow-private if that is intended")
     secret = secret or new_secret()
@@ -105,7 +111,8 @@ def remove_cmd(name: str) -> None:
 
 @webhooks_app.command("test")
 def test_cmd(name: str) -> None:
-    """POST a signed sample alert to the subscription now (not through the outbox) and show the answer."""
+    """POST a signed sample alert to the subscription now (not through the outbox) and show the answer; the same
+    checks and the same guarded client as the dispatcher's (a test must not reach what a delivery may not)."""
     from sqlalchemy import select
 
     from storage.models import WebhookSubscription
@@ -116,22 +123,34 @@ def test_cmd(name: str) -> None:
         if sub is None:
             raise typer.BadParameter(f"no subscription named {name!r}")
         url, secret, payload_format = sub.url, sub.secret, sub.payload_format
+        allow_private = sub.allow_private or settings.webhook_allow_private
     now = datetime.now(UTC).replace(second=0, microsecond=0)
     alert = {"id": 0, "key": f"TEST:volume_spike:{now:%Y-%m-%dT%H:%MZ}", "entity": "TEST", "detector": "volume_spike",
              "severity": "info", "window_start": now.isoformat(), "window_end": now.isoformat(), "observed": 42.0,
              "expected": 6.0, "score": 0.99, "z": 9.0, "message": "TEST: a test alert from radar webhooks test",
              "evidence": [], "created_at": now.isoformat()}  # fmt: skip
     body = render(payload_format, alert, receiver=name, external_url=f"http://{settings.api_host}:{settings.api_port}")
-    headers = signature_headers(secret, f"msg_test_{int(time.time())}", int(time.time()), body)
     try:
-        response = httpx.post(url, content=body, headers=headers, timeout=10)
-    except httpx.HTTPError as exc:
-        console.print(f"[red]failed:[/] {exc}")
+        headers = signed_headers(url, secret, f"msg_test_{int(time.time())}", int(time.time()), body)
+    except Undeliverable as exc:
+        console.print(f"[red]failed:[/] {exc.reason}")
         raise typer.Exit(1) from None
-    console.print(f"{response.status_code} {response.reason_phrase}: {response.text[:300]}")
-    console.print(json.dumps(headers, indent=2))
-    if not response.is_success:
+    reply = asyncio.run(_send_once(url, body, headers, allow_private=allow_private))
+    if reply.status is None:
+        console.print(f"[red]failed:[/] {reply.detail}")
         raise typer.Exit(1)
+    console.print(f"{reply.status}: {reply.detail}")
+    console.print(json.dumps(headers, indent=2))
+    if not 200 <= reply.status < 300:
+        raise typer.Exit(1)
+
+
+async def _send_once(url: str, body: bytes, headers: dict[str, str], *, allow_private: bool) -> Reply:
+    sender = Sender(timeout_s=10.0)
+    try:
+        return await sender.post(url, body, headers, allow_private=allow_private)
+    finally:
+        await sender.close()
 
 
 def dispatcher_cmd(

@@ -1,30 +1,40 @@
 """``radar dispatcher``: delivers the outbox to webhooks, at least once, with the same webhook-id on every try.
 
 Each round leases the due rows (so a dispatcher that dies mid-delivery leaves them to be retried after the lease),
-POSTs them with Standard Webhooks headers, and records every outcome in one transaction. Deliveries run in one lane
+POSTs them with Standard Webhooks headers, and records the outcomes as they come in. Deliveries run in one lane
 per subscription with a few in flight each: a receiver that answers 410 Gone gets at most that many requests
-before the rest of its lane is cancelled, and one slow receiver cannot take all the slots.
+before the rest of its lane is cancelled, and one slow receiver cannot take all the slots; each request has one
+deadline for the whole exchange, so a slow receiver holds the round for at most ``timeout_s``.
+
+Whatever goes wrong with one delivery stays with it: a subscription's bad URL, secret or DNS name marks its own rows
+dead with the reason; any other exception is that delivery's failure, retried with backoff. While the round runs
+its lease is renewed, and outcomes are written only while this round still holds the row (see :mod:`.lease`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
+import os
+import socket
+import threading
 import time
+import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import httpx
 from prometheus_client import Counter, Histogram
 from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker
 
+from services.webhooks.lease import RoundLease
 from services.webhooks.payloads import render
-from services.webhooks.policy import backoff_s, classify, private_target
-from services.webhooks.signing import signature_headers
-from storage.alerts_repo import alert_json, claim_due
+from services.webhooks.policy import backoff_s, classify
+from services.webhooks.sender import MAX_BODY_BYTES, Sender, Undeliverable, signed_headers
+from storage.alerts_repo import alert_json, claim_due, finish_delivery, renew_leases
 from storage.db import upgrade
 from storage.models import WebhookDelivery, WebhookSubscription
 
@@ -33,6 +43,8 @@ __all__ = ["Attempt", "Dispatcher"]
 log = logging.getLogger("radar.dispatcher")
 DELIVERIES = Counter("radar_webhook_attempts_total", "Webhook delivery attempts", ["outcome"])
 LATENCY = Histogram("radar_webhook_seconds", "Webhook POST latency")
+_UPGRADE = threading.Lock()  # alembic's context is process-global: two dispatchers in one process must take turns
+LOST = Counter("radar_webhook_lease_lost_total", "Deliveries left to another dispatcher: the lease ran out")
 
 
 @dataclass(frozen=True)
@@ -40,7 +52,7 @@ class Attempt:
     delivery_id: int
     subscription_id: int
     attempts: int
-    outcome: str  # delivered | retry | disable | dead
+    outcome: str  # delivered | retry | disable | dead | cancel | lost (not sent: the lease may have run out)
     status: int | None
     error: str | None
 
@@ -50,7 +62,7 @@ class Dispatcher:
         self,
         sessions: sessionmaker[Session],
         *,
-        client: httpx.AsyncClient | None = None,
+        sender: Sender | None = None,
         concurrency: int = 32,
         per_subscription: int = 4,
         timeout_s: float = 10.0,
@@ -59,14 +71,25 @@ class Dispatcher:
         allow_private: bool = False,
         external_url: str = "http://127.0.0.1:8080",
         backoff_base_s: float = 5.0,
+        lease_s: float | None = None,
+        max_body: int = MAX_BODY_BYTES,
+        tick_s: float = 0.2,
     ) -> None:
         self.sessions = sessions
-        self.client = client or httpx.AsyncClient(timeout=timeout_s, follow_redirects=False)
+        self.sender = sender or Sender(timeout_s=timeout_s, max_body=max_body, max_connections=concurrency)
         self.slots = asyncio.Semaphore(concurrency)
         self.per_subscription = per_subscription
         self.max_attempts, self.batch, self.allow_private = max_attempts, batch, allow_private
         self.external_url, self.backoff_base_s = external_url, backoff_base_s
         self.timeout_s = timeout_s
+        self.lease_s = lease_s or timeout_s * 3 + 30
+        self.margin_s = 0.1 * self.lease_s
+        self.renew_every_s = self.lease_s / 4
+        self.tick_s = min(tick_s, self.renew_every_s)
+        if self.lease_s - self.renew_every_s - self.margin_s <= timeout_s:
+            raise ValueError(f"lease_s={self.lease_s} is too short for requests of timeout_s={timeout_s}")
+        self.owner = f"{socket.gethostname()[:24]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self._rounds = itertools.count(1)
         self._schema_ready = False
 
     async def run_forever(self, stop: asyncio.Event, *, idle_s: float = 0.5) -> None:
@@ -81,22 +104,59 @@ class Dispatcher:
                     await asyncio.wait_for(stop.wait(), timeout=idle_s)
 
     async def run_once(self) -> int:
-        """One round: lease, deliver, record. Returns the number of attempts made."""
+        """One round: lease, deliver (renewing the lease, recording outcomes as they come), record the rest.
+        Returns the number of attempts made."""
         if not self._schema_ready:  # on the first round, not at start: the dispatcher waits out a database outage
-            await asyncio.to_thread(upgrade, self.sessions.kw["bind"])
+            await asyncio.to_thread(self._upgrade)
             self._schema_ready = True
-        leased = await asyncio.to_thread(self._lease)
+        owner, started = f"{self.owner}:{next(self._rounds)}", time.monotonic()
+        leased = await asyncio.to_thread(self._lease, owner)
         if not leased:
             return 0
+        lease = RoundLease.claimed(owner, [item["id"] for item in leased], lease_s=self.lease_s,
+                                   margin_s=self.margin_s, started=started)  # fmt: skip
+        done: list[Attempt] = []  # finished, not yet recorded
         lanes: dict[int, list[dict[str, Any]]] = {}
         for item in leased:
             lanes.setdefault(item["subscription_id"], []).append(item)
-        results = await asyncio.gather(*(self._lane(items) for items in lanes.values()))
-        attempts = [attempt for lane in results for attempt in lane]
-        await asyncio.to_thread(self._record, attempts)
-        return len(attempts)
+        finished = asyncio.Event()
+        keeper = asyncio.create_task(self._keep(lease, done, finished))
+        try:
+            results = await asyncio.gather(*(self._lane(items, lease, done) for items in lanes.values()))
+        finally:
+            finished.set()
+            await keeper
+        await asyncio.to_thread(self._record, lease, self._take(done))  # whatever the keeper had not written
+        return sum(a.outcome != "lost" for lane in results for a in lane)
 
-    async def _lane(self, items: list[dict[str, Any]]) -> list[Attempt]:
+    async def _keep(self, lease: RoundLease, done: list[Attempt], finished: asyncio.Event) -> None:
+        """While the round runs: write finished outcomes every tick, renew the lease every ``renew_every_s``."""
+        warned = False
+        while not finished.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(finished.wait(), timeout=self.tick_s)
+            if finished.is_set():
+                return
+            batch = self._take(done)
+            try:
+                if batch:
+                    await asyncio.to_thread(self._record, lease, batch)
+                if time.monotonic() - lease.renewed_at >= self.renew_every_s:
+                    asked, began = lease.to_renew(), time.monotonic()
+                    kept = await asyncio.to_thread(self._renew, lease.owner, asked)
+                    lease.renewed(asked, kept, started=began)
+            except Exception as exc:  # noqa: BLE001 - the database may be away: the lease estimate runs out safely
+                done.extend(a for a in batch if a.delivery_id not in lease.recorded)
+                (log.debug if warned else log.warning)("recording or renewing the lease failed, will retry: %s", exc)
+                warned = True
+
+    @staticmethod
+    def _take(done: list[Attempt]) -> list[Attempt]:
+        batch = done[:]
+        del done[: len(batch)]
+        return batch
+
+    async def _lane(self, items: list[dict[str, Any]], lease: RoundLease, done: list[Attempt]) -> list[Attempt]:
         """One subscription's deliveries, ``per_subscription`` at a time; after a 410 the rest are cancelled."""
         lane_slots = asyncio.Semaphore(self.per_subscription)
         gone = asyncio.Event()
@@ -104,18 +164,36 @@ class Dispatcher:
         async def one(item: dict[str, Any]) -> Attempt:
             async with lane_slots:
                 if gone.is_set():
-                    return Attempt(item["id"], item["subscription_id"], item["attempts"], "cancel", None, "410 Gone")
-                attempt = await self._deliver(item)
-                if attempt.outcome == "disable":
-                    gone.set()
-                return attempt
+                    attempt = Attempt(item["id"], item["subscription_id"], item["attempts"], "cancel", None, "410 Gone")
+                else:
+                    attempt = await self._attempt(item, lease)
+                    if attempt.outcome == "disable":
+                        gone.set()
+            DELIVERIES.labels(attempt.outcome).inc()
+            if attempt.outcome == "lost":
+                LOST.inc()
+            else:
+                done.append(attempt)
+            return attempt
 
         return list(await asyncio.gather(*(one(item) for item in items)))
 
-    def _lease(self) -> list[dict[str, Any]]:
+    async def _attempt(self, item: dict[str, Any], lease: RoundLease) -> Attempt:
+        """One delivery; whatever it raises is its own failure (retried with backoff), never the round's."""
+        try:
+            return await self._deliver(item, lease)
+        except Exception as exc:
+            log.exception("delivery %s failed unexpectedly", item["id"])
+            return self._judge(item, None, f"{type(exc).__name__}: {exc}"[:300], permanent=False)
+
+    def _upgrade(self) -> None:
+        with _UPGRADE:
+            upgrade(self.sessions.kw["bind"])
+
+    def _lease(self, owner: str) -> list[dict[str, Any]]:
         now = datetime.now(UTC)
         with self.sessions.begin() as session:
-            rows = claim_due(session, now=now, limit=self.batch, lease_s=self.timeout_s * 3 + 30)
+            rows = claim_due(session, now=now, limit=self.batch, lease_s=self.lease_s, owner=owner)
             return [
                 {"id": r.id, "webhook_id": r.webhook_id, "attempts": r.attempts, "alert": alert_json(r.alert),
                  "subscription_id": r.subscription_id, "url": r.subscription.url, "secret": r.subscription.secret,
@@ -124,49 +202,63 @@ class Dispatcher:
                 for r in rows
             ]  # fmt: skip
 
-    async def _deliver(self, item: dict[str, Any]) -> Attempt:
+    def _renew(self, owner: str, ids: list[int]) -> set[int]:
+        with self.sessions.begin() as session:
+            return renew_leases(session, ids=ids, owner=owner, now=datetime.now(UTC), lease_s=self.lease_s)
+
+    async def _deliver(self, item: dict[str, Any], lease: RoundLease) -> Attempt:
         tries = item["attempts"] + 1
         if not item["enabled"]:
             return Attempt(item["id"], item["subscription_id"], tries - 1, "cancel", None, "subscription disabled")
-        if not (self.allow_private or item["allow_private"]):
-            why = await asyncio.to_thread(private_target, item["url"])
-            if why:
-                return Attempt(item["id"], item["subscription_id"], tries, "dead", None, f"refused: {why}")
-        body = render(item["format"], item["alert"], receiver=item["name"], external_url=self.external_url)
-        headers = signature_headers(item["secret"], item["webhook_id"], int(time.time()), body)
+        try:
+            body = render(item["format"], item["alert"], receiver=item["name"], external_url=self.external_url)
+            headers = signed_headers(item["url"], item["secret"], item["webhook_id"], int(time.time()), body)
+        except Undeliverable as exc:
+            return Attempt(item["id"], item["subscription_id"], tries, "dead", None, exc.reason)
         async with self.slots:
-            started = time.monotonic()
-            try:
-                response = await self.client.post(item["url"], content=body, headers=headers, timeout=self.timeout_s)
-                status, error = response.status_code, None if response.is_success else response.text[:300]
-            except httpx.HTTPError as exc:
-                status, error = None, f"{type(exc).__name__}: {exc}"[:300]
-            LATENCY.observe(time.monotonic() - started)
-        outcome = classify(status)
+            if not lease.may_start(item["id"], self.timeout_s):  # waited too long for a slot: leave it to the next
+                return Attempt(item["id"], item["subscription_id"], item["attempts"], "lost", None, "lease ran out")
+            reply = await self.sender.post(item["url"], body, headers, timeout_s=self.timeout_s,
+                                           allow_private=self.allow_private or item["allow_private"])  # fmt: skip
+        LATENCY.observe(reply.elapsed_s)
+        return self._judge(item, reply.status, reply.detail, permanent=reply.permanent)
+
+    def _judge(self, item: dict[str, Any], status: int | None, detail: str, *, permanent: bool) -> Attempt:
+        tries = item["attempts"] + 1
+        outcome = "dead" if status is None and permanent else classify(status)
+        error = None if outcome == "delivered" else detail
         if outcome == "retry" and tries >= self.max_attempts:
             outcome, error = "dead", f"gave up after {tries} attempts: {error}"
-        DELIVERIES.labels(outcome).inc()
         return Attempt(item["id"], item["subscription_id"], tries, outcome, status, error)
 
-    def _record(self, attempts: list[Attempt]) -> None:
+    def _record(self, lease: RoundLease, attempts: list[Attempt]) -> None:
+        """Write outcomes, each only if this round still holds its row; a row whose lease was lost belongs to the
+        dispatcher that took it, and its result (sent, perhaps twice) is that dispatcher's to write."""
+        if not attempts:
+            return
         now = datetime.now(UTC)
+        kept: list[int] = []
         with self.sessions.begin() as session:
             for a in attempts:
-                values: dict[str, Any] = {"attempts": a.attempts, "last_status": a.status, "last_error": a.error,
-                                          "lease_until": None}  # fmt: skip
+                values: dict[str, Any] = {"attempts": a.attempts, "last_status": a.status, "last_error": a.error}
                 if a.outcome == "delivered":
                     values |= {"status": "delivered", "delivered_at": now}
                 elif a.outcome == "retry":
                     wait = backoff_s(a.attempts - 1, base_s=self.backoff_base_s)
                     values |= {"status": "pending", "next_attempt_at": now + timedelta(seconds=wait)}
-                elif a.outcome == "disable":
-                    values |= {"status": "cancelled"}
-                    self._disable(session, a.subscription_id, f"410 Gone from the receiver at {now.isoformat()}")
-                elif a.outcome == "cancel":
+                elif a.outcome in ("disable", "cancel"):
                     values |= {"status": "cancelled"}
                 else:
                     values |= {"status": "dead"}
-                session.execute(update(WebhookDelivery).where(WebhookDelivery.id == a.delivery_id).values(**values))
+                if a.outcome == "disable":  # the receiver said so, whoever holds the row now
+                    self._disable(session, a.subscription_id, f"410 Gone from the receiver at {now.isoformat()}")
+                if finish_delivery(session, delivery_id=a.delivery_id, owner=lease.owner, now=now, values=values):
+                    kept.append(a.delivery_id)
+        lease.recorded.update(kept)
+        if len(kept) < len(attempts):
+            lost = sorted({a.delivery_id for a in attempts} - set(kept))
+            LOST.inc(len(lost))
+            log.warning("lease lost on deliveries %s before their outcome was written; left to the new holder", lost)
 
     @staticmethod
     def _disable(session: Session, subscription_id: int, reason: str) -> None:
@@ -181,4 +273,4 @@ class Dispatcher:
         )  # fmt: skip
 
     async def close(self) -> None:
-        await self.client.aclose()
+        await self.sender.close()
