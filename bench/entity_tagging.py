@@ -16,7 +16,7 @@ from functools import partial
 from pathlib import Path
 
 from bench.common import print_table
-from stream.entities import EntityMatcher, _fold, _is_word_char, load_watchlist
+from stream.entities import EntityMatcher, _fold, load_watchlist
 
 WATCHLIST = Path(__file__).resolve().parents[1] / "deploy" / "watchlist.toml"
 HOSTILE = {
@@ -33,19 +33,8 @@ def quadratic_tag(matcher: EntityMatcher, text: str) -> tuple[list[str], int, in
 
     Returns the entities, the automaton hits and the overlap comparisons made.
     """
-    folded = _fold(text)
-    candidates: list[tuple[int, int, tuple[str, ...]]] = []
-    hits = 0
-    for end, (pattern, ids) in matcher._automaton.iter(folded):
-        hits += 1
-        start = end - len(pattern) + 1
-        before = folded[start - 1] if start > 0 else " "
-        after = folded[end + 1] if end + 1 < len(folded) else " "
-        if _is_word_char(after) or (not pattern.startswith("$") and _is_word_char(before)):
-            continue
-        if pattern.startswith("$") and (before == "$" or _is_word_char(before)):
-            continue
-        candidates.append((start, end, ids))
+    unbounded = EntityMatcher(matcher.entities, max_matches=10**9)  # the former tagger read every hit
+    candidates, hits, _ = unbounded._candidates(_fold(text))  # the same word-boundary rule as today
     candidates.sort(key=lambda c: (-(c[1] - c[0]), c[0]))  # longest first
     taken: list[tuple[int, int, tuple[str, ...]]] = []
     comparisons = 0
