@@ -47,11 +47,12 @@ class StackError(RadarError):
 
 
 class EventError(RadarError):
-    """A record that is not a valid raw event; ``reason`` is what the dead-letter envelope records."""
+    """A record that is not a valid raw event; ``reason`` is what the dead-letter envelope and the API's answer
+    record. A reason may quote the hostile part (a key with a lone surrogate): it is kept sendable, escaped."""
 
     def __init__(self, reason: str) -> None:
-        self.reason = reason
-        super().__init__(reason)
+        self.reason = reason.encode("utf-8", "backslashreplace").decode("utf-8")
+        super().__init__(self.reason)
 
 
 class InferenceError(RadarError):

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
-from fastapi import FastAPI, Response
-from fastapi.responses import HTMLResponse
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import HTMLResponse, JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy.exc import OperationalError
 
+from services.api.publish import KafkaUnavailable, Publisher
 from services.kafka_io.producer import EventProducer
 from services.settings import Settings
 from storage.db import make_engine, make_sessionmaker, upgrade
@@ -17,22 +21,25 @@ from storage.db import make_engine, make_sessionmaker, upgrade
 __all__ = ["create_app", "create_app_from_env"]
 
 _DASHBOARD = Path(__file__).resolve().parent / "static" / "dashboard.html"
+log = logging.getLogger(__name__)
+_DATABASE_RETRY_AFTER_S = 5
+_PROMETHEUS_TEXT: dict[int | str, dict[str, Any]] = {
+    200: {"description": "Prometheus text format", "content": {"text/plain": {"schema": {"type": "string"}}}}
+}
 
 
-class LazyProducer:
-    """The Kafka producer, made on first ingest: the read API and dashboard work while Kafka is away."""
+async def _kafka_unavailable(request: Request, exc: Exception) -> JSONResponse:
+    """Kafka away or too slow for ingest: 503 with Retry-After (see services.api.publish)."""
+    retry_after = exc.retry_after_s if isinstance(exc, KafkaUnavailable) else _DATABASE_RETRY_AFTER_S
+    return JSONResponse({"detail": f"{exc}; retry after {retry_after} s"}, status_code=503,
+                        headers={"Retry-After": str(retry_after)})  # fmt: skip
 
-    def __init__(self, settings: Settings, producer: EventProducer | None = None) -> None:
-        self.settings, self._producer = settings, producer
 
-    def get(self) -> EventProducer:
-        if self._producer is None:
-            self._producer = EventProducer(self.settings)
-        return self._producer
-
-    def close(self) -> None:
-        if self._producer is not None:
-            self._producer.close()
+async def _database_unavailable(request: Request, exc: Exception) -> JSONResponse:
+    """The SQL store down or unreachable is a 503 to retry, not a 500: the request itself was fine."""
+    log.warning("API: the SQL store failed: %s", exc)
+    return JSONResponse({"detail": "the SQL store is unreachable; retry later"}, status_code=503,
+                        headers={"Retry-After": str(_DATABASE_RETRY_AFTER_S)})  # fmt: skip
 
 
 def create_app_from_env() -> FastAPI:
@@ -47,19 +54,20 @@ def create_app(settings: Settings, *, producer: EventProducer | None = None) -> 
         upgrade(engine)
         app.state.settings = settings
         app.state.sessions = make_sessionmaker(engine)
-        app.state.producer = LazyProducer(settings, producer)
+        app.state.publisher = Publisher(settings, producer)
         try:
             yield
         finally:
-            if producer is None:
-                app.state.producer.close()
+            app.state.publisher.close()
             engine.dispose()
 
     app = FastAPI(title="Opinion Radar", version="0.1.0", lifespan=lifespan)
     from services.api import ingest, queries
 
-    app.include_router(ingest.router)
+    app.include_router(ingest.build_router(settings))
     app.include_router(queries.router)
+    app.add_exception_handler(KafkaUnavailable, _kafka_unavailable)
+    app.add_exception_handler(OperationalError, _database_unavailable)
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     async def dashboard() -> HTMLResponse:
@@ -69,7 +77,7 @@ def create_app(settings: Settings, *, producer: EventProducer | None = None) -> 
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    @app.get("/metrics")
+    @app.get("/metrics", response_class=Response, responses=_PROMETHEUS_TEXT)
     async def metrics() -> Response:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 

@@ -1,22 +1,33 @@
-"""Read endpoints for analysts and the dashboard (read-only token): alerts, entities and their series."""
+"""Read endpoints for analysts and the dashboard (read-only token): alerts, entities and their series.
+
+Every query value is bounded where it is declared, so out-of-range input is a 422 and never reaches the database:
+ids fit the id column (a 32-bit INTEGER in PostgreSQL: SQLite and PostgreSQL refuse bigger ones with an error, a 500),
+and names are printable text of a bounded length (PostgreSQL refuses a NUL in a string the same way).
+"""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from services.api.deps import require_read_token
+from services.api.openapi import DATABASE_UNAVAILABLE, UNAUTHORIZED
 from services.api.schemas import AlertOut, AlertPage, EntityOut, SeriesOut, SeriesPoint
 from storage.alerts_repo import alert_json, entity_series, list_alerts
 from storage.models import Alert, EntityMinuteStat
 
 __all__ = ["router"]
 
-router = APIRouter(prefix="/v1", dependencies=[Depends(require_read_token)])
+router = APIRouter(prefix="/v1", dependencies=[Depends(require_read_token)], responses={**UNAUTHORIZED,
+                   **DATABASE_UNAVAILABLE})  # fmt: skip
+
+MAX_ID = 2**31 - 1  # alerts.id is a 32-bit INTEGER in PostgreSQL (migration 0001)
+PRINTABLE = r"^[^\x00-\x1f\x7f]*$"  # no control characters (NUL above all)
+Name = Annotated[str | None, Query(max_length=256, pattern=PRINTABLE, description="exact match; empty: any")]
 
 
 def get_session(request: Request):
@@ -34,12 +45,12 @@ def _utc(value: datetime) -> datetime:
 @router.get("/alerts", response_model=AlertPage)
 def alerts(
     session: SessionDep,
-    entity: str | None = None,
-    detector: str | None = None,
+    entity: Name = None,
+    detector: Name = None,
     min_severity: Annotated[str | None, Query(pattern="^(info|warning|high|critical)$")] = None,
     since: datetime | None = None,
     until: datetime | None = None,
-    before_id: int | None = None,
+    before_id: Annotated[int | None, Query(ge=1, le=MAX_ID, description="next_before_id of the page before")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> AlertPage:
     rows = list_alerts(session, entity=entity, detector=detector, min_severity=min_severity, since=since,
@@ -72,7 +83,7 @@ def entities(session: SessionDep) -> list[EntityOut]:
 
 @router.get("/entities/{entity}/series", response_model=SeriesOut)
 def series(
-    entity: str,
+    entity: Annotated[str, Path(min_length=1, max_length=256, pattern=PRINTABLE)],
     session: SessionDep,
     since: datetime | None = None,
     until: datetime | None = None,

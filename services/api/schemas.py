@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-__all__ = ["AlertOut", "AlertPage", "EntityOut", "SeriesOut", "SeriesPoint"]
+__all__ = ["AlertOut", "AlertPage", "EntityOut", "ErrorOut", "SeriesOut", "SeriesPoint"]
 
 
 class AlertOut(BaseModel):
@@ -52,3 +52,9 @@ class EntityOut(BaseModel):
     last_minute: datetime
     items_24h: int
     alerts_24h: int
+
+
+class ErrorOut(BaseModel):
+    """Every refusal that is not a per-record report (401, 403, 413, 503): one sentence a person can act on."""
+
+    detail: str
