@@ -11,7 +11,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from services.settings import Settings
+from core.settings import Settings
 
 console = Console(width=150)  # tables stay readable in logs and CI output
 

@@ -21,8 +21,8 @@ from typing import Any
 import numpy as np
 
 from bench.common import console, print_table, write_json
+from core.settings import Settings
 from inference.dataset import DOMAINS, current_data_dir, load_split, prepare
-from services.settings import Settings
 
 GOAL = 0.80
 

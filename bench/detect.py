@@ -38,12 +38,12 @@ import redis.asyncio as aioredis
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 from bench.common import console, print_table, write_json
+from core.settings import Settings
 from inference.dataset import Example, fetch_vader_sdist, parse_sdist
 from inference.labels import LABELS
 from inference.model_store import resolve_serving_model, serving_onnx_file
 from inference.runtime import SentimentRuntime
 from services.scenarios import SCENARIOS, Scenario, generate
-from services.settings import Settings
 from storage.aggregates import AggregateStore, ScoredItem
 from stream.detect import DETECTORS, EntityDetectors, observe_minute
 from stream.detectors import MinuteStats

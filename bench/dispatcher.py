@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bench.common import console, print_table, write_json
-from services.settings import Settings
+from core.settings import Settings
 from services.webhooks.dispatcher import Dispatcher
 from services.webhooks.signing import new_secret, verify
 from storage.alerts_repo import delivery_counts, record_minute

@@ -18,11 +18,11 @@ import numpy as np
 import torch
 
 from bench.common import console, print_table, write_json
+from core.settings import Settings
 from inference.base_encoder import base_encoder_dir
 from inference.dataset import current_data_dir, load_split, prepare
 from inference.labels import LABEL_TO_ID
 from inference.metrics import macro_f1_ids
-from services.settings import Settings
 
 POOLINGS = ("mean of tokens", "[CLS] token", "BERT pooler")
 

@@ -24,10 +24,10 @@ import httpx
 
 from bench.common import console, print_table, write_json
 from bench.pipeline import fresh
+from core.settings import Settings
 from services.kafka_io.producer import EventProducer
 from services.replay import replay
 from services.replay_cli import build_scenario
-from services.settings import Settings
 from services.webhooks.receiver import free_port
 
 

@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from bench.common import console, print_table, write_json
+from core.settings import Settings
 from inference.dataset import (
     NEUTRAL_BAND,
     current_data_dir,
@@ -33,7 +34,6 @@ from inference.dataset import (
     prepare,
 )
 from inference.metrics import macro_f1_ids
-from services.settings import Settings
 
 
 def classes(means: np.ndarray) -> np.ndarray:

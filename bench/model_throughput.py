@@ -20,10 +20,10 @@ from pathlib import Path
 import numpy as np
 
 from bench.common import console, held_out_texts, print_table, rate, write_json
+from core.settings import Settings
 from inference.model_store import resolve_serving_model, serving_onnx_file
 from inference.runtime import SentimentRuntime
 from inference.triton_client import TritonSentimentClient
-from services.settings import Settings
 
 BATCHES = (1, 8, 32, 64)
 

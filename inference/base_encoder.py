@@ -8,7 +8,7 @@ from __future__ import annotations
 from importlib import resources
 from pathlib import Path
 
-from services.errors import ConfigError
+from core.errors import ConfigError
 
 __all__ = ["base_encoder_dir"]
 

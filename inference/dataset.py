@@ -20,7 +20,7 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from services.errors import ConfigError
+from core.errors import ConfigError
 
 __all__ = [
     "DOMAINS",

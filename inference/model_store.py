@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from services.settings import Settings
+from core.settings import Settings
 
 __all__ = ["TINY_MODEL_NAME", "resolve_serving_model", "serving_onnx_file", "set_serving_model", "tiny_model_dir"]
 

@@ -16,8 +16,8 @@ from typing import Any
 
 import numpy as np
 
+from core.errors import InferenceUnavailable, ModelContractError
 from inference.resilience import Backoff, CircuitBreaker
-from services.errors import InferenceUnavailable, ModelContractError
 
 __all__ = ["ModelInfo", "TritonSentimentClient", "check_contract"]
 
@@ -46,7 +46,7 @@ def check_contract(metadata: dict[str, Any], config: dict[str, Any]) -> ModelInf
     >>> check_contract(md, {"max_batch_size": 8})
     Traceback (most recent call last):
     ...
-    services.errors.ModelContractError: sentiment: max_batch_size 8 < 64
+    core.errors.ModelContractError: sentiment: max_batch_size 8 < 64
     """
     name = metadata.get("name", "?")
     inputs = {i["name"]: i for i in metadata.get("inputs", [])}

@@ -9,8 +9,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from services.errors import RadarError
-from services.settings import Settings
+from core.errors import RadarError
+from core.settings import Settings
 
 if TYPE_CHECKING:  # the stack's modules are heavy: `radar detect` must start fast
     from services.stack.base import ServiceState

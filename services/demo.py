@@ -29,7 +29,7 @@ from rich.console import Console, Group
 from rich.panel import Panel
 from rich.table import Table
 
-from services.settings import Settings, TopicNames
+from core.settings import Settings, TopicNames
 
 __all__ = ["DemoRun"]
 

@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
-from services.settings import Settings
+from core.settings import Settings
 
 if TYPE_CHECKING:
     from services.demo import DemoRun

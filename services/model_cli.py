@@ -11,9 +11,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from core.settings import Settings
 from inference.train import TrainConfig
 from services.progress import progress_reporter
-from services.settings import Settings
 
 __all__ = ["model_app"]
 

@@ -16,7 +16,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from services.errors import EventError
+from core.errors import EventError
 from services.kafka_io.producer import EventProducer
 from stream.deadletter import dead_letter
 from stream.events import parse_json_bytes, validate_event

@@ -8,8 +8,8 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from core.settings import Settings
 from services.progress import progress_reporter
-from services.settings import Settings
 
 __all__ = ["build_scenario", "replay_cmd"]
 

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
-from services.settings import Settings
+from core.settings import Settings
 
 __all__ = ["worker_cmd"]
 

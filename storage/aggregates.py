@@ -19,8 +19,8 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
+from core.domain import MinuteStats
 from storage.redis_keys import ALL_ENTITIES, Keys
-from stream.detectors import MinuteStats
 
 __all__ = ["AddResult", "AggregateStore", "ScoredItem", "stats_from_hash"]
 

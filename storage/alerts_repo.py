@@ -16,9 +16,8 @@ from sqlalchemy import Select, and_, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, joinedload
 
+from core.domain import Rollup, minute_start
 from storage.models import Alert, EntityMinuteStat, WebhookDelivery, WebhookSubscription
-from stream.closer import Rollup
-from stream.detect import minute_start
 
 __all__ = [
     "SEVERITY_RANK",

@@ -18,10 +18,10 @@ from typing import Any
 import faust
 import redis.asyncio as aioredis
 
+from core.settings import Settings
 from inference.resilience import Backoff
-from services.kafka_io.backlog import SOURCE_HEADER, KafkaBacklog, partition_name
-from services.settings import Settings
 from storage.aggregates import AggregateStore, ScoredItem
+from stream.backlog import SOURCE_HEADER, KafkaBacklog, partition_name
 from stream.closer import DetectionSink, MinuteCloser
 from stream.deadletter import DeadLetter, dead_letter
 from stream.metrics import DEAD_LETTERS, DUPLICATES, LATE_EVENTS

@@ -7,7 +7,7 @@ from typing import Any
 
 import faust
 
-from services.settings import Settings
+from core.settings import Settings
 
 __all__ = ["create_app"]
 

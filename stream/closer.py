@@ -22,24 +22,16 @@ import logging
 import math
 from collections import deque
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass
 from typing import Any, Protocol
 
+from core.domain import Rollup
 from storage.aggregates import AggregateStore
 from storage.redis_keys import ALL_ENTITIES
 from stream.detect import EntityDetectors, minute_start, observe_minute
-from stream.detectors import MinuteStats
 
 __all__ = ["Backlog", "DetectionSink", "MinuteCloser", "Rollup", "last_closable_minute", "low_watermark"]
 
 log = logging.getLogger("radar.closer")
-
-
-@dataclass(frozen=True)
-class Rollup:
-    entity: str
-    minute: int
-    stats: MinuteStats
 
 
 class DetectionSink(Protocol):

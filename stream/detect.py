@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
+from core.domain import minute_start
 from stream.detectors import AlertPolicy, MinuteStats, NegativeShare, SentimentShift, Signal, VolumeSpike
 from stream.detectors.policy import AlertDecision, severity_for
 
@@ -19,10 +20,6 @@ __all__ = ["DETECTORS", "Alert", "EntityDetectors", "minute_start", "observe_min
 
 DETECTORS = ("volume_spike", "sentiment_shift", "negative_surge")
 POLICED = ("sentiment_shift", "negative_surge")
-
-
-def minute_start(minute: int) -> datetime:
-    return datetime.fromtimestamp(minute * 60, tz=UTC)
 
 
 @dataclass(frozen=True)

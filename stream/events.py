@@ -26,7 +26,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator
 
-from services.errors import EventError
+from core.errors import EventError
 
 __all__ = [
     "ENTITY_ID",
@@ -92,7 +92,7 @@ def check_json_value(value: Any, *, max_depth: int = MAX_DEPTH) -> None:
     >>> check_json_value({"meta": {"x": "\\ud800"}})
     Traceback (most recent call last):
     ...
-    services.errors.EventError: meta.x: a string that UTF-8 cannot encode (lone surrogate at 0)
+    core.errors.EventError: meta.x: a string that UTF-8 cannot encode (lone surrogate at 0)
     """
     stack: list[tuple[Any, str, int]] = [(value, "", 0)]
     while stack:
@@ -176,16 +176,16 @@ def validate_event(
     ... # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    services.errors.EventError: invalid event: id: Input should be a valid string; published_at: Input should have ...
+    core.errors.EventError: invalid event: id: Input should be a valid string; published_at: Input should have ...
     >>> validate_event({**ok, "entities": ["../../etc"]}, default_kind="news")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    services.errors.EventError: invalid event: entities.0: an entity id is letters, digits and _.- ...
+    core.errors.EventError: invalid event: entities.0: an entity id is letters, digits and _.- ...
     >>> validate_event(ok, default_kind="news", policy=EventTimePolicy(max_age_s=3600),
     ...                now=datetime(2026, 1, 6, tzinfo=UTC))  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    services.errors.EventError: published_at 2026-01-05T10:00:00+00:00 is older than the maximum age of 3600 s
+    core.errors.EventError: published_at 2026-01-05T10:00:00+00:00 is older than the maximum age of 3600 s
     """
     if not isinstance(payload, dict):
         raise EventError(f"not a JSON object (got {type(payload).__name__})")
@@ -213,15 +213,15 @@ def parse_json_bytes(raw: bytes | None) -> Any:
     >>> parse_json_bytes(b"\\xff")
     Traceback (most recent call last):
     ...
-    services.errors.EventError: undecodable bytes: not UTF-8 (invalid start byte at byte 0)
+    core.errors.EventError: undecodable bytes: not UTF-8 (invalid start byte at byte 0)
     >>> parse_json_bytes(b"[" * 5000 + b"]" * 5000)
     Traceback (most recent call last):
     ...
-    services.errors.EventError: not JSON the pipeline can carry: nested too deep
+    core.errors.EventError: not JSON the pipeline can carry: nested too deep
     >>> parse_json_bytes(b'{"n": ' + b"9" * 5000 + b"}")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    services.errors.EventError: not JSON the pipeline can carry: Exceeds the limit (4300 digits) ...
+    core.errors.EventError: not JSON the pipeline can carry: Exceeds the limit (4300 digits) ...
     """
     if raw is None:
         raise EventError("empty message (no value)")

@@ -21,11 +21,11 @@ import faust
 import numpy as np
 from aiokafka.errors import MessageSizeTooLargeError
 
+from core.errors import InferenceUnavailable
+from core.settings import Settings
 from inference.resilience import Backoff
 from inference.triton_client import TritonSentimentClient
-from services.errors import InferenceUnavailable
-from services.kafka_io.backlog import SOURCE_HEADER, partition_name
-from services.settings import Settings
+from stream.backlog import SOURCE_HEADER, partition_name
 from stream.deadletter import DeadLetter
 from stream.entities import EntityMatcher, load_watchlist
 from stream.events import EventTimePolicy

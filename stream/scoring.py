@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from services.errors import EventError
+from core.errors import EventError
 from stream.deadletter import DeadLetter, dead_letter
 from stream.events import EventTimePolicy, RawEvent, decode_event
 

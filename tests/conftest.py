@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from services.settings import Settings, TopicNames
+from core.settings import Settings, TopicNames
 
 
 @pytest.fixture(scope="session")

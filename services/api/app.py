@@ -13,9 +13,9 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy.exc import OperationalError
 
+from core.settings import Settings
 from services.api.publish import KafkaUnavailable, Publisher
 from services.kafka_io.producer import EventProducer
-from services.settings import Settings
 from storage.db import make_engine, make_sessionmaker, upgrade
 
 __all__ = ["create_app", "create_app_from_env"]

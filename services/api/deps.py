@@ -8,8 +8,8 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from core.settings import Settings
 from services.api.publish import Publisher
-from services.settings import Settings
 
 __all__ = ["PublisherDep", "SettingsDep", "require_ingest_token", "require_read_token", "token_matches"]
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 
-from services.settings import Settings
+from core.settings import Settings
 
 __all__ = ["MIN_TOKEN_CHARS", "exposure_problem", "is_loopback"]
 

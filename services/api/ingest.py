@@ -22,12 +22,12 @@ from fastapi.responses import JSONResponse
 from prometheus_client import Counter
 from pydantic import BaseModel
 
+from core.errors import EventError
+from core.settings import Settings
 from services.api.deps import PublisherDep, SettingsDep, require_ingest_token
 from services.api.openapi import ingest_request_body, ingest_responses
 from services.api.publish import Outgoing, Publisher
 from services.api.records import Record, TooManyRecords, split_body
-from services.errors import EventError
-from services.settings import Settings
 from stream.deadletter import dead_letter
 from stream.events import EventTimePolicy, RawEvent, validate_event
 

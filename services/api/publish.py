@@ -29,8 +29,8 @@ from kafka import KafkaProducer
 from kafka.errors import KafkaConnectionError, KafkaError
 from kafka.producer.future import FutureRecordMetadata
 
+from core.settings import Settings
 from services.kafka_io.producer import EventProducer, delivered
-from services.settings import Settings
 
 __all__ = ["KafkaUnavailable", "Outgoing", "Publisher"]
 

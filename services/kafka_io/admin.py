@@ -8,7 +8,7 @@ from kafka import KafkaAdminClient
 from kafka.admin import NewTopic
 from kafka.errors import TopicAlreadyExistsError
 
-from services.settings import Settings
+from core.settings import Settings
 
 __all__ = ["DEADLETTER_MAX_BYTES", "ensure_topics", "topic_partitions"]
 

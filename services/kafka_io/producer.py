@@ -14,8 +14,8 @@ from typing import Any
 from kafka import KafkaProducer
 from kafka.producer.future import FutureRecordMetadata
 
+from core.settings import Settings
 from services.kafka_io.admin import DEADLETTER_MAX_BYTES
-from services.settings import Settings
 from stream.deadletter import DeadLetter
 from stream.events import RawEvent
 

@@ -6,7 +6,7 @@ import fcntl
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-from services.settings import Settings
+from core.settings import Settings
 from services.stack.base import LocalService, ServiceState
 from services.stack.kafka import KafkaService
 from services.stack.postgres import PostgresService

@@ -11,8 +11,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from services.errors import StackError
-from services.settings import Settings
+from core.errors import StackError
+from core.settings import Settings
 from services.stack.process import ManagedProcess, wait_until
 
 __all__ = ["LOOPBACK", "LocalService", "ServiceState", "apt_install"]

@@ -15,7 +15,7 @@ from string import Template
 
 from kafka import KafkaAdminClient
 
-from services.errors import StackError
+from core.errors import StackError
 from services.stack.base import LOOPBACK, LocalService
 
 __all__ = ["REPO_ROOT", "KafkaService", "listener_hosts"]

@@ -25,7 +25,7 @@ from urllib.parse import unquote, urlsplit
 
 import sqlalchemy as sa
 
-from services.errors import StackError
+from core.errors import StackError
 from services.stack.base import LOOPBACK, PRIVATE_ENV_PREFIXES, LocalService, apt_install
 
 __all__ = ["SUPERUSER", "PostgresService", "hba_conf", "ident_conf", "role_sql"]

@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from services.errors import StackError
+from core.errors import StackError
 
 __all__ = ["ManagedProcess", "tail", "wait_until"]
 

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import httpx
 
+from core.errors import StackError
 from inference.model_store import TINY_MODEL_NAME, resolve_serving_model, serving_onnx_file, tiny_model_dir
 from inference.triton_repo import CpuRepositoryOptions, build_cpu_repository
-from services.errors import StackError
 from services.stack.base import LOOPBACK, LocalService
 
 __all__ = ["TritonService"]

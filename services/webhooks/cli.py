@@ -13,7 +13,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from services.settings import Settings
+from core.settings import Settings
 from services.webhooks.payloads import render
 from services.webhooks.policy import private_target, url_problem
 from services.webhooks.sender import Reply, Sender, Undeliverable, signed_headers

@@ -20,27 +20,10 @@ from collections import deque
 from dataclasses import dataclass, field, fields
 from typing import Any, Self
 
+from core.domain import MinuteStats
 from stream.detectors.series import SeriesDetector
 
 __all__ = ["MinuteStats", "NegativeShare", "SentimentShift", "Signal", "VolumeSpike", "z_to_score"]
-
-
-@dataclass(frozen=True)
-class MinuteStats:
-    """One closed bucket: counts per label and the sum and sum of squares of the signed score."""
-
-    n: int = 0
-    negative: int = 0
-    neutral: int = 0
-    positive: int = 0
-    total: float = 0.0
-    total_sq: float = 0.0
-
-    def __add__(self, other: MinuteStats) -> MinuteStats:
-        return MinuteStats(
-            self.n + other.n, self.negative + other.negative, self.neutral + other.neutral,
-            self.positive + other.positive, self.total + other.total, self.total_sq + other.total_sq,
-        )  # fmt: skip
 
 
 @dataclass(frozen=True)

@@ -11,9 +11,9 @@ import redis.asyncio as aioredis
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.structs import OffsetAndMetadata
 
-from services.kafka_io.backlog import KafkaBacklog, partition_name
-from services.settings import Settings
+from core.settings import Settings
 from storage.aggregates import AggregateStore, ScoredItem
+from stream.backlog import KafkaBacklog, partition_name
 from stream.closer import MinuteCloser, Rollup
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)

@@ -21,7 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from typer.testing import CliRunner
 
-from services.settings import Settings
+from core.settings import Settings
 from services.webhooks.cli import webhooks_app
 from services.webhooks.dispatcher import Dispatcher
 from services.webhooks.sender import Sender

@@ -20,11 +20,11 @@ import redis.asyncio as aioredis
 from kafka import KafkaConsumer
 from sqlalchemy import func, select
 
+from core.settings import Settings
 from inference.dataset import fetch_vader_sdist, parse_sdist
 from services.kafka_io.producer import EventProducer
 from services.replay import replay
 from services.scenarios import SCENARIOS, Scenario, generate
-from services.settings import Settings
 from services.webhooks.receiver import Receiver
 from services.webhooks.signing import new_secret, verify
 from storage.aggregates import AggregateStore

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import httpx
 
+from core.settings import Settings
 from services.api.app import create_app
 from services.serve import free_port, serve_in_thread
-from services.settings import Settings
 
 
 @contextmanager

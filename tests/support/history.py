@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import redis.asyncio as aioredis
 
+from core.settings import Settings
 from services.scenarios import Scenario
-from services.settings import Settings
 from storage.aggregates import AggregateStore
 from stream.detect import warmed
 

@@ -8,7 +8,7 @@ import uuid
 from kafka import KafkaConsumer
 from kafka.consumer.fetcher import ConsumerRecord
 
-from services.settings import Settings
+from core.settings import Settings
 
 
 def read_topic(settings: Settings, topic: str, *, expected: int, timeout_s: float = 60.0) -> list[ConsumerRecord]:

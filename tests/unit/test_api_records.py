@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from core.errors import EventError
 from services.api.records import TooManyRecords, split_body
-from services.errors import EventError
 from stream.events import check_json_value
 
 GOOD = {"id": "a", "source": "wire", "kind": "news", "text": "Acme", "published_at": "2026-01-05T10:00:00Z"}

@@ -2,8 +2,8 @@
 
 from collections import Counter
 
+from core.settings import Settings
 from inference.dataset import fetch_vader_sdist, parse_rater_ratings, parse_sdist, stratified_split
-from services.settings import Settings
 
 
 def test_real_sets_and_split() -> None:

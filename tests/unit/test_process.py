@@ -5,7 +5,7 @@ import sys
 
 import pytest
 
-from services.errors import StackError
+from core.errors import StackError
 from services.stack.process import ManagedProcess
 
 

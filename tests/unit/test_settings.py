@@ -1,6 +1,6 @@
 from pathlib import Path
 
-from services.settings import Settings
+from core.settings import Settings
 
 
 def test_environment_overrides_and_nested_topics(monkeypatch) -> None:  # type: ignore[no-untyped-def]

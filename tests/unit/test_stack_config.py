@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from services.errors import StackError
-from services.settings import Settings
+from core.errors import StackError
+from core.settings import Settings
 from services.stack import SERVICES
 from services.stack import kafka as kafka_module
 from services.stack.base import LOOPBACK

@@ -16,7 +16,7 @@ from kafka import KafkaAdminClient, TopicPartition
 from kafka.admin import OffsetSpec
 from kafka.errors import KafkaError
 
-from services.settings import Settings
+from core.settings import Settings
 
 __all__ = ["SOURCE_HEADER", "KafkaBacklog", "partition_name"]
 
