@@ -8,8 +8,81 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from enum import StrEnum
 
-__all__ = ["MinuteStats", "Rollup", "minute_start"]
+__all__ = ["LABELS", "Label", "MinuteStats", "Rollup", "Severity", "minute_start", "signed_score"]
+
+
+class Label(StrEnum):
+    """A sentiment label. The declaration order is the model contract's order: PROBS = [negative, neutral, positive]
+    (the model's outputs, the Triton config and the scored event all follow it).
+
+    >>> [label.value for label in Label], Label.of([0.1, 0.2, 0.7]), Label.POSITIVE.position
+    (['negative', 'neutral', 'positive'], <Label.POSITIVE: 'positive'>, 2)
+    """
+
+    NEGATIVE = "negative"
+    NEUTRAL = "neutral"
+    POSITIVE = "positive"
+
+    @property
+    def position(self) -> int:
+        return _LABEL_ORDER.index(self)
+
+    @classmethod
+    def of(cls, probs: list[float] | tuple[float, ...]) -> Label:
+        """The most probable label (the first on a tie, as argmax does)."""
+        return _LABEL_ORDER[max(range(len(_LABEL_ORDER)), key=lambda i: probs[i])]
+
+
+_LABEL_ORDER: tuple[Label, ...] = tuple(Label)
+LABELS: tuple[str, ...] = tuple(label.value for label in Label)
+
+
+def signed_score(probs: list[float] | tuple[float, ...]) -> float:
+    """p(positive) - p(negative): the signed sentiment in [-1, 1] of the scored-event contract.
+
+    >>> round(signed_score([0.1, 0.2, 0.7]), 6)
+    0.6
+    """
+    return float(probs[Label.POSITIVE.position]) - float(probs[Label.NEGATIVE.position])
+
+
+class Severity(StrEnum):
+    """How far an alert stands out, in rising order; subscriptions and queries filter on ``at_least``.
+
+    >>> Severity.HIGH >= Severity.WARNING, Severity("info").rank, Severity.at_least("high")
+    (True, 0, [<Severity.HIGH: 'high'>, <Severity.CRITICAL: 'critical'>])
+    """
+
+    INFO = "info"
+    WARNING = "warning"
+    HIGH = "high"
+    CRITICAL = "critical"
+
+    @property
+    def rank(self) -> int:
+        return _SEVERITY_ORDER.index(self)
+
+    def __ge__(self, other: object) -> bool:
+        return self.rank >= Severity(other).rank if isinstance(other, str) else NotImplemented
+
+    def __gt__(self, other: object) -> bool:
+        return self.rank > Severity(other).rank if isinstance(other, str) else NotImplemented
+
+    def __le__(self, other: object) -> bool:
+        return self.rank <= Severity(other).rank if isinstance(other, str) else NotImplemented
+
+    def __lt__(self, other: object) -> bool:
+        return self.rank < Severity(other).rank if isinstance(other, str) else NotImplemented
+
+    @classmethod
+    def at_least(cls, minimum: str | Severity) -> list[Severity]:
+        floor = cls(minimum).rank
+        return [severity for severity in _SEVERITY_ORDER if severity.rank >= floor]
+
+
+_SEVERITY_ORDER: tuple[Severity, ...] = tuple(Severity)
 
 
 @dataclass(frozen=True)
