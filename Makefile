@@ -19,7 +19,7 @@ test: test-deps lint stack
 	$(UV) run pytest
 
 unit: setup
-	$(UV) run pytest tests/unit core stream storage inference services
+	$(UV) run pytest tests/unit core stream storage inference services localdev
 
 demo: setup
 	$(UV) run radar demo
@@ -29,4 +29,4 @@ down:
 
 lint: setup
 	$(UV) run ruff check .
-	$(UV) run mypy core services stream inference storage bench
+	$(UV) run mypy core services localdev stream inference storage bench

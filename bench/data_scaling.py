@@ -76,10 +76,10 @@ def _plot(points: list[dict[str, Any]], intercept: float, slope: float, labelled
 
 
 def main() -> None:
+    from core.progress import progress_reporter
     from inference.evaluate import evaluate_predictions, predict_labels
     from inference.runtime import SentimentRuntime
     from inference.train import TrainConfig, train
-    from services.progress import progress_reporter
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--fractions", default="0.125,0.25,0.5,1.0", help="shares of train, comma-separated")

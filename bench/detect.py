@@ -3,7 +3,7 @@
     uv run python -m bench.detect [--days 7] [--labels both|model|gold] [--no-redis] [--json PATH]
 
 Every scenario draws each entity's volume from the traffic profile fitted on real Twitter mention counts
-(daily and weekly cycles, overdispersion, ordinary bursts that are not incidents: ``services/traffic_profile.py``).
+(daily and weekly cycles, overdispersion, ordinary bursts that are not incidents: ``localdev/traffic_profile.py``).
 Minute stats are built from the texts as the served model scores them (each unique text scored once, cached) or
 from the human gold labels, and run through the stream's own detector code (``observe_minute``), offline.
 
@@ -43,7 +43,7 @@ from inference.dataset import Example, fetch_vader_sdist, parse_sdist
 from inference.labels import LABELS
 from inference.model_store import resolve_serving_model, serving_onnx_file
 from inference.runtime import SentimentRuntime
-from services.scenarios import SCENARIOS, Scenario, generate
+from localdev.scenarios import SCENARIOS, Scenario, generate
 from storage.aggregates import AggregateStore, ScoredItem
 from stream.detect import DETECTORS, EntityDetectors, observe_minute
 from stream.detectors import MinuteStats

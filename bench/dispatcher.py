@@ -21,8 +21,8 @@ from pathlib import Path
 
 from bench.common import console, print_table, write_json
 from core.settings import Settings
+from core.webhook_signing import new_secret, verify
 from services.webhooks.dispatcher import Dispatcher
-from services.webhooks.signing import new_secret, verify
 from storage.alerts_repo import delivery_counts, record_minute
 from storage.db import make_engine, make_sessionmaker
 from storage.models import WebhookSubscription

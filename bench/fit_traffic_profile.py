@@ -5,7 +5,7 @@
 Poisson arrivals under a cosine are too tidy to test detectors against: real mention volume is overdispersed,
 has daily and weekly cycles, busy stretches that last hours, and bursts that are not incidents. This script fits
 those properties from the 5-minute mention counts of AAPL, AMZN, CRM, CVS and FB (``<data>/data/realTweets/``) and
-writes them as a small JSON profile that :mod:`services.traffic_profile` samples. Only the fitted numbers are
+writes them as a small JSON profile that :mod:`localdev.traffic_profile` samples. Only the fitted numbers are
 written; the series stay where they are.
 
 The model, per series, 5-minute bins: ``count ~ Poisson(level * daily(hour) * weekly(day) * exp(x) * burst)``.
@@ -45,7 +45,7 @@ from typing import Any
 import numpy as np
 
 from bench.common import console, print_table
-from services.traffic_profile import profile_from_dict, sample_traffic
+from localdev.traffic_profile import profile_from_dict, sample_traffic
 
 SERIES = ("AAPL", "AMZN", "CRM", "CVS", "FB")  # the development five, by name: never a glob
 BIN_MIN = 5

@@ -25,10 +25,10 @@ import httpx
 from bench.common import console, print_table, write_json
 from bench.pipeline import fresh
 from core.settings import Settings
-from services.kafka_io.producer import EventProducer
-from services.replay import replay
-from services.replay_cli import build_scenario
-from services.webhooks.receiver import free_port
+from localdev.receiver import free_port
+from localdev.replay import replay
+from localdev.scenarios import build_scenario
+from stream.producer import EventProducer
 
 
 def replay_rate(settings: Settings, n: int) -> float:

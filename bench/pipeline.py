@@ -24,8 +24,8 @@ from kafka import KafkaConsumer
 from bench.common import console, held_out_texts, print_table, write_json
 from bench.model_throughput import triton_rate
 from core.settings import Settings, TopicNames
-from services.kafka_io.admin import ensure_topics
-from services.kafka_io.producer import EventProducer
+from stream.producer import EventProducer
+from stream.topics import ensure_topics
 from tests.support.workers import running_worker
 
 

@@ -21,7 +21,7 @@ def stack(settings: Settings) -> Settings:
     that needs a service it cannot start fails with the service's log tail. Tests score with the tiny model and
     replay fixed dates, so the event-time policy's age limit is off for them (its own tests set it)."""
     from inference.model_store import TINY_MODEL_NAME
-    from services.stack import Stack
+    from localdev.stack import Stack
 
     Stack(settings).up()
     # the tests replay fixed dates of 2026 (reproducible scenarios): a historic replay, on purpose
@@ -38,7 +38,7 @@ def fresh_topics(stack: Settings, unique: str) -> Callable[..., Settings]:
     """Settings whose topics, consumer group and Redis prefix are new for this test (topics with ``partitions``)."""
 
     def make(partitions: int = 3) -> Settings:
-        from services.kafka_io.admin import ensure_topics
+        from stream.topics import ensure_topics
 
         names = TopicNames(**{field: f"t{unique}.{field}" for field in TopicNames.model_fields})
         # a fresh Redis namespace too: a minute another test closed must not make this test's events late

@@ -15,8 +15,8 @@ from sqlalchemy.exc import OperationalError
 
 from core.settings import Settings
 from services.api.publish import KafkaUnavailable, Publisher
-from services.kafka_io.producer import EventProducer
 from storage.db import make_engine, make_sessionmaker, upgrade
+from stream.producer import EventProducer
 
 __all__ = ["create_app", "create_app_from_env"]
 

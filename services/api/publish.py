@@ -30,7 +30,7 @@ from kafka.errors import KafkaConnectionError, KafkaError
 from kafka.producer.future import FutureRecordMetadata
 
 from core.settings import Settings
-from services.kafka_io.producer import EventProducer, delivered
+from stream.producer import EventProducer, delivered
 
 __all__ = ["KafkaUnavailable", "Outgoing", "Publisher"]
 

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 
 import httpx
 
+from core.webhook_signing import InvalidSecret, signature_headers
 from services.webhooks.policy import url_problem
-from services.webhooks.signing import InvalidSecret, signature_headers
 from services.webhooks.transport import Resolver, TargetRefused, guarded_client, system_resolve
 
 __all__ = ["MAX_BODY_BYTES", "Reply", "Sender", "Undeliverable", "signed_headers"]

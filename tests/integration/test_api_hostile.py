@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from core.settings import Settings
-from services.serve import free_port
+from localdev.serve import free_port
 from stream.deadletter import DeadLetter
 from tests.support.api_server import api_process, memory_kib, running_api
 from tests.support.kafka_read import read_topic

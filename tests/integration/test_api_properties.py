@@ -29,7 +29,7 @@ from hypothesis import strategies as st
 
 from core.settings import Settings, TopicNames
 from services.api.app import create_app
-from services.kafka_io.admin import ensure_topics
+from stream.topics import ensure_topics
 from tests.integration.test_api_queries import _populate
 from tests.support.api_server import running_api
 from tests.support.databases import fresh_postgres

@@ -9,8 +9,8 @@ from datetime import UTC, datetime
 
 from sqlalchemy import select
 
+from core.webhook_signing import new_secret, verify
 from services.webhooks.dispatcher import Dispatcher
-from services.webhooks.signing import new_secret, verify
 from storage.alerts_repo import delivery_counts, record_minute
 from storage.db import make_engine, make_sessionmaker
 from storage.models import WebhookSubscription

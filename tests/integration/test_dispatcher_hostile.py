@@ -22,10 +22,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from typer.testing import CliRunner
 
 from core.settings import Settings
-from services.webhooks.cli import webhooks_app
+from core.webhook_signing import new_secret
+from services.cli.webhooks import webhooks_app
 from services.webhooks.dispatcher import Dispatcher
 from services.webhooks.sender import Sender
-from services.webhooks.signing import new_secret
 from storage.alerts_repo import claim_due, delivery_counts, finish_delivery, record_minute, renew_leases
 from storage.db import make_engine, make_sessionmaker, upgrade
 from storage.models import WebhookDelivery, WebhookSubscription

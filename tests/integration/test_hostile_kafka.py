@@ -12,10 +12,10 @@ from datetime import UTC, datetime, timedelta
 import redis.asyncio as aioredis
 
 from inference.dataset import fetch_vader_sdist, parse_sdist
-from services.kafka_io.producer import EventProducer
-from services.scenarios import SCENARIOS, generate
+from localdev.scenarios import SCENARIOS, generate
 from storage.aggregates import AggregateStore
 from stream.entities import load_watchlist
+from stream.producer import EventProducer
 from tests.support.history import seed_history
 from tests.support.kafka_read import read_topic
 from tests.support.workers import running_worker

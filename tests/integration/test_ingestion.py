@@ -7,8 +7,8 @@ import json
 
 import httpx
 
-from services.kafka_io.producer import EventProducer
 from stream.deadletter import DeadLetter
+from stream.producer import EventProducer
 from tests.support.api_server import running_api
 from tests.support.kafka_read import read_topic
 from tests.support.malformed import GOOD, malformed_cases

@@ -12,9 +12,9 @@ from kafka import KafkaAdminClient
 
 from inference.model_store import tiny_model_dir
 from inference.runtime import SentimentRuntime
-from services.kafka_io.producer import EventProducer
-from services.stack.triton import TritonService
+from localdev.stack.triton import TritonService
 from stream.deadletter import DeadLetter
+from stream.producer import EventProducer
 from tests.support.kafka_read import read_topic
 from tests.support.malformed import malformed_cases
 from tests.support.workers import running_worker

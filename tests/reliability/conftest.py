@@ -7,8 +7,8 @@ from contextlib import contextmanager
 
 import pytest
 
-from services.webhooks.receiver import Receiver, running_receiver
-from services.webhooks.signing import new_secret
+from core.webhook_signing import new_secret
+from localdev.receiver import Receiver, running_receiver
 from tests.reliability.harness import Pipeline
 from tests.support.databases import fresh_postgres
 

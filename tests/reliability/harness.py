@@ -21,17 +21,17 @@ from kafka import KafkaConsumer
 from sqlalchemy import func, select
 
 from core.settings import Settings
+from core.webhook_signing import new_secret, verify
 from inference.dataset import fetch_vader_sdist, parse_sdist
-from services.kafka_io.producer import EventProducer
-from services.replay import replay
-from services.scenarios import SCENARIOS, Scenario, generate
-from services.webhooks.receiver import Receiver
-from services.webhooks.signing import new_secret, verify
+from localdev.receiver import Receiver
+from localdev.replay import replay
+from localdev.scenarios import SCENARIOS, Scenario, generate
 from storage.aggregates import AggregateStore
 from storage.db import make_engine, make_sessionmaker
 from storage.models import Alert, EntityMinuteStat, WebhookDelivery, WebhookSubscription
 from stream.deadletter import DeadLetter
 from stream.entities import load_watchlist
+from stream.producer import EventProducer
 from tests.support.history import seed_history
 
 ROOT = Path(__file__).resolve().parents[2]

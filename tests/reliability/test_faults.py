@@ -10,8 +10,8 @@ import asyncio
 import random
 import time
 
-from services.stack.postgres import PostgresService
-from services.stack.triton import TritonService
+from localdev.stack.postgres import PostgresService
+from localdev.stack.triton import TritonService
 from tests.reliability.harness import smoke_scenario
 
 

@@ -13,8 +13,8 @@ from pathlib import Path
 import httpx
 
 from core.settings import Settings
+from localdev.serve import free_port, serve_in_thread
 from services.api.app import create_app
-from services.serve import free_port, serve_in_thread
 
 
 @contextmanager

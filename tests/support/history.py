@@ -7,7 +7,7 @@ from __future__ import annotations
 import redis.asyncio as aioredis
 
 from core.settings import Settings
-from services.scenarios import Scenario
+from localdev.scenarios import Scenario
 from storage.aggregates import AggregateStore
 from stream.detect import warmed
 

@@ -1,5 +1,5 @@
-"""The tests use the product's own webhook receiver (services/webhooks/receiver.py)."""
+"""The tests use the product's own webhook receiver (localdev/receiver.py)."""
 
-from services.webhooks.receiver import Receiver, running_receiver
+from localdev.receiver import Receiver, running_receiver
 
 __all__ = ["Receiver", "running_receiver"]

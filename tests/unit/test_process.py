@@ -6,7 +6,7 @@ import sys
 import pytest
 
 from core.errors import StackError
-from services.stack.process import ManagedProcess
+from localdev.stack.process import ManagedProcess
 
 
 def test_start_stop_by_pid_file(tmp_path) -> None:  # type: ignore[no-untyped-def]

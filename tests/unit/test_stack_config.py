@@ -15,13 +15,13 @@ import pytest
 
 from core.errors import StackError
 from core.settings import Settings
-from services.stack import SERVICES
-from services.stack import kafka as kafka_module
-from services.stack.base import LOOPBACK
-from services.stack.kafka import KafkaService, listener_hosts
-from services.stack.postgres import PostgresService, hba_conf, ident_conf, role_sql
-from services.stack.redis_server import RedisService
-from services.stack.triton import TritonService
+from localdev.stack import SERVICES
+from localdev.stack import kafka as kafka_module
+from localdev.stack.base import LOOPBACK
+from localdev.stack.kafka import KafkaService, listener_hosts
+from localdev.stack.postgres import PostgresService, hba_conf, ident_conf, role_sql
+from localdev.stack.redis_server import RedisService
+from localdev.stack.triton import TritonService
 
 SECRET = "s3cr3t-Pa55'word"
 
@@ -41,7 +41,7 @@ def settings(tmp_path: Path) -> Settings:
 
 
 def _postgres_argv(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    monkeypatch.setattr("services.stack.postgres._bin_dir", lambda: Path("/usr/lib/postgresql/15/bin"))
+    monkeypatch.setattr("localdev.stack.postgres._bin_dir", lambda: Path("/usr/lib/postgresql/15/bin"))
     return PostgresService(settings).argv()
 
 
@@ -111,7 +111,7 @@ def test_role_sql_quotes_the_password_and_silences_statement_logging() -> None:
 
 
 def test_no_secret_in_any_service_argv(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("services.stack.postgres._bin_dir", lambda: Path("/usr/lib/postgresql/15/bin"))
+    monkeypatch.setattr("localdev.stack.postgres._bin_dir", lambda: Path("/usr/lib/postgresql/15/bin"))
     for name, cls in SERVICES.items():
         argv = " ".join(cls(settings).argv())
         assert SECRET not in argv and "s3cr3t" not in argv, name
@@ -119,7 +119,7 @@ def test_no_secret_in_any_service_argv(settings: Settings, monkeypatch: pytest.M
 
 
 def test_role_password_goes_to_psql_on_stdin_only(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("services.stack.postgres._bin_dir", lambda: Path("/usr/lib/postgresql/15/bin"))
+    monkeypatch.setattr("localdev.stack.postgres._bin_dir", lambda: Path("/usr/lib/postgresql/15/bin"))
     monkeypatch.setenv("RADAR_POSTGRES_URL", settings.postgres_url)
     monkeypatch.setenv("PGPASSWORD", "from-the-environment")
     calls: list[dict[str, Any]] = []
@@ -128,7 +128,7 @@ def test_role_password_goes_to_psql_on_stdin_only(settings: Settings, monkeypatc
         calls.append({"argv": argv, **kwargs})
         return subprocess.CompletedProcess(argv, 0, stdout="1\n", stderr="")
 
-    monkeypatch.setattr("services.stack.postgres.subprocess.run", fake_run)
+    monkeypatch.setattr("localdev.stack.postgres.subprocess.run", fake_run)
     PostgresService(settings).after_ready()
     assert calls and all("s3cr3t" not in " ".join(call["argv"]) for call in calls)
     assert any("s3cr3t" in call["input"] for call in calls)
@@ -137,12 +137,12 @@ def test_role_password_goes_to_psql_on_stdin_only(settings: Settings, monkeypatc
 
 
 def test_psql_errors_are_redacted(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("services.stack.postgres._bin_dir", lambda: Path("/usr/lib/postgresql/15/bin"))
+    monkeypatch.setattr("localdev.stack.postgres._bin_dir", lambda: Path("/usr/lib/postgresql/15/bin"))
 
     def failing_run(argv: list[str], **kwargs: Any) -> subprocess.CompletedProcess[str]:
         return subprocess.CompletedProcess(argv, 3, stdout="", stderr=f"ERROR: near '{SECRET}'")
 
-    monkeypatch.setattr("services.stack.postgres.subprocess.run", failing_run)
+    monkeypatch.setattr("localdev.stack.postgres.subprocess.run", failing_run)
     with pytest.raises(StackError) as info:
         PostgresService(settings).after_ready()
     assert "s3cr3t" not in str(info.value) and "***" in str(info.value)
@@ -150,7 +150,7 @@ def test_psql_errors_are_redacted(settings: Settings, monkeypatch: pytest.Monkey
 
 def test_prepare_migrates_an_old_trust_cluster(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
     """A data dir initialised by an older stack (``trust`` on the socket) keeps its data, loses the trust."""
-    monkeypatch.setattr("services.stack.postgres._bin_dir", lambda: Path("/usr/lib/postgresql/15/bin"))
+    monkeypatch.setattr("localdev.stack.postgres._bin_dir", lambda: Path("/usr/lib/postgresql/15/bin"))
     service = PostgresService(settings)
     service.data_dir.mkdir(parents=True)
     (service.data_dir / "PG_VERSION").write_text("15\n")

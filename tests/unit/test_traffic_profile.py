@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 
 from inference.dataset import Example
-from services.scenarios import Incident, ScenarioSpec, generate
-from services.traffic_profile import (
+from localdev.scenarios import Incident, ScenarioSpec, generate
+from localdev.traffic_profile import (
     DEFAULT_PROFILE,
     TrafficProfile,
     load_profile,

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from core.progress import ProgressReporter
 from core.settings import Settings
 from inference.model_store import set_serving_model
-from services.progress import ProgressReporter
 
 __all__ = ["ensure_serving_model"]
 

@@ -26,7 +26,7 @@ from urllib.parse import unquote, urlsplit
 import sqlalchemy as sa
 
 from core.errors import StackError
-from services.stack.base import LOOPBACK, PRIVATE_ENV_PREFIXES, LocalService, apt_install
+from localdev.stack.base import LOOPBACK, PRIVATE_ENV_PREFIXES, LocalService, apt_install
 
 __all__ = ["SUPERUSER", "PostgresService", "hba_conf", "ident_conf", "role_sql"]
 
@@ -47,7 +47,7 @@ def hba_conf() -> str:
     ['map=radar', 'scram-sha-256', 'scram-sha-256']
     """
     return (
-        "# Written by `radar stack up` on every start (services/stack/postgres.py); edits here are lost.\n"
+        "# Written by `radar stack up` on every start (localdev/stack/postgres.py); edits here are lost.\n"
         "# TYPE  DATABASE  USER  ADDRESS       METHOD\n"
         f"local   all       all                 peer map={IDENT_MAP}\n"
         f"host    all       all   127.0.0.1/32  {HOST_AUTH}\n"
@@ -60,7 +60,7 @@ def ident_conf(owner: str) -> str:
     (none exists, so in effect nobody else).
 
     >>> print(ident_conf("alice"), end="")
-    # Written by `radar stack up` on every start (services/stack/postgres.py); edits here are lost.
+    # Written by `radar stack up` on every start (localdev/stack/postgres.py); edits here are lost.
     # MAPNAME  SYSTEM-USERNAME  PG-USERNAME
     radar  alice  postgres
     radar  /^(.*)$  \\1
@@ -68,7 +68,7 @@ def ident_conf(owner: str) -> str:
     if not owner or any(c.isspace() for c in owner):
         raise StackError("postgres", f"unusable owner name {owner!r}")
     return (
-        "# Written by `radar stack up` on every start (services/stack/postgres.py); edits here are lost.\n"
+        "# Written by `radar stack up` on every start (localdev/stack/postgres.py); edits here are lost.\n"
         "# MAPNAME  SYSTEM-USERNAME  PG-USERNAME\n"
         f"{IDENT_MAP}  {owner}  {SUPERUSER}\n"
         f"{IDENT_MAP}  /^(.*)$  \\1\n"

@@ -19,8 +19,8 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
-from services.serve import free_port, serve_in_thread
-from services.webhooks.signing import verify
+from core.webhook_signing import verify
+from localdev.serve import free_port, serve_in_thread
 
 __all__ = ["Receiver", "free_port", "running_receiver"]
 

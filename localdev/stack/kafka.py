@@ -16,7 +16,7 @@ from string import Template
 from kafka import KafkaAdminClient
 
 from core.errors import StackError
-from services.stack.base import LOOPBACK, LocalService
+from localdev.stack.base import LOOPBACK, LocalService
 
 __all__ = ["REPO_ROOT", "KafkaService", "listener_hosts"]
 

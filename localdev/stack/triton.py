@@ -15,7 +15,7 @@ import httpx
 from core.errors import StackError
 from inference.model_store import TINY_MODEL_NAME, resolve_serving_model, serving_onnx_file, tiny_model_dir
 from inference.triton_repo import CpuRepositoryOptions, build_cpu_repository
-from services.stack.base import LOOPBACK, LocalService
+from localdev.stack.base import LOOPBACK, LocalService
 
 __all__ = ["TritonService"]
 

@@ -15,9 +15,9 @@ from kafka import KafkaProducer
 from kafka.producer.future import FutureRecordMetadata
 
 from core.settings import Settings
-from services.kafka_io.admin import DEADLETTER_MAX_BYTES
 from stream.deadletter import DeadLetter
 from stream.events import RawEvent
+from stream.topics import DEADLETTER_MAX_BYTES
 
 __all__ = ["EventProducer", "delivered"]
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import signal
 import time
 from datetime import UTC, datetime
 from typing import Annotated
@@ -14,10 +13,10 @@ from rich.console import Console
 from rich.table import Table
 
 from core.settings import Settings
+from core.webhook_signing import new_secret, secret_problem
 from services.webhooks.payloads import render
 from services.webhooks.policy import private_target, url_problem
 from services.webhooks.sender import Reply, Sender, Undeliverable, signed_headers
-from services.webhooks.signing import new_secret, secret_problem
 
 __all__ = ["dispatcher_cmd", "webhooks_app"]
 
@@ -158,28 +157,6 @@ def dispatcher_cmd(
     timeout_s: Annotated[float, typer.Option(help="per request")] = 10.0,
 ) -> None:
     """Deliver the webhook outbox until stopped (SIGTERM / Ctrl-C finish the round in flight)."""
-    from prometheus_client import start_http_server
+    from services.webhooks.process import run_dispatcher
 
-    from services.webhooks.dispatcher import Dispatcher
-    from storage.db import make_engine, make_sessionmaker
-
-    settings = Settings()
-    sessions = make_sessionmaker(make_engine(settings.database_url))  # the schema is applied by the first round
-
-    async def main() -> None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
-        dispatcher = Dispatcher(sessions, concurrency=concurrency, timeout_s=timeout_s,
-                                allow_private=settings.webhook_allow_private,
-                                external_url=f"http://{settings.api_host}:{settings.api_port}")  # fmt: skip
-        console.print("dispatcher running (Ctrl-C to stop)")
-        try:
-            await dispatcher.run_forever(stop)
-        finally:
-            await dispatcher.close()
-
-    if settings.dispatcher_metrics_port:
-        start_http_server(settings.dispatcher_metrics_port, addr="127.0.0.1")
-    asyncio.run(main())
+    run_dispatcher(Settings(), concurrency=concurrency, timeout_s=timeout_s, say=console.print)

@@ -11,9 +11,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from core.progress import progress_reporter
 from core.settings import Settings
 from inference.train import TrainConfig
-from services.progress import progress_reporter
 
 __all__ = ["model_app"]
 
@@ -174,7 +174,7 @@ def export_cmd(
     set_serving_model(settings, out_dir, chosen)
     console.print(f"Triton's `sentiment` now serves {out_dir / chosen}")
     if restart_triton:
-        from services.stack.triton import TritonService
+        from localdev.stack.triton import TritonService
 
         TritonService(settings).restart()
         console.print("triton restarted with the new model version")

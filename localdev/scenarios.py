@@ -2,7 +2,7 @@
 
 Tweets become social posts, NYT editorial snippets news items, movie and Amazon review snippets either. Each
 watchlist entity's volume per minute is drawn from a traffic profile fitted on real Twitter mention counts
-(:mod:`services.traffic_profile`): daily and weekly cycles, overdispersed and persistent noise, and ordinary bursts
+(:mod:`localdev.traffic_profile`): daily and weekly cycles, overdispersed and persistent noise, and ordinary bursts
 that are not incidents, scaled by the scenario's rate and a per-entity popularity. An incident multiplies one
 entity's volume over that real envelope by ``multiplier`` from its start for its duration and skews its texts
 negative. The ground truth written beside the stream lists the incidents (entity, start, end) so detection can be
@@ -22,8 +22,10 @@ from typing import Any
 
 import numpy as np
 
+from core.errors import ConfigError
+from core.settings import Settings
 from inference.dataset import Example
-from services.traffic_profile import DEFAULT_PROFILE, Traffic, load_profile, sample_traffic
+from localdev.traffic_profile import DEFAULT_PROFILE, Traffic, load_profile, sample_traffic
 from stream.entities import Entity
 
 __all__ = ["SCENARIOS", "BurstTruth", "Incident", "Scenario", "ScenarioSpec", "generate"]
@@ -230,3 +232,14 @@ def generate(
                 scenario.events.append(event)
     scenario.events.sort(key=lambda e: e["published_at"])
     return scenario
+
+
+def build_scenario(settings: Settings, name: str, seed: int) -> Scenario:
+    """The named scenario over the VADER texts (fetched once into the cache) and the watchlist's entities."""
+    from inference.dataset import fetch_vader_sdist, parse_sdist
+    from stream.entities import load_watchlist
+
+    if name not in SCENARIOS:
+        raise ConfigError(f"unknown scenario {name!r}; one of {', '.join(SCENARIOS)}")
+    texts = parse_sdist(fetch_vader_sdist(settings.cache_dir))
+    return generate(SCENARIOS[name], texts, load_watchlist(settings.watchlist), seed=seed)

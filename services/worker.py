@@ -1,16 +1,16 @@
-"""``radar worker``: one Faust worker process running the stream agents; start several to scale out."""
+"""The stream worker process: one Faust worker running the chosen agents; start several to scale out."""
 
 from __future__ import annotations
 
 import logging
 import socket
-from typing import Annotated, Any
-
-import typer
+from typing import Any
 
 from core.settings import Settings
 
-__all__ = ["worker_cmd"]
+__all__ = ["AGENTS", "run_worker"]
+
+AGENTS = frozenset({"score", "aggregate"})
 
 log = logging.getLogger("radar.worker")
 
@@ -31,32 +31,23 @@ def _start_metrics_server(first_port: int) -> int | None:
     return None
 
 
-def worker_cmd(
-    loglevel: Annotated[str, typer.Option(help="crit, error, warn, info, debug")] = "info",
-    metrics_port: Annotated[int | None, typer.Option(help="default: RADAR_WORKER_METRICS_PORT (0: none)")] = None,
-    agents: Annotated[str, typer.Option(help="comma-separated: score, aggregate")] = "score,aggregate",
-) -> None:
-    """Consume the raw topics, score on Triton, aggregate and detect (all agents, one consumer group)."""
+def run_worker(settings: Settings, agents: set[str], loglevel: str, metrics_port: int, say: Any = print) -> None:
+    """Build the Faust app with ``agents``, expose metrics, and run until stopped (blocks)."""
     import faust
 
     from stream.app import create_app
     from stream.lag import register_lag_gauge
     from stream.score_agent import register_score_agent
 
-    settings = Settings()
-    chosen = {a.strip() for a in agents.split(",") if a.strip()}
-    if not chosen <= {"score", "aggregate"} or not chosen:
-        raise typer.BadParameter("--agents takes score and/or aggregate")
     app = create_app(settings)
     register_lag_gauge(app)
-    if "score" in chosen:
+    if "score" in agents:
         register_score_agent(app, settings)
-    if "aggregate" in chosen:
+    if "aggregate" in agents:
         _register_aggregation(app, settings)
-    port = settings.worker_metrics_port if metrics_port is None else metrics_port
-    if port:
-        bound = _start_metrics_server(port)
-        typer.echo(f"worker metrics on http://127.0.0.1:{bound}/metrics" if bound else "no free metrics port")
+    if metrics_port:
+        bound = _start_metrics_server(metrics_port)
+        say(f"worker metrics on http://127.0.0.1:{bound}/metrics" if bound else "no free metrics port")
     faust.Worker(app, loglevel=loglevel).execute_from_commandline()
 
 

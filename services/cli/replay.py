@@ -3,28 +3,17 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 
+from core.progress import progress_reporter
 from core.settings import Settings
-from services.progress import progress_reporter
 
-__all__ = ["build_scenario", "replay_cmd"]
+__all__ = ["replay_cmd"]
 
 console = Console()
-
-
-def build_scenario(settings: Settings, name: str, seed: int):
-    from inference.dataset import fetch_vader_sdist, parse_sdist
-    from services.scenarios import SCENARIOS, generate
-    from stream.entities import load_watchlist
-
-    if name not in SCENARIOS:
-        raise typer.BadParameter(f"unknown scenario {name!r}; one of {', '.join(SCENARIOS)}")
-    texts = parse_sdist(fetch_vader_sdist(settings.cache_dir))
-    return generate(SCENARIOS[name], texts, load_watchlist(settings.watchlist), seed=seed)
 
 
 def replay_cmd(
@@ -39,13 +28,16 @@ def replay_cmd(
     dry_run: Annotated[bool, typer.Option(help="write the scenario files, send nothing")] = False,
 ) -> None:
     """Send events to Kafka (key = event id); bad records go to the dead-letter topic with their reason."""
-    from services.kafka_io.producer import EventProducer
-    from services.replay import read_records, replay
+    from localdev.replay import read_records, replay
+    from stream.producer import EventProducer
 
     settings = Settings()
+    records: list[bytes | dict[str, Any]]
     if (file is None) == (scenario is None):
         raise typer.BadParameter("give a FILE or --scenario, not both")
     if scenario is not None:
+        from localdev.scenarios import build_scenario
+
         built = build_scenario(settings, scenario, seed)
         events_path, truth_path = built.write(save)
         console.print(f"scenario {scenario}: {len(built.events)} events -> {events_path}; ground truth {truth_path}")

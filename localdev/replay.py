@@ -17,9 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from core.errors import EventError
-from services.kafka_io.producer import EventProducer
 from stream.deadletter import dead_letter
 from stream.events import parse_json_bytes, validate_event
+from stream.producer import EventProducer
 
 __all__ = ["ReplaySummary", "read_records", "replay"]
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from core.errors import StackError
 from core.settings import Settings
-from services.stack.process import ManagedProcess, wait_until
+from localdev.stack.process import ManagedProcess, wait_until
 
 __all__ = ["LOOPBACK", "LocalService", "ServiceState", "apt_install"]
 

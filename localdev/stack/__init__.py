@@ -7,11 +7,11 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from core.settings import Settings
-from services.stack.base import LocalService, ServiceState
-from services.stack.kafka import KafkaService
-from services.stack.postgres import PostgresService
-from services.stack.redis_server import RedisService
-from services.stack.triton import TritonService
+from localdev.stack.base import LocalService, ServiceState
+from localdev.stack.kafka import KafkaService
+from localdev.stack.postgres import PostgresService
+from localdev.stack.redis_server import RedisService
+from localdev.stack.triton import TritonService
 
 __all__ = ["SERVICES", "Stack"]
 
@@ -41,7 +41,7 @@ class Stack:
             yield
 
     def up(self, on_state: Callable[[ServiceState], None] | None = None) -> list[ServiceState]:
-        from services.kafka_io.admin import ensure_topics
+        from stream.topics import ensure_topics
 
         states = []
         with self._exclusive():

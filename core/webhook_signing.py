@@ -49,7 +49,7 @@ def secret_key(secret: str) -> bytes:
     >>> secret_key("whsec_abc")
     Traceback (most recent call last):
     ...
-    services.webhooks.signing.InvalidSecret: invalid signing secret: not base64 (Incorrect padding)
+    core.webhook_signing.InvalidSecret: invalid signing secret: not base64 (Incorrect padding)
     """
     try:
         key = base64.b64decode(secret.removeprefix(PREFIX), validate=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import redis
 
-from services.stack.base import LOOPBACK, LocalService, apt_install, which_or_none
+from localdev.stack.base import LOOPBACK, LocalService, apt_install, which_or_none
 
 __all__ = ["RedisService"]
 

@@ -1,0 +1,34 @@
+"""``radar api``: the HTTP API under uvicorn."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from core.settings import Settings
+
+__all__ = ["api_cmd"]
+
+
+def api_cmd(
+    host: Annotated[str | None, typer.Option(help="default: RADAR_API_HOST")] = None,
+    port: Annotated[int | None, typer.Option(help="default: RADAR_API_PORT")] = None,
+    workers: Annotated[int, typer.Option(help="processes (single-event ingest is CPU-bound per process)")] = 1,
+) -> None:
+    """The HTTP API: ingest, queries, dashboard, /metrics, /healthz.
+
+    Beyond loopback it needs real tokens: it exits 2 while RADAR_API_TOKEN or RADAR_API_READ_TOKEN is the
+    published default or shorter than 24 characters."""
+    import uvicorn
+
+    from services.api.exposure import exposure_problem
+
+    settings = Settings()
+    bind = host if host is not None else settings.api_host
+    problem = exposure_problem(bind, settings)
+    if problem:
+        typer.echo(f"error: {problem}", err=True)
+        raise typer.Exit(2)
+    uvicorn.run("services.api.app:create_app_from_env", factory=True, workers=workers,
+                host=bind, port=port or settings.api_port, log_level="warning")  # fmt: skip

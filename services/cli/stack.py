@@ -1,0 +1,73 @@
+"""``radar stack up | down | status``: the local stack (localdev/stack) as one command."""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from core.settings import Settings
+
+if TYPE_CHECKING:  # the stack's modules are heavy: `radar detect` must start fast
+    from localdev.stack.base import ServiceState
+
+__all__ = ["stack_app"]
+
+stack_app = typer.Typer(help="The local stack: Kafka, Redis, PostgreSQL, Triton.", no_args_is_help=True)
+console = Console()
+
+ServiceOption = Annotated[
+    list[str] | None, typer.Option("--only", help="kafka, redis, postgres or triton (repeatable)")
+]
+
+
+def _states_table(title: str, states: list[ServiceState]) -> Table:
+    table = Table(title=title)
+    for column in ("service", "state", "detail"):
+        table.add_column(column)
+    colours = {"started": "green", "running": "green", "external": "yellow", "down": "red"}
+    for state in states:
+        colour = colours.get(state.state, "white")
+        table.add_row(state.name, f"[{colour}]{state.state}[/]", state.detail)
+    return table
+
+
+@stack_app.command("up")
+def stack_up(only: ServiceOption = None) -> None:
+    """Install what is missing, start each service once and wait until it is ready (idempotent)."""
+    from localdev.stack import Stack
+
+    started = time.monotonic()
+    stack = Stack(Settings(), only)
+    states: list[ServiceState] = []
+    with console.status("starting the local stack…") as status:
+
+        def show(state: ServiceState) -> None:
+            states.append(state)
+            console.log(f"{state.name}: {state.state} {state.detail}")
+            status.update(f"started {len(states)}/{len(stack.services)} services…")
+
+        stack.up(on_state=show)
+    console.print(_states_table(f"stack up in {time.monotonic() - started:.1f} s", states))
+
+
+@stack_app.command("down")
+def stack_down(only: ServiceOption = None) -> None:
+    """Stop what ``stack up`` started (by PID file); anything else is left alone."""
+    from localdev.stack import Stack
+
+    console.print(_states_table("stack down", Stack(Settings(), only).down()))
+
+
+@stack_app.command("status")
+def stack_status(only: ServiceOption = None) -> None:
+    """Show each service: running (ours), external (someone else's), or down."""
+    from localdev.stack import Stack
+
+    states = Stack(Settings(), only).status()
+    console.print(_states_table("stack status", states))
+    if any(state.state not in ("running", "external") for state in states):
+        raise typer.Exit(1)

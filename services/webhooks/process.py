@@ -1,0 +1,45 @@
+"""The dispatcher process: deliver the webhook outbox until SIGTERM or Ctrl-C, which finish the round in flight."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from collections.abc import Callable
+
+from core.settings import Settings
+
+__all__ = ["run_dispatcher"]
+
+
+def run_dispatcher(
+    settings: Settings, *, concurrency: int, timeout_s: float, say: Callable[[str], object] = print
+) -> None:
+    """Run the dispatcher (blocks); metrics on RADAR_DISPATCHER_METRICS_PORT when it is set."""
+    from prometheus_client import start_http_server
+
+    from services.webhooks.dispatcher import Dispatcher
+    from storage.db import make_engine, make_sessionmaker
+
+    sessions = make_sessionmaker(make_engine(settings.database_url))  # the schema is applied by the first round
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        dispatcher = Dispatcher(
+            sessions,
+            concurrency=concurrency,
+            timeout_s=timeout_s,
+            allow_private=settings.webhook_allow_private,
+            external_url=f"http://{settings.api_host}:{settings.api_port}",
+        )
+        say("dispatcher running (Ctrl-C to stop)")
+        try:
+            await dispatcher.run_forever(stop)
+        finally:
+            await dispatcher.close()
+
+    if settings.dispatcher_metrics_port:
+        start_http_server(settings.dispatcher_metrics_port, addr="127.0.0.1")
+    asyncio.run(main())
