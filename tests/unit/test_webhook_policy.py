@@ -10,8 +10,8 @@ from typing import Any
 import httpcore
 import pytest
 
+from core.webhook_signing import InvalidSecret, new_secret, secret_key, secret_problem, signature_headers
 from services.webhooks.policy import address_problem, first_problem, url_problem
-from services.webhooks.signing import InvalidSecret, new_secret, secret_key, secret_problem, signature_headers
 from services.webhooks.transport import GuardedBackend, LookupFailed, TargetRefused
 
 REFUSED = {
