@@ -64,6 +64,12 @@ class Settings(BaseSettings):
     settle_s: float = 5.0
     idle_grace_s: float = 120.0
     close_interval_s: float = 5.0
+    # an open alert resolves once its detector has stayed normal this long (event time)
+    alert_resolve_after_s: float = Field(default=15 * 60.0, gt=0)
+    # how often workers re-read the watchlist from SQL (a change reaches them within this)
+    watchlist_refresh_s: float = Field(default=15.0, gt=0)
+    # automatic retention of minute rollups and webhook deliveries (days; 0 keeps everything)
+    retention_days: float = Field(default=0.0, ge=0)
 
     # --- inference ---
     triton_grpc_url: str = "127.0.0.1:8001"
@@ -76,6 +82,11 @@ class Settings(BaseSettings):
     batch_window_ms: float = Field(default=5.0, ge=0)
     score_concurrency: int = Field(default=4, ge=1)  # batches in flight per worker (bench.pipeline: 4 beat 2)
     worker_metrics_port: int = 9108
+    # where the worker and dispatcher serve /metrics: loopback on a laptop, 0.0.0.0 in compose and Kubernetes
+    metrics_host: str = "127.0.0.1"
+    # SIGTERM/Ctrl-C: a worker gets this long to stop cleanly, then exits anyway (offsets not yet committed are
+    # simply consumed again: nothing is lost); a Kubernetes rollout's grace period is 30 s
+    worker_stop_grace_s: float = Field(default=8.0, gt=0)
 
     # --- local stack; heavy artefacts (downloads, trained models) live outside the clone ---
     var_dir: Path = Path("var")

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import os
 import socket
+import threading
 from typing import Any
 
 from core.settings import Settings
@@ -15,26 +17,47 @@ AGENTS = frozenset({"score", "aggregate"})
 log = logging.getLogger("radar.worker")
 
 
-def _start_metrics_server(first_port: int) -> int | None:
+def _start_metrics_server(host: str, first_port: int) -> int | None:
     """Expose /metrics on the first free port from ``first_port`` (several workers on one host)."""
     from prometheus_client import start_http_server
 
+    probe_host = "127.0.0.1" if host in ("0.0.0.0", "") else host
     for port in range(first_port, first_port + 50):
         with socket.socket() as probe:
-            if probe.connect_ex(("127.0.0.1", port)) == 0:
+            if probe.connect_ex((probe_host, port)) == 0:
                 continue
         try:
-            start_http_server(port, addr="127.0.0.1")
+            start_http_server(port, addr=host)
             return port
         except OSError:
             continue
     return None
 
 
-def run_worker(settings: Settings, agents: set[str], loglevel: str, metrics_port: int, say: Any = print) -> None:
-    """Build the Faust app with ``agents``, expose metrics, and run until stopped (blocks)."""
+def _bounded_stop_worker(grace_s: float) -> type:
+    """A Faust worker whose stop is bounded: after SIGTERM or Ctrl-C it has ``grace_s`` to stop cleanly, then the
+    process exits anyway. With the broker unreachable, Faust's consumer thread waits on it for over 40 s, which a
+    Kubernetes rollout (30 s) and a person at a terminal do not; offsets are committed only after processing, so
+    whatever the cut-short stop skips is consumed again by the next owner."""
     import faust
 
+    class BoundedStopWorker(faust.Worker):
+        def _schedule_shutdown(self, signal: Any) -> None:
+            def cut_short() -> None:
+                log.warning("worker still stopping after %.0f s (broker unreachable?): exiting now", grace_s)
+                logging.shutdown()
+                os._exit(0)
+
+            timer = threading.Timer(grace_s, cut_short)
+            timer.daemon = True
+            timer.start()
+            super()._schedule_shutdown(signal)
+
+    return BoundedStopWorker
+
+
+def run_worker(settings: Settings, agents: set[str], loglevel: str, metrics_port: int, say: Any = print) -> None:
+    """Build the Faust app with ``agents``, expose metrics, and run until stopped (blocks)."""
     from stream.app import create_app
     from stream.lag import register_lag_gauge
     from stream.score_agent import register_score_agent
@@ -46,9 +69,9 @@ def run_worker(settings: Settings, agents: set[str], loglevel: str, metrics_port
     if "aggregate" in agents:
         _register_aggregation(app, settings)
     if metrics_port:
-        bound = _start_metrics_server(metrics_port)
-        say(f"worker metrics on http://127.0.0.1:{bound}/metrics" if bound else "no free metrics port")
-    faust.Worker(app, loglevel=loglevel).execute_from_commandline()
+        bound = _start_metrics_server(settings.metrics_host, metrics_port)
+        say(f"worker metrics on http://{settings.metrics_host}:{bound}/metrics" if bound else "no free metrics port")
+    _bounded_stop_worker(settings.worker_stop_grace_s)(app, loglevel=loglevel).execute_from_commandline()
 
 
 def _register_aggregation(app: Any, settings: Settings) -> None:

@@ -41,5 +41,5 @@ def run_dispatcher(
             await dispatcher.close()
 
     if settings.dispatcher_metrics_port:
-        start_http_server(settings.dispatcher_metrics_port, addr="127.0.0.1")
+        start_http_server(settings.dispatcher_metrics_port, addr=settings.metrics_host)
     asyncio.run(main())
