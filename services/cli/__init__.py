@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
 from rich.console import Console
 
 from core.errors import RadarError
+from services.cli.console_logging import SERVICE_COMMANDS, send_library_logs_to_file
 
 __all__ = ["app", "main"]
 
@@ -42,12 +45,35 @@ _register_subcommands()
 console = Console()
 
 
+def _show_version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        typer.echo(f"radar {version('opinion-radar')}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    ctx: typer.Context,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_show_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+) -> None:
+    """Opinion Radar: real-time opinion monitoring."""
+    if ctx.invoked_subcommand not in SERVICE_COMMANDS:
+        from core.settings import Settings
+
+        send_library_logs_to_file(Settings().var_dir / "log" / "radar-cli.log")
+
+
 def main() -> None:
+    """Exit 1 for a runtime error (a service down, a bad file), 2 for a usage error (click's own convention)."""
     try:
         app()
     except RadarError as exc:
         console.print(f"[bold red]error:[/] {exc}")
-        raise SystemExit(2) from None
+        raise SystemExit(1) from None
 
 
 if __name__ == "__main__":

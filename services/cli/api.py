@@ -18,7 +18,7 @@ def api_cmd(
 ) -> None:
     """The HTTP API: ingest, queries, dashboard, /metrics, /healthz.
 
-    Beyond loopback it needs real tokens: it exits 2 while RADAR_API_TOKEN or RADAR_API_READ_TOKEN is the
+    Beyond loopback it needs real tokens: it exits 1 while RADAR_API_TOKEN or RADAR_API_READ_TOKEN is the
     published default or shorter than 24 characters."""
     import uvicorn
 
@@ -29,6 +29,6 @@ def api_cmd(
     problem = exposure_problem(bind, settings)
     if problem:
         typer.echo(f"error: {problem}", err=True)
-        raise typer.Exit(2)
+        raise typer.Exit(1)
     uvicorn.run("services.api.app:create_app_from_env", factory=True, workers=workers,
                 host=bind, port=port or settings.api_port, log_level="warning")  # fmt: skip

@@ -15,6 +15,8 @@ from typing import Annotated
 
 import typer
 
+from core.errors import ConfigError
+
 __all__ = ["detect_cmd"]
 
 
@@ -24,7 +26,7 @@ def _read(path: Path) -> tuple[list[str], list[datetime], list[float]]:
     with path.open(newline="") as handle:
         reader = csv.DictReader(handle)
         if not reader.fieldnames or not {"timestamp", "value"} <= set(reader.fieldnames):
-            raise typer.BadParameter(f"{path} needs a header with timestamp,value")
+            raise ConfigError(f"{path} needs a header with timestamp,value")
         raw: list[str] = []
         stamps: list[datetime] = []
         values: list[float] = []
@@ -32,9 +34,9 @@ def _read(path: Path) -> tuple[list[str], list[datetime], list[float]]:
             try:
                 stamp, value = datetime.fromisoformat(row["timestamp"].strip()), float(row["value"])
             except (ValueError, AttributeError) as exc:
-                raise typer.BadParameter(f"{path}:{line}: {exc}") from None
+                raise ConfigError(f"{path}:{line}: {exc}") from None
             if not math.isfinite(value):
-                raise typer.BadParameter(f"{path}:{line}: value {row['value']!r} is not a finite number")
+                raise ConfigError(f"{path}:{line}: value {row['value']!r} is not a finite number")
             raw.append(row["timestamp"])
             stamps.append(stamp)
             values.append(value)
@@ -42,7 +44,9 @@ def _read(path: Path) -> tuple[list[str], list[datetime], list[float]]:
 
 
 def detect_cmd(
-    input: Annotated[Path, typer.Option("--input", "-i", help="CSV with columns timestamp,value")],
+    input: Annotated[
+        Path, typer.Option("--input", "-i", exists=True, dir_okay=False, help="CSV with columns timestamp,value")
+    ],
     output: Annotated[Path, typer.Option("--output", "-o", help="CSV: timestamp,value,anomaly_score,alert")],
     plot: Annotated[Path | None, typer.Option(help="also draw the series, its scores and alerts to this PNG")] = None,
 ) -> None:

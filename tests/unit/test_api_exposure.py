@@ -37,7 +37,7 @@ def served(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
 )  # fmt: skip
 def test_refuses_a_public_host_with_a_weak_token(served, env, variable, why) -> None:  # type: ignore[no-untyped-def]
     result = runner.invoke(app, ["api", "--host", "0.0.0.0"], env=env)
-    assert result.exit_code == 2
+    assert result.exit_code == 1
     message = result.stderr.strip()
     assert "\n" not in message and message.startswith("error: refusing to serve on 0.0.0.0")
     assert f"{variable} {why}" in message and f"set {variable} to a secret of at least 24" in message
@@ -46,7 +46,7 @@ def test_refuses_a_public_host_with_a_weak_token(served, env, variable, why) -> 
 
 def test_the_host_setting_is_checked_like_the_option(served) -> None:  # type: ignore[no-untyped-def]
     result = runner.invoke(app, ["api"], env={"RADAR_API_HOST": "::"})
-    assert result.exit_code == 2 and "refusing to serve on ::" in result.stderr and served == []
+    assert result.exit_code == 1 and "refusing to serve on ::" in result.stderr and served == []
 
 
 def test_loopback_serves_with_the_dev_tokens_and_a_public_host_with_strong_ones(served) -> None:  # type: ignore[no-untyped-def]
