@@ -17,14 +17,12 @@ SERVICE_COMMANDS = frozenset({"worker", "api", "dispatcher"})
 
 
 def send_library_logs_to_file(path: Path) -> Path:
-    """Route every logger (root and its children) to ``path``; nothing of theirs reaches the terminal."""
+    """Route every logger (root and its children) to ``path``; with no console handler, nothing reaches the terminal."""
     path.parent.mkdir(parents=True, exist_ok=True)
     handler = logging.FileHandler(path, encoding="utf-8")
     handler.setFormatter(logging.Formatter("%(asctime)s %(process)d %(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger()
-    for old in list(root.handlers):
-        root.removeHandler(old)
-    root.addHandler(handler)
+    root.addHandler(handler)  # with a handler in place, Python's last-resort stderr handler stays silent
     root.setLevel(logging.INFO)
     # transformers keeps a stderr handler of its own unless told otherwise (read when it is first imported)
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
