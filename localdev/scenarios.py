@@ -112,16 +112,26 @@ class Scenario:
             "end": self._at(self.spec.duration_min),
             "events": len(self.events),
             "incidents": [
-                {**asdict(i), "start": self._at(i.start_min), "end": self._at(i.start_min + i.duration_min),
-                 "events": sum(1 for e in self.events if e["meta"].get("incident") == i.entity)}
+                {
+                    **asdict(i),
+                    "start": self._at(i.start_min),
+                    "end": self._at(i.start_min + i.duration_min),
+                    "events": sum(1 for e in self.events if e["meta"].get("incident") == i.entity),
+                }
                 for i in self.spec.incidents
             ],
             "bursts": [
-                {**asdict(b), "peak": round(b.peak, 2), "decay_min": round(b.decay_min, 1),
-                 "end_min": round(b.end_min, 1), "start": self._at(b.start_min), "end": self._at(b.end_min)}
+                {
+                    **asdict(b),
+                    "peak": round(b.peak, 2),
+                    "decay_min": round(b.decay_min, 1),
+                    "end_min": round(b.end_min, 1),
+                    "start": self._at(b.start_min),
+                    "end": self._at(b.end_min),
+                }
                 for b in self.bursts
             ],
-        }  # fmt: skip
+        }
 
     def write(self, directory: Path) -> tuple[Path, Path]:
         directory.mkdir(parents=True, exist_ok=True)
@@ -153,6 +163,126 @@ def _volumes(spec: ScenarioSpec, traffic: Traffic, entity: str, rng: np.random.G
     return counts
 
 
+def _scenario_start(spec: ScenarioSpec, start: datetime | None) -> datetime:
+    """The given start, or one that ends the scenario now (its events recent, no future stamps); whole minutes."""
+    return (start or datetime.now(UTC) - timedelta(minutes=spec.duration_min)).replace(second=0, microsecond=0)
+
+
+def _text_pools(texts: list[Example]) -> dict[tuple[str, str], list[Example]]:
+    """Texts by (kind, label or "any"): tweets are social posts, NYT snippets news, reviews either."""
+    pools: dict[tuple[str, str], list[Example]] = defaultdict(list)
+    for example in texts:
+        kinds = {"tweets": ["social"], "nyt": ["news"]}.get(example.domain, ["news", "social"])
+        for kind in kinds:
+            pools[(kind, "any")].append(example)
+            pools[(kind, example.label)].append(example)
+    return pools
+
+
+def _entity_rates(spec: ScenarioSpec, entities: list[Entity], rng: random.Random) -> dict[str, float]:
+    """Each entity's mean events a minute: the scenario's rate times a popularity drawn in [0.5, 1.5)."""
+    return {e.id: spec.rate_per_min * (0.5 + rng.random()) for e in entities}
+
+
+def _burst_truths(entity: str, traffic: Traffic, counts: np.ndarray) -> list[BurstTruth]:
+    """The ordinary bursts drawn for ``entity``, each with the excess events it added (column 1 of ``counts``)."""
+    return [
+        BurstTruth(
+            entity,
+            b.start_min,
+            b.end_min,
+            b.peak,
+            b.decay_min,
+            int(counts[b.start_min : math.ceil(b.end_min), 1].sum()),
+        )
+        for b in traffic.bursts
+    ]
+
+
+def _draw_volumes(scenario: Scenario, entities: list[Entity], rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """Each entity's counts per minute (see :func:`_volumes`); the ordinary bursts drawn go to the ground truth."""
+    spec = scenario.spec
+    profile = load_profile(spec.profile)
+    minutes = int(spec.duration_min)
+    volumes: dict[str, np.ndarray] = {}
+    for entity in entities:
+        rate = scenario.rates[entity.id]
+        traffic = sample_traffic(profile, scenario.start, minutes, rate, rng, bursts=spec.bursts)
+        volumes[entity.id] = _volumes(spec, traffic, entity.id, rng)
+        scenario.bursts += _burst_truths(entity.id, traffic, volumes[entity.id])
+    return volumes
+
+
+def _incident_at(spec: ScenarioSpec, entity: str, minute: int) -> Incident | None:
+    """The first of ``entity``'s incidents under way at ``minute``, if any."""
+    return next(
+        (i for i in spec.incidents if i.entity == entity and i.start_min <= minute < i.start_min + i.duration_min),
+        None,
+    )
+
+
+@dataclass(frozen=True)
+class _EventDraws:
+    """The seeded draws behind each event, in a fixed order: kind, tone, text, mention, second within the minute."""
+
+    spec: ScenarioSpec
+    seed: int
+    pools: dict[tuple[str, str], list[Example]]
+    rng: random.Random
+
+    def event(
+        self, number: int, entity: Entity, minute_start: datetime, *, incident: Incident | None, burst: bool
+    ) -> dict[str, Any]:
+        """Event ``number`` of the scenario; an incident's (``incident`` set) leans negative by its share."""
+        rng = self.rng
+        kind = "social" if rng.random() < self.spec.social_share else "news"
+        negative = incident is not None and rng.random() < incident.negative_share
+        example = rng.choice(self.pools[(kind, "negative" if negative else "any")])
+        mentioned = rng.random() < self.spec.mention_share
+        published = minute_start + timedelta(seconds=rng.random() * 60)
+        event: dict[str, Any] = {
+            "id": f"{self.spec.name}-{self.seed}-{number:07d}",
+            "source": f"sim-{example.domain}",
+            "kind": kind,
+            "text": _mention(rng, entity, example.text, kind) if mentioned else example.text,
+            "published_at": published.isoformat().replace("+00:00", "Z"),
+            "lang": "en",
+            "meta": {
+                "domain": example.domain,
+                "rating": example.rating,
+                "label": example.label,
+                "entity": entity.id,
+                "incident": entity.id if incident is not None else None,
+                "burst": entity.id if burst else None,
+            },
+        }
+        if not mentioned:
+            event["entities"] = [entity.id]
+        return event
+
+
+def _draw_events(
+    scenario: Scenario, entities: list[Entity], volumes: dict[str, np.ndarray], draws: _EventDraws
+) -> None:
+    """Every minute's events, entity by entity: the ordinary ones, then the burst's, then the incident's."""
+    for minute in range(int(scenario.spec.duration_min)):
+        minute_start = scenario.start + timedelta(minutes=minute)
+        for entity in entities:
+            calm_n, burst_n, incident_n = (int(n) for n in volumes[entity.id][minute])
+            incident = _incident_at(scenario.spec, entity.id, minute)
+            for n in range(calm_n + burst_n + incident_n):
+                in_incident = incident is not None and n >= calm_n + burst_n
+                scenario.events.append(
+                    draws.event(
+                        len(scenario.events) + 1,
+                        entity,
+                        minute_start,
+                        incident=incident if in_incident else None,
+                        burst=calm_n <= n < calm_n + burst_n,
+                    )
+                )
+
+
 def generate(
     spec: ScenarioSpec,
     texts: list[Example],
@@ -165,6 +295,9 @@ def generate(
     ``start`` it ends at the present, as a live feed would; a past ``start`` makes a historic replay, which the
     workers accept only with the age limit lifted (``RADAR_EVENT_MAX_AGE_S=0``).
 
+    Two generators, drawn in a fixed order: ``random`` for the popularities and then each event's draws, numpy's
+    for the traffic and counts of each entity in turn.
+
     >>> texts = [Example(str(i), "movie", f"text {i}", r, lab)
     ...          for i, (r, lab) in enumerate([(2.0, "positive"), (-2.0, "negative")] * 3)]
     >>> ents = [Entity("ACME", ("Acme",)), Entity("GLBX", ("Globex",))]
@@ -176,60 +309,11 @@ def generate(
     """
     rng = random.Random(seed)
     volume_rng = np.random.default_rng(seed)
-    # by default the scenario ends now: its events are recent, within the event-time policy (no future stamps)
-    start = (start or datetime.now(UTC) - timedelta(minutes=spec.duration_min)).replace(second=0, microsecond=0)
     entities = [e for e in watchlist if spec.entities is None or e.id in spec.entities]
-    pools: dict[tuple[str, str], list[Example]] = defaultdict(list)
-    for example in texts:
-        kinds = {"tweets": ["social"], "nyt": ["news"]}.get(example.domain, ["news", "social"])
-        for kind in kinds:
-            pools[(kind, "any")].append(example)
-            pools[(kind, example.label)].append(example)
-    popularity = {e.id: 0.5 + rng.random() for e in entities}
-    profile = load_profile(spec.profile)
-    minutes = int(spec.duration_min)
-    scenario = Scenario(spec, seed, start, rates={e.id: spec.rate_per_min * popularity[e.id] for e in entities})
-    volumes: dict[str, np.ndarray] = {}
-    for entity in entities:
-        traffic = sample_traffic(profile, start, minutes, scenario.rates[entity.id], volume_rng, bursts=spec.bursts)
-        volumes[entity.id] = _volumes(spec, traffic, entity.id, volume_rng)
-        scenario.bursts += [
-            BurstTruth(entity.id, b.start_min, b.end_min, b.peak, b.decay_min,
-                       int(volumes[entity.id][b.start_min : math.ceil(b.end_min), 1].sum()))
-            for b in traffic.bursts
-        ]  # fmt: skip
-    counter = 0
-    for minute in range(minutes):
-        t0 = start + timedelta(minutes=minute)
-        for entity in entities:
-            calm_n, burst_n, incident_n = (int(n) for n in volumes[entity.id][minute])
-            incident = next(
-                (i for i in spec.incidents
-                 if i.entity == entity.id and i.start_min <= minute < i.start_min + i.duration_min), None,
-            )  # fmt: skip
-            for n in range(calm_n + burst_n + incident_n):
-                kind = "social" if rng.random() < spec.social_share else "news"
-                in_incident = incident is not None and n >= calm_n + burst_n
-                in_burst = calm_n <= n < calm_n + burst_n
-                negative = in_incident and incident is not None and rng.random() < incident.negative_share
-                example = rng.choice(pools[(kind, "negative" if negative else "any")])
-                mentioned = rng.random() < spec.mention_share
-                published = t0 + timedelta(seconds=rng.random() * 60)
-                counter += 1
-                event: dict[str, Any] = {
-                    "id": f"{spec.name}-{seed}-{counter:07d}",
-                    "source": f"sim-{example.domain}",
-                    "kind": kind,
-                    "text": _mention(rng, entity, example.text, kind) if mentioned else example.text,
-                    "published_at": published.isoformat().replace("+00:00", "Z"),
-                    "lang": "en",
-                    "meta": {"domain": example.domain, "rating": example.rating, "label": example.label,
-                             "entity": entity.id, "incident": entity.id if in_incident else None,
-                             "burst": entity.id if in_burst else None},
-                }  # fmt: skip
-                if not mentioned:
-                    event["entities"] = [entity.id]
-                scenario.events.append(event)
+    pools = _text_pools(texts)
+    scenario = Scenario(spec, seed, _scenario_start(spec, start), rates=_entity_rates(spec, entities, rng))
+    volumes = _draw_volumes(scenario, entities, volume_rng)
+    _draw_events(scenario, entities, volumes, _EventDraws(spec, seed, pools, rng))
     scenario.events.sort(key=lambda e: e["published_at"])
     return scenario
 

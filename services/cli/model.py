@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import numpy as np
 import typer
@@ -14,6 +14,9 @@ from rich.table import Table
 from core.progress import progress_reporter
 from core.settings import Settings
 from inference.train import TrainConfig
+
+if TYPE_CHECKING:
+    from inference.runtime import SentimentRuntime
 
 __all__ = ["model_app"]
 
@@ -71,13 +74,23 @@ def train_cmd(
 
     settings = Settings()
     prepared = prepare(settings.cache_dir)  # the fixed split: --seed only seeds training, never the test texts
-    config = TrainConfig(epochs=epochs, max_length=max_length, lr=lr, batch_size=batch_size,
-                         class_weight_power=class_weight_power, soft_label_sigma=soft_label_sigma,
-                         val_fraction=val_fraction, tune_offsets=tune_offsets, seed=seed,
-                         pooling=pooling, layer_decay=layer_decay, train_fraction=train_fraction)  # fmt: skip
+    config = TrainConfig(
+        epochs=epochs,
+        max_length=max_length,
+        lr=lr,
+        batch_size=batch_size,
+        class_weight_power=class_weight_power,
+        soft_label_sigma=soft_label_sigma,
+        val_fraction=val_fraction,
+        tune_offsets=tune_offsets,
+        seed=seed,
+        pooling=pooling,
+        layer_decay=layer_decay,
+        train_fraction=train_fraction,
+    )
+    data_dir = current_data_dir(settings.cache_dir)
     with progress_reporter(console) as report:
-        result = train(current_data_dir(settings.cache_dir), prepared.digest, settings.cache_dir, config,
-                       force=force, progress=report)  # fmt: skip
+        result = train(data_dir, prepared.digest, settings.cache_dir, config, force=force, progress=report)
     (settings.cache_dir / "models" / "LATEST").write_text(str(result.model_dir))
     how = "cached" if result.cached else "trained"
     console.print(f"{how}: {result.model_dir} ({result.seconds / 60:.1f} min of training)")
@@ -126,6 +139,37 @@ def evaluate_cmd(
     console.print(f"report: {', '.join(str(p) for p in paths.values())}")
 
 
+def _score_variants(runtimes: dict[str, SentimentRuntime], texts: list[str]) -> dict[str, np.ndarray]:
+    """Each runtime's class probabilities for ``texts``, scored 64 at a time with a progress bar per variant."""
+    probs = {}
+    with progress_reporter(console) as report:
+        for name, runtime in runtimes.items():
+            chunks = []
+            for start in range(0, len(texts), 64):
+                chunks.append(runtime.predict(texts[start : start + 64]))
+                report(name, min(start + 64, len(texts)), len(texts))
+            probs[name] = np.concatenate(chunks)
+    return probs
+
+
+def _parity_table(probs: dict[str, np.ndarray], truth: list[str], title: str) -> Table:
+    """Each variant against torch fp32 (label agreement, largest probability gap) and its macro-F1 on the truth."""
+    from inference.export import parity
+    from inference.labels import LABELS
+    from inference.metrics import macro_f1
+
+    table = Table(title=title)
+    for column in ("variant", "label agreement vs torch", "max |Δp| vs torch", "macro-F1"):
+        table.add_column(column)
+    for name, values in probs.items():
+        check = parity(probs["torch fp32"], values)
+        predicted = [LABELS[i] for i in values.argmax(axis=1)]
+        table.add_row(
+            name, f"{check.label_agreement:.4f}", f"{check.max_prob_diff:.4f}", f"{macro_f1(truth, predicted):.4f}"
+        )
+    return table
+
+
 @model_app.command("export")
 def export_cmd(
     model: Annotated[Path | None, typer.Option(help="model directory (default: the last trained)")] = None,
@@ -133,9 +177,7 @@ def export_cmd(
     restart_triton: bool = True,
 ) -> None:
     """ONNX fp32 + int8 (dynamic quantisation), parity against torch, and serve it on the local Triton."""
-    from inference.export import export_onnx, parity
-    from inference.labels import LABELS
-    from inference.metrics import macro_f1
+    from inference.export import export_onnx
     from inference.model_store import set_serving_model
     from inference.runtime import SentimentRuntime
 
@@ -145,31 +187,14 @@ def export_cmd(
     with console.status("exporting to ONNX and quantising to int8…"):
         result = export_onnx(model_dir, out_dir)
     examples = _test_split(settings)
-    texts = [e.text for e in examples]
-    truth = [e.label for e in examples]
     runtimes = {
         "torch fp32": SentimentRuntime(out_dir, backend="torch"),
         "onnx fp32": SentimentRuntime(out_dir, backend="onnx", onnx_file=result.fp32.name),
         "onnx int8": SentimentRuntime(out_dir, backend="onnx", onnx_file=result.int8.name),
     }
-    probs = {}
-    with progress_reporter(console) as report:
-        for name, runtime in runtimes.items():
-            chunks = []
-            for start in range(0, len(texts), 64):
-                chunks.append(runtime.predict(texts[start : start + 64]))
-                report(name, min(start + 64, len(texts)), len(texts))
-            probs[name] = np.concatenate(chunks)
-    table = Table(title=f"export parity on {len(texts)} test texts -> {out_dir}")
-    for column in ("variant", "label agreement vs torch", "max |Δp| vs torch", "macro-F1"):
-        table.add_column(column)
-    for name, values in probs.items():
-        check = parity(probs["torch fp32"], values)
-        predicted = [LABELS[i] for i in values.argmax(axis=1)]
-        table.add_row(
-            name, f"{check.label_agreement:.4f}", f"{check.max_prob_diff:.4f}", f"{macro_f1(truth, predicted):.4f}"
-        )
-    console.print(table)
+    probs = _score_variants(runtimes, [e.text for e in examples])
+    title = f"export parity on {len(examples)} test texts -> {out_dir}"
+    console.print(_parity_table(probs, [e.label for e in examples], title))
     chosen = result.int8.name if serve == "int8" else result.fp32.name
     set_serving_model(settings, out_dir, chosen)
     console.print(f"Triton's `sentiment` now serves {out_dir / chosen}")

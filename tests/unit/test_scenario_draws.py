@@ -1,0 +1,51 @@
+"""Scenario generation's pieces: which incident is under way, the text pools, event numbering and incident labels."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from inference.dataset import Example
+from localdev.scenarios import SCENARIOS, Incident, ScenarioSpec, _incident_at, _text_pools, generate
+from stream.entities import Entity
+
+_START = datetime(2026, 1, 5, 9, tzinfo=UTC)
+
+
+def _texts() -> list[Example]:
+    rated = [("tweets", 2.0, "positive"), ("tweets", -2.0, "negative"), ("nyt", -2.0, "negative")] * 4
+    rated += [("movie", 0.0, "neutral"), ("movie", -2.0, "negative")] * 4
+    return [Example(str(i), domain, f"text {i}", r, label) for i, (domain, r, label) in enumerate(rated)]
+
+
+def test_an_incident_is_under_way_from_its_start_to_before_its_end() -> None:
+    spec = ScenarioSpec("t", 60, 1.0, (Incident("ACME", 10, 5), Incident("ACME", 12, 10, multiplier=2)))
+    assert _incident_at(spec, "ACME", 9) is None
+    assert _incident_at(spec, "ACME", 10) == spec.incidents[0]
+    assert _incident_at(spec, "ACME", 14) == spec.incidents[0]  # the first listed wins an overlap
+    assert _incident_at(spec, "ACME", 15) == spec.incidents[1]
+    assert _incident_at(spec, "GLBX", 12) is None
+
+
+def test_tweets_are_social_nyt_news_and_reviews_either() -> None:
+    pools = _text_pools(_texts())
+    assert {e.domain for e in pools[("social", "any")]} == {"tweets", "movie"}
+    assert {e.domain for e in pools[("social", "negative")]} == {"tweets", "movie"}
+    assert {e.domain for e in pools[("news", "any")]} == {"nyt", "movie"}
+    assert {e.label for e in pools[("news", "negative")]} == {"negative"}
+
+
+def test_events_are_numbered_once_each_in_draw_order() -> None:
+    ents = [Entity("ACME", ("Acme",)), Entity("GLBX", ("Globex",))]
+    scenario = generate(SCENARIOS["smoke"], _texts(), ents, seed=3, start=_START)
+    numbers = sorted(int(e["id"].rsplit("-", 1)[1]) for e in scenario.events)
+    assert numbers == list(range(1, len(scenario.events) + 1))
+
+
+def test_incident_events_fall_inside_the_incident_window() -> None:
+    ents = [Entity("ACME", ("Acme",)), Entity("GLBX", ("Globex",))]
+    scenario = generate(SCENARIOS["smoke"], _texts(), ents, seed=3, start=_START)
+    truth = scenario.truth()["incidents"][0]
+    flagged = [e for e in scenario.events if e["meta"]["incident"]]
+    assert flagged and {e["meta"]["entity"] for e in flagged} == {"ACME"}
+    stamps = [datetime.fromisoformat(e["published_at"].replace("Z", "+00:00")) for e in flagged]
+    assert datetime.fromisoformat(truth["start"]) <= min(stamps) <= max(stamps) < datetime.fromisoformat(truth["end"])
