@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from core.errors import ConfigError
 from core.progress import progress_reporter
 from core.settings import Settings
 from inference.train import TrainConfig
@@ -99,7 +100,7 @@ def train_cmd(
 def latest_trained_model(settings: Settings) -> Path:
     pointer = settings.cache_dir / "models" / "LATEST"
     if not pointer.exists():
-        raise typer.BadParameter("no trained model yet: run `radar model train`")
+        raise ConfigError("no trained model yet: run `radar model train`")
     return Path(pointer.read_text().strip())
 
 
@@ -216,5 +217,5 @@ def gpu_repo_cmd(
 
     source = export or resolve_serving_model(Settings())
     if not (source / "model.onnx").exists():
-        raise typer.BadParameter(f"{source} has no model.onnx: run `radar model export` first")
+        raise ConfigError(f"{source} has no model.onnx: run `radar model export` first")
     console.print(f"GPU model repository: {build_gpu_repository(source, out)}")
