@@ -1,28 +1,16 @@
-"""Retry backoff and a circuit breaker: pure state machines with an injected clock (no sleeping here)."""
+"""A circuit breaker for the Triton client: a pure state machine with an injected clock (no sleeping here).
+
+The retry backoff is the project's one backoff, :class:`core.retry.Backoff`; it is re-exported here because the
+Triton client takes one (its retries within a call) next to its breaker (whether to call at all).
+"""
 
 from __future__ import annotations
 
-import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+
+from core.retry import Backoff
 
 __all__ = ["Backoff", "CircuitBreaker"]
-
-
-@dataclass
-class Backoff:
-    """Exponential backoff with full jitter, capped.
-
-    >>> b = Backoff(base_s=0.1, cap_s=1.0, rng=random.Random(0))
-    >>> all(0 <= b.delay(n) <= min(1.0, 0.1 * 2**n) for n in range(12) for _ in range(100))
-    True
-    """
-
-    base_s: float = 0.05
-    cap_s: float = 5.0
-    rng: random.Random = field(default_factory=random.Random)
-
-    def delay(self, attempt: int) -> float:
-        return self.rng.uniform(0, min(self.cap_s, self.base_s * (2**attempt)))
 
 
 @dataclass

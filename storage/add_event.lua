@@ -1,51 +1,49 @@
 -- Count one scored event exactly once: dedupe by id and every bucket increment in one atomic step.
--- KEYS: seen, entities, watermark, first_minute, closed_through, partition_marks
--- ARGV: prefix, kind, minute, hour, label, score, score_sq, event_time, snippet_json,
---       ttl_seen, ttl_minute, ttl_hour, ttl_meta, partitions (newline-separated, may be empty), entity...
+-- Named arguments: this is the script's body. storage/add_event.py prepends a generated header that binds the
+-- fields of AddEventKeys and AddEventArgs (seen_key ... partition_marks_key, prefix ... partitions, entities) to
+-- their KEYS and ARGV positions; the body reads those names only, never KEYS or ARGV (a unit test checks).
 -- Returns 0 for a duplicate, 1 when counted, 2 when late: its minute was already closed, so it is not counted
 -- (the caller dead-letters it with that reason; its id stays seen, so a redelivery is a duplicate, not a second
 -- dead letter).
-if not redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[10]) then
+if not redis.call('SET', seen_key, '1', 'NX', 'EX', ttl_seen) then
   return 0
 end
-local closed = tonumber(redis.call('GET', KEYS[5]) or '-1')
-if closed >= 0 and tonumber(ARGV[3]) <= closed then
+local closed = tonumber(redis.call('GET', closed_through_key) or '-1')
+if closed >= 0 and tonumber(minute) <= closed then
   return 2
 end
-local prefix, kind, minute, hour = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
-for i = 15, #ARGV do
-  local entity = ARGV[i]
-  local keys = {
-    {prefix .. 'm:' .. entity .. ':' .. kind .. ':' .. minute, ARGV[11]},
-    {prefix .. 'h:' .. entity .. ':' .. kind .. ':' .. hour, ARGV[12]},
+for _, entity in ipairs(entities) do
+  local buckets = {
+    {prefix .. 'm:' .. entity .. ':' .. kind .. ':' .. minute, ttl_minute},
+    {prefix .. 'h:' .. entity .. ':' .. kind .. ':' .. hour, ttl_hour},
   }
-  for _, spec in ipairs(keys) do
+  for _, spec in ipairs(buckets) do
     redis.call('HINCRBY', spec[1], 'n', 1)
-    redis.call('HINCRBY', spec[1], ARGV[5], 1)
-    redis.call('HINCRBYFLOAT', spec[1], 'total', ARGV[6])
-    redis.call('HINCRBYFLOAT', spec[1], 'total_sq', ARGV[7])
+    redis.call('HINCRBY', spec[1], label, 1)
+    redis.call('HINCRBYFLOAT', spec[1], 'total', score)
+    redis.call('HINCRBYFLOAT', spec[1], 'total_sq', score_sq)
     redis.call('EXPIRE', spec[1], spec[2])
   end
   local evidence = prefix .. 'ev:' .. entity .. ':' .. minute
-  redis.call('LPUSH', evidence, ARGV[9])
+  redis.call('LPUSH', evidence, snippet)
   redis.call('LTRIM', evidence, 0, 19)
-  redis.call('EXPIRE', evidence, ARGV[11])
-  redis.call('ZADD', KEYS[2], 'GT', minute, entity)
+  redis.call('EXPIRE', evidence, ttl_minute)
+  redis.call('ZADD', entities_key, 'GT', minute, entity)
 end
-redis.call('EXPIRE', KEYS[2], ARGV[13])
-local watermark = tonumber(redis.call('GET', KEYS[3]) or '0')
-if tonumber(ARGV[8]) > watermark then
-  redis.call('SET', KEYS[3], ARGV[8], 'EX', ARGV[13])
+redis.call('EXPIRE', entities_key, ttl_meta)
+local watermark = tonumber(redis.call('GET', watermark_key) or '0')
+if tonumber(event_time) > watermark then
+  redis.call('SET', watermark_key, event_time, 'EX', ttl_meta)
 end
-for name in string.gmatch(ARGV[14], '[^\n]+') do
-  local mark = tonumber(redis.call('HGET', KEYS[6], name) or '0')
-  if tonumber(ARGV[8]) > mark then
-    redis.call('HSET', KEYS[6], name, ARGV[8])
+for name in string.gmatch(partitions, '[^\n]+') do
+  local mark = tonumber(redis.call('HGET', partition_marks_key, name) or '0')
+  if tonumber(event_time) > mark then
+    redis.call('HSET', partition_marks_key, name, event_time)
   end
-  redis.call('EXPIRE', KEYS[6], ARGV[13])
+  redis.call('EXPIRE', partition_marks_key, ttl_meta)
 end
-local first = tonumber(redis.call('GET', KEYS[4]) or '-1')
+local first = tonumber(redis.call('GET', first_minute_key) or '-1')
 if first < 0 or tonumber(minute) < first then
-  redis.call('SET', KEYS[4], minute, 'EX', ARGV[13])
+  redis.call('SET', first_minute_key, minute, 'EX', ttl_meta)
 end
 return 1

@@ -1,8 +1,11 @@
 """The Redis aggregate store: the only code that talks to Redis about buckets, detector state and closing.
 
-Writes go through one Lua script (``add_event.lua``) per event, pipelined per batch, so a redelivered event
-never counts twice and a bucket is never half-updated. Reads of 5 min, 1 h and 24 h windows combine hour
-buckets for whole hours with minute buckets for the edges.
+Writes go through one Lua script (``add_event.lua``, its arguments named in :mod:`storage.add_event`) per event,
+pipelined per batch, so a redelivered event never counts twice and a bucket is never half-updated. Reads of 5 min,
+1 h and 24 h windows combine hour buckets for whole hours with minute buckets for the edges.
+
+:class:`AggregateStore` is the Redis implementation of :class:`storage.minute_store.MinuteStore`, what the minute
+closer needs; :class:`storage.memory_aggregates.MemoryAggregateStore` is the in-memory one its unit tests use.
 """
 
 from __future__ import annotations
@@ -14,18 +17,18 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 import redis.asyncio as aioredis
 
 from core.domain import MinuteStats
+from storage.add_event import AddEventArgs, AddEventKeys, script_source
 from storage.redis_keys import ALL_ENTITIES, Keys
 
 __all__ = ["AddResult", "AggregateStore", "ScoredItem", "stats_from_hash"]
 
-_SCRIPT = (Path(__file__).parent / "add_event.lua").read_text()
 KINDS = ("news", "social")
+_RELEASE_LOCK = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0"
 DAY = 86_400
 
 
@@ -90,23 +93,13 @@ class AggregateStore:
         self.minute_ttl_s = 2 * DAY
         self.hour_ttl_s = 8 * DAY
         self.meta_ttl_s = meta_ttl_s
-        self._add = client.register_script(_SCRIPT)
+        self._add = client.register_script(script_source())
 
     # --- writes ---
     async def add_batch(self, items: Sequence[ScoredItem]) -> AddResult:
-        k = self.keys
         pipe = self.client.pipeline(transaction=False)
         for item in items:
-            ts = item.published_at.timestamp()
-            minute, hour = int(ts // 60), int(ts // 3600)
-            snippet = json.dumps({"id": item.id, "text": item.snippet, "score": round(item.score, 4)})
-            await self._add(
-                keys=[k.seen(item.id), k.entities, k.watermark, k.first_minute, k.closed_through, k.partition_marks],
-                args=[k.prefix, item.kind, minute, hour, item.label, item.score, item.score * item.score, ts, snippet,
-                      self.dedupe_ttl_s, self.minute_ttl_s, self.hour_ttl_s, self.meta_ttl_s,
-                      "\n".join(item.partitions), ALL_ENTITIES, *item.entities],
-                client=pipe,
-            )  # fmt: skip
+            await self._add(keys=self._keys_of(item).argv(), args=self._args_of(item).argv(), client=pipe)
         result = AddResult()
         for position, code in enumerate(await pipe.execute()):
             if code == 0:
@@ -116,6 +109,37 @@ class AggregateStore:
             else:
                 result.counted += 1
         return result
+
+    def _keys_of(self, item: ScoredItem) -> AddEventKeys:
+        k = self.keys
+        return AddEventKeys(
+            seen_key=k.seen(item.id),
+            entities_key=k.entities,
+            watermark_key=k.watermark,
+            first_minute_key=k.first_minute,
+            closed_through_key=k.closed_through,
+            partition_marks_key=k.partition_marks,
+        )
+
+    def _args_of(self, item: ScoredItem) -> AddEventArgs:
+        ts = item.published_at.timestamp()
+        return AddEventArgs(
+            prefix=self.keys.prefix,
+            kind=item.kind,
+            minute=int(ts // 60),
+            hour=int(ts // 3600),
+            label=item.label,
+            score=item.score,
+            score_sq=item.score * item.score,
+            event_time=ts,
+            snippet=json.dumps({"id": item.id, "text": item.snippet, "score": round(item.score, 4)}),
+            ttl_seen=self.dedupe_ttl_s,
+            ttl_minute=self.minute_ttl_s,
+            ttl_hour=self.hour_ttl_s,
+            ttl_meta=self.meta_ttl_s,
+            partitions="\n".join(item.partitions),
+            entities=(ALL_ENTITIES, *item.entities),
+        )
 
     # --- reads ---
     async def minute_stats(self, entities: Sequence[str], minute: int) -> dict[str, MinuteStats]:
@@ -220,7 +244,4 @@ class AggregateStore:
             yield got
         finally:
             if got:
-                await self.client.eval(
-                    "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0",
-                    1, self.keys.close_lock, token,
-                )  # fmt: skip
+                await self.client.eval(_RELEASE_LOCK, 1, self.keys.close_lock, token)

@@ -8,29 +8,46 @@ closed by the next batch or by the timer once the store is back, so no alert is 
 from __future__ import annotations
 
 import asyncio
-import itertools
 import json
 import logging
 import time
-from collections.abc import Awaitable, Callable
-from typing import Any
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, Protocol
 
 import faust
 import redis.asyncio as aioredis
 
+from core.retry import Backoff, retry_forever
 from core.settings import Settings
-from inference.resilience import Backoff
-from storage.aggregates import AggregateStore, ScoredItem
+from storage.aggregates import AddResult, AggregateStore, ScoredItem
 from stream.backlog import SOURCE_HEADER, KafkaBacklog, partition_name
 from stream.closer import DetectionSink, MinuteCloser
 from stream.deadletter import DeadLetter, dead_letter
 from stream.metrics import DEAD_LETTERS, DUPLICATES, LATE_EVENTS
-from stream.score_agent import hold_back
+from stream.score_agent import ProducerSink, hold_back
+from stream.score_stage import OutRecord, RecordSink
 
-__all__ = ["register_aggregate_agent"]
+__all__ = [
+    "BatchStore",
+    "SharedCloser",
+    "aggregate_events",
+    "close_quietly",
+    "count_until_stored",
+    "late_letters",
+    "partitions_of",
+    "read_batch",
+    "register_aggregate_agent",
+]
 
 log = logging.getLogger("radar.aggregate")
 SinkFactory = Callable[[faust.App], Awaitable[DetectionSink]]
+REDIS_AWAY = (aioredis.ConnectionError, aioredis.TimeoutError)
+
+
+class BatchStore(Protocol):
+    """What counting needs of the store (:class:`storage.aggregates.AggregateStore` in the workers)."""
+
+    async def add_batch(self, items: Sequence[ScoredItem]) -> AddResult: ...
 
 
 def partitions_of(event: faust.EventT) -> tuple[str, ...]:
@@ -44,73 +61,128 @@ def partitions_of(event: faust.EventT) -> tuple[str, ...]:
 
 def _letter(event: faust.EventT, reason: str) -> DeadLetter:
     message = event.message
-    return dead_letter(event.value, reason, stage="aggregate", source_topic=message.topic,
-                       partition=message.partition, offset=message.offset, key=event.key)  # fmt: skip
+    return dead_letter(
+        event.value,
+        reason,
+        stage="aggregate",
+        source_topic=message.topic,
+        partition=message.partition,
+        offset=message.offset,
+        key=event.key,
+    )
+
+
+def read_batch(events: Sequence[faust.EventT]) -> tuple[list[ScoredItem], list[faust.EventT], list[DeadLetter]]:
+    """The readable scored events (and the Faust events they came from, in step), and a dead letter for the rest:
+    no record may stop the batch."""
+    items: list[ScoredItem] = []
+    read: list[faust.EventT] = []
+    letters: list[DeadLetter] = []
+    for event in events:
+        try:
+            items.append(ScoredItem.from_scored(json.loads(event.value), partitions_of(event)))
+            read.append(event)
+        except Exception as exc:  # noqa: BLE001 - no record may stop the batch: it is dead-lettered
+            letters.append(_letter(event, f"unreadable scored event: {exc!r}"))
+    return items, read, letters
+
+
+def late_letters(
+    result: AddResult, items: Sequence[ScoredItem], read: Sequence[faust.EventT], *, lateness_s: float
+) -> list[DeadLetter]:
+    """A dead letter for every event the store refused as late, saying which closed minute it missed."""
+    letters = []
+    for position in result.late:
+        minute = items[position].published_at.strftime("%Y-%m-%d %H:%M")
+        why = f"late: its minute ({minute} UTC) was already closed (lateness {lateness_s:g} s); not counted"
+        letters.append(_letter(read[position], why))
+    return letters
+
+
+async def count_until_stored(
+    store: BatchStore, items: list[ScoredItem], *, sleep: Callable[[float], Awaitable[object]] = asyncio.sleep
+) -> AddResult:
+    """``store.add_batch(items)``, retried for as long as Redis is away (the batch is held, nothing new pulled)."""
+
+    def waiting(attempt: int, exc: BaseException) -> None:
+        if attempt % 10 == 0:
+            log.warning("Redis unavailable, holding %d events back: %s", len(items), exc)
+
+    return await retry_forever(
+        lambda: store.add_batch(items),
+        backoff=Backoff(base_s=0.2, cap_s=5.0),
+        is_retryable=lambda exc: isinstance(exc, REDIS_AWAY),
+        on_retry=waiting,
+        sleep=sleep,
+    )
+
+
+async def aggregate_events(
+    events: Sequence[faust.EventT], *, store: BatchStore, sink: RecordSink, settings: Settings
+) -> None:
+    """One batch: count it, dead-letter the unreadable and the late; held back (not committed) if stopped."""
+    try:
+        items, read, letters = read_batch(events)
+        result = await count_until_stored(store, items)
+        letters += late_letters(result, items, read, lateness_s=settings.allowed_lateness_s)
+        for letter in letters:
+            await sink.send(OutRecord(settings.topics.deadletter, None, letter.to_bytes()))
+    except BaseException:
+        hold_back(events)
+        raise
+    DUPLICATES.labels("aggregate").inc(result.duplicates)
+    LATE_EVENTS.inc(len(result.late))
+    DEAD_LETTERS.labels("aggregate").inc(len(letters))
+
+
+class SharedCloser:
+    """The worker's one store and minute closer, built when the agent starts (no client at registration)."""
+
+    def __init__(self, app: faust.App, settings: Settings, sink_factory: SinkFactory) -> None:
+        self.app, self.settings, self.sink_factory = app, settings, sink_factory
+        self.store: AggregateStore | None = None
+        self.closer: MinuteCloser | None = None
+
+    async def get(self) -> tuple[AggregateStore, MinuteCloser]:
+        if self.store is None or self.closer is None:
+            s = self.settings
+            store = AggregateStore(aioredis.from_url(s.redis_url), prefix=s.redis_prefix)
+            backlog = KafkaBacklog(s, [*s.topics.raw(), s.topics.scored])
+            self.closer = MinuteCloser(
+                store,
+                await self.sink_factory(self.app),
+                backlog,
+                lateness_s=s.allowed_lateness_s,
+                settle_s=s.settle_s,
+                idle_grace_s=s.idle_grace_s,
+                max_future_s=s.event_max_future_s,
+            )
+            self.store = store
+        return self.store, self.closer
+
+
+async def close_quietly(active: MinuteCloser) -> None:
+    try:
+        await active.close_ready(time.time())
+    except Exception as exc:  # noqa: BLE001 - the minute stays open and is closed on a later try
+        log.warning("closing minutes failed, will retry: %s", exc)
 
 
 def register_aggregate_agent(app: faust.App, settings: Settings, sink_factory: SinkFactory) -> Any:
     scored = app.topic(settings.topics.scored, value_serializer="raw", key_serializer="raw")
-    shared: dict[str, MinuteCloser] = {}
-
-    async def closer() -> MinuteCloser:
-        if "closer" not in shared:
-            client = aioredis.from_url(settings.redis_url)
-            store = AggregateStore(client, prefix=settings.redis_prefix)
-            backlog = KafkaBacklog(settings, [*settings.topics.raw(), settings.topics.scored])
-            shared["closer"] = MinuteCloser(
-                store, await sink_factory(app), backlog,
-                lateness_s=settings.allowed_lateness_s, settle_s=settings.settle_s, idle_grace_s=settings.idle_grace_s,
-                max_future_s=settings.event_max_future_s,
-            )  # fmt: skip
-        return shared["closer"]
-
-    async def close_quietly(active: MinuteCloser) -> None:
-        try:
-            await active.close_ready(time.time())
-        except Exception as exc:  # noqa: BLE001 - the minute stays open and is closed on a later try
-            log.warning("closing minutes failed, will retry: %s", exc)
+    shared = SharedCloser(app, settings, sink_factory)
+    sink = ProducerSink(app)
 
     @app.agent(scored, name="aggregate")
     async def aggregate(stream: faust.StreamT) -> None:
-        active = await closer()
+        store, closer = await shared.get()
         async for events in stream.take_events(1000, within=0.2):  # type: ignore[attr-defined]  # on Stream, not StreamT
-            try:
-                items, read, letters = [], [], []
-                for event in events:
-                    try:
-                        items.append(ScoredItem.from_scored(json.loads(event.value), partitions_of(event)))
-                        read.append(event)
-                    except Exception as exc:  # noqa: BLE001 - no record may stop the batch: it is dead-lettered
-                        letters.append(_letter(event, f"unreadable scored event: {exc!r}"))
-                backoff = Backoff(base_s=0.2, cap_s=5.0)
-                for attempt in itertools.count():
-                    try:
-                        result = await active.store.add_batch(items)
-                        break
-                    except (aioredis.ConnectionError, aioredis.TimeoutError) as exc:
-                        if attempt % 10 == 0:
-                            log.warning("Redis unavailable, holding %d events back: %s", len(items), exc)
-                        await asyncio.sleep(backoff.delay(attempt))
-                for position in result.late:
-                    minute = items[position].published_at.strftime("%Y-%m-%d %H:%M")
-                    lateness = f"lateness {settings.allowed_lateness_s:g} s"
-                    why = f"late: its minute ({minute} UTC) was already closed ({lateness}); not counted"
-                    letters.append(_letter(read[position], why))
-                for letter in letters:
-                    await (
-                        await app.producer.send(settings.topics.deadletter, None, letter.to_bytes(), None, None, None)
-                    )
-            except BaseException:
-                hold_back(events)
-                raise
-            DUPLICATES.labels("aggregate").inc(result.duplicates)
-            LATE_EVENTS.inc(len(result.late))
-            DEAD_LETTERS.labels("aggregate").inc(len(letters))
-            await close_quietly(active)
+            await aggregate_events(events, store=store, sink=sink, settings=settings)
+            await close_quietly(closer)
 
     @app.timer(interval=settings.close_interval_s)
     async def close_when_quiet() -> None:
-        if "closer" in shared:
-            await close_quietly(shared["closer"])
+        if shared.closer is not None:
+            await close_quietly(shared.closer)
 
     return aggregate

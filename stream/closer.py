@@ -14,6 +14,9 @@ the end of a burst is not left open.
 One worker at a time holds the closing lock; minutes are closed in order and ``closed_through`` advances only
 after a minute's alerts and rollups are handed to the sink, so a crash re-closes a minute rather than skip it.
 Re-closing is harmless: detectors ignore minutes they already learnt and alerts are idempotent by key.
+
+The closer reads and writes through :class:`storage.minute_store.MinuteStore`: Redis in the workers, an in-memory
+store in the unit tests.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from collections.abc import Collection, Mapping
 from typing import Any, Protocol
 
 from core.domain import Rollup
-from storage.aggregates import AggregateStore
+from storage.minute_store import MinuteStore
 from storage.redis_keys import ALL_ENTITIES
 from stream.detect import EntityDetectors, minute_start, observe_minute
 
@@ -74,7 +77,7 @@ def last_closable_minute(watermark: float, *, lateness_s: float, quiet: bool) ->
 class MinuteCloser:
     def __init__(
         self,
-        store: AggregateStore,
+        store: MinuteStore,
         sink: DetectionSink,
         backlog: Backlog,
         *,
@@ -157,5 +160,5 @@ class MinuteCloser:
         await self.sink.emit(minute, alerts, rollups)
         await self.store.save_detectors(updated)
         if alerts:
-            log.warning("minute %s: %d alert(s): %s", minute_start(minute).strftime("%H:%M"), len(alerts),
-                        "; ".join(a["message"] for a in alerts))  # fmt: skip
+            messages = "; ".join(a["message"] for a in alerts)
+            log.warning("minute %s: %d alert(s): %s", minute_start(minute).strftime("%H:%M"), len(alerts), messages)

@@ -16,6 +16,8 @@ import socket
 from collections.abc import Iterable
 from urllib.parse import urlsplit
 
+from core.retry import Backoff, RandomSource
+
 __all__ = [
     "SCHEMES",
     "Outcome",
@@ -50,13 +52,15 @@ def classify(status: int | None) -> Outcome:
 
 
 def backoff_s(attempt: int, *, base_s: float = 5.0, cap_s: float = 3600.0, rng: random.Random | None = None) -> float:
-    """Exponential backoff with jitter: about 5 s, 10 s, 20 s ... capped at an hour.
+    """Exponential backoff with jitter: about 5 s, 10 s, 20 s ... capped at an hour. The project's one backoff
+    (:class:`core.retry.Backoff`), keeping at least half of each step so a receiver's outage is waited out in
+    visibly growing steps.
 
     >>> all(2.5 <= backoff_s(0, rng=random.Random(i)) <= 5.0 for i in range(50))
     True
     """
-    ceiling = min(cap_s, base_s * 2**attempt)
-    return (rng or random).uniform(ceiling / 2, ceiling)
+    source: RandomSource = rng if rng is not None else random
+    return Backoff(base_s=base_s, cap_s=cap_s, jitter=0.5, rng=source).delay(attempt)
 
 
 def url_problem(url: str) -> str | None:

@@ -1,0 +1,135 @@
+"""An in-memory aggregate store: what ``add_event.lua`` and :class:`storage.aggregates.AggregateStore` do, in dicts.
+
+Why it exists: the minute closer's rules are tested without Redis (``tests/unit/test_closer.py``). It keeps the
+Redis store's semantics where the closer can tell: an event id counts once, an event whose minute is closed is
+refused as late (its id kept), marks only grow, evidence is the 20 newest per entity and minute, detector state
+goes through JSON. It keeps no TTLs and no hour buckets, and its lock is per instance, not across processes: it
+is a test double, not a cache.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from typing import Any
+
+from core.domain import MinuteStats
+from storage.aggregates import KINDS, AddResult, ScoredItem, stats_from_hash
+from storage.redis_keys import ALL_ENTITIES
+
+__all__ = ["EVIDENCE_KEPT", "MemoryAggregateStore"]
+
+EVIDENCE_KEPT = 20  # as add_event.lua's LTRIM
+
+
+class MemoryAggregateStore:
+    """A :class:`storage.minute_store.MinuteStore` in memory, with ``add_batch`` to fill it.
+
+    >>> import asyncio
+    >>> from datetime import UTC, datetime
+    >>> at = datetime(2026, 1, 5, 12, 0, 30, tzinfo=UTC)
+    >>> item = ScoredItem("e1", "news", ("ACME",), "negative", -0.8, at, "bad news", ("raw:0",))
+    >>> store = MemoryAggregateStore()
+    >>> asyncio.run(store.add_batch([item, item]))
+    AddResult(counted=1, duplicates=1, late=[])
+    >>> asyncio.run(store.minute_stats(["ACME"], int(at.timestamp() // 60)))["ACME"].n
+    1
+    """
+
+    def __init__(self) -> None:
+        self._seen: set[str] = set()
+        self._buckets: dict[tuple[str, str, int], MinuteStats] = {}
+        self._evidence: dict[tuple[str, int], list[str]] = {}  # newest first, as LPUSH leaves it
+        self._entities: dict[str, int] = {}  # entity -> last minute with events
+        self._watermark: float | None = None
+        self._marks: dict[str, float] = {}
+        self._first_minute: int | None = None
+        self._closed_through: int | None = None
+        self._detectors: dict[str, str] = {}  # JSON, as Redis keeps it
+        self._locked = False
+
+    # --- writes ---
+    async def add_batch(self, items: Sequence[ScoredItem]) -> AddResult:
+        result = AddResult()
+        for position, item in enumerate(items):
+            code = self._add(item)
+            if code == 0:
+                result.duplicates += 1
+            elif code == 2:
+                result.late.append(position)
+            else:
+                result.counted += 1
+        return result
+
+    def _add(self, item: ScoredItem) -> int:
+        """add_event.lua's steps: 0 duplicate, 2 late, 1 counted."""
+        if item.id in self._seen:
+            return 0
+        self._seen.add(item.id)
+        ts = item.published_at.timestamp()
+        minute = int(ts // 60)
+        if self._closed_through is not None and minute <= self._closed_through:
+            return 2
+        one = stats_from_hash({"n": "1", item.label: "1", "total": str(item.score), "total_sq": str(item.score**2)})
+        snippet = json.dumps({"id": item.id, "text": item.snippet, "score": round(item.score, 4)})
+        for entity in (ALL_ENTITIES, *item.entities):
+            key = (entity, item.kind, minute)
+            self._buckets[key] = self._buckets.get(key, MinuteStats()) + one
+            self._evidence[(entity, minute)] = [snippet, *self._evidence.get((entity, minute), [])][:EVIDENCE_KEPT]
+            self._entities[entity] = max(minute, self._entities.get(entity, minute))
+        self._watermark = ts if self._watermark is None else max(self._watermark, ts)
+        for name in item.partitions:
+            self._marks[name] = max(ts, self._marks.get(name, ts))
+        self._first_minute = minute if self._first_minute is None else min(self._first_minute, minute)
+        return 1
+
+    async def set_closed_through(self, minute: int) -> None:
+        self._closed_through = minute
+
+    async def save_detectors(self, states: dict[str, dict[str, Any]]) -> None:
+        self._detectors.update({entity: json.dumps(state) for entity, state in states.items()})
+
+    @asynccontextmanager
+    async def close_lock(self, ttl_s: int = 30) -> AsyncIterator[bool]:
+        got = not self._locked
+        self._locked = True
+        try:
+            yield got
+        finally:
+            if got:
+                self._locked = False
+
+    # --- reads ---
+    async def watermark(self) -> float | None:
+        return self._watermark
+
+    async def partition_marks(self) -> dict[str, float]:
+        return dict(self._marks)
+
+    async def first_minute(self) -> int | None:
+        return self._first_minute
+
+    async def closed_through(self) -> int | None:
+        return self._closed_through
+
+    async def active_entities(self, since_minute: int) -> list[str]:
+        return sorted(e for e, last in self._entities.items() if last >= since_minute and e != ALL_ENTITIES)
+
+    async def minute_stats(self, entities: Sequence[str], minute: int) -> dict[str, MinuteStats]:
+        empty = MinuteStats()
+        return {
+            entity: sum((self._buckets.get((entity, kind, minute), empty) for kind in KINDS), empty)
+            for entity in entities
+        }
+
+    async def evidence(self, entity: str, first_minute: int, last_minute: int, limit: int = 5) -> list[dict[str, Any]]:
+        items = [
+            json.loads(raw)
+            for minute in range(first_minute, last_minute + 1)
+            for raw in self._evidence.get((entity, minute), [])
+        ]
+        return sorted(items, key=lambda item: item["score"])[:limit]
+
+    async def load_detectors(self, entities: Sequence[str]) -> dict[str, dict[str, Any] | None]:
+        return {e: (json.loads(self._detectors[e]) if e in self._detectors else None) for e in entities}

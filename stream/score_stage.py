@@ -1,0 +1,262 @@
+"""The score stage without Kafka or Triton: prepare a batch, infer until Triton answers, publish until Kafka takes it.
+
+Why a class with injected parts: the stage's promises (a batch is held, never skipped, while Triton or Kafka is
+away; every bad record becomes a dead letter; a dead letter too large for its topic goes without its original
+bytes rather than block the partition) are its logic, not the services'. With the model and the sink passed in
+as protocols, ``tests/unit/test_score_stage.py`` checks them with small fakes; the Faust agent in
+:mod:`stream.score_agent` only wires the real Triton client and Kafka producer in.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Protocol
+
+import numpy as np
+from aiokafka.errors import MessageSizeTooLargeError
+
+from core.errors import InferenceUnavailable
+from core.retry import Backoff, RandomSource, retry_forever
+from inference.resilience import CircuitBreaker
+from inference.triton_client import ModelInfo
+from stream.backlog import SOURCE_HEADER, partition_name
+from stream.deadletter import DeadLetter
+from stream.events import EventTimePolicy
+from stream.metrics import (
+    BATCH_SIZE,
+    DEAD_LETTERS,
+    DUPLICATES,
+    EVENTS_IN,
+    EVENTS_SCORED,
+    INFERENCE_LATENCY,
+    INFERENCE_RETRIES,
+    TRITON_WAITING,
+)
+from stream.scoring import Incoming, Prepared, RecentIds, encode, prepare_batch, scored_event, unhandled
+
+__all__ = ["OutRecord", "RecordSink", "ScoreStage", "SentimentModel", "too_large"]
+
+log = logging.getLogger("radar.score")
+
+
+@dataclass(frozen=True)
+class OutRecord:
+    """One record to produce: a scored event or a dead letter (``letter`` kept to shrink it if Kafka refuses)."""
+
+    topic: str
+    key: bytes | None
+    value: bytes
+    letter: DeadLetter | None = None
+    headers: tuple[tuple[str, bytes], ...] | None = None
+
+    @classmethod
+    def dead(cls, topic: str, letter: DeadLetter) -> OutRecord:
+        return cls(topic, letter.key.encode() if letter.key else None, letter.to_bytes(), letter)
+
+    def shrunk(self, topic: str) -> OutRecord:
+        """The dead letter without the original bytes (they stay at their source offset, which it names)."""
+        if self.letter is None:
+            raise ValueError("only a dead letter can be sent without its original")
+        return OutRecord.dead(topic, self.letter.without_original("larger than the dead-letter topic accepts"))
+
+
+class SentimentModel(Protocol):
+    """What the stage needs of the Triton client (:class:`inference.triton_client.TritonSentimentClient`)."""
+
+    @property
+    def url(self) -> str: ...
+    @property
+    def model_name(self) -> str: ...
+    @property
+    def retries(self) -> int: ...
+    @property
+    def breaker(self) -> CircuitBreaker: ...
+    async def init(self) -> ModelInfo: ...
+    async def infer(self, texts: Sequence[str]) -> np.ndarray: ...
+
+
+class RecordSink(Protocol):
+    """Where records go: ``send`` returns once the broker acknowledged the record, and raises if it did not."""
+
+    async def send(self, record: OutRecord) -> None: ...
+
+
+class _SendFailed(Exception):
+    """Some records of a round were not acknowledged; only those are sent again. Never escapes the retry."""
+
+    def __init__(self, failed: int, total: int, first: BaseException) -> None:
+        super().__init__(f"{failed} of {total} records failed: {first}")
+        self.failed, self.total, self.first = failed, total, first
+
+
+def too_large(exc: BaseException) -> bool:
+    """Kafka refused the record for its size (a permanent error, unlike a broker that is away)."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, MessageSizeTooLargeError) or "MessageSizeTooLarge" in repr(seen):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+class ScoreStage:
+    """Raw messages in, scored events and dead letters out; holds its batch while Triton or Kafka is away.
+
+    Call :meth:`start` once (it waits for the model), then per batch :meth:`score_batch` (returns once every
+    record is acknowledged) and, when the batch's offsets may be committed, :meth:`acknowledge`.
+    """
+
+    def __init__(
+        self,
+        model: SentimentModel,
+        sink: RecordSink,
+        *,
+        scored_topic: str,
+        deadletter_topic: str,
+        kind_of_topic: dict[str, str],
+        tag: Callable[[str], list[str]],
+        policy: EventTimePolicy | None = None,
+        seen: RecentIds | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
+        rng: RandomSource | None = None,
+    ) -> None:
+        self.model, self.sink = model, sink
+        self.scored_topic, self.deadletter_topic = scored_topic, deadletter_topic
+        self.kind_of_topic, self.tag, self.policy = kind_of_topic, tag, policy
+        self.seen = seen if seen is not None else RecentIds()
+        self.clock, self.sleep = clock, sleep
+        jitter = rng if rng is not None else random.Random()
+        self.start_backoff = Backoff(base_s=0.5, cap_s=5.0, rng=jitter)
+        self.backoff = Backoff(base_s=0.2, cap_s=5.0, rng=jitter)  # inference and producing
+        self.info: ModelInfo | None = None
+
+    async def start(self) -> ModelInfo:
+        """Wait for the model; a contract mismatch (ModelContractError) propagates: the worker stops, loudly."""
+
+        def waiting(attempt: int, exc: BaseException) -> None:
+            log.warning("waiting for Triton model %s: %s", self.model.model_name, exc)
+
+        self.info = await retry_forever(
+            self.model.init,
+            backoff=self.start_backoff,
+            is_retryable=lambda exc: isinstance(exc, InferenceUnavailable),
+            on_retry=waiting,
+            sleep=self.sleep,
+        )
+        log.info("scoring with %s at %s", self.info.label, self.model.url)
+        return self.info
+
+    async def score_batch(self, items: Sequence[Incoming]) -> Prepared:
+        """Validate, dedupe and tag ``items``, score the valid ones, and publish scored events and dead letters."""
+        if self.info is None:
+            raise RuntimeError("ScoreStage.start() must return before batches are scored")
+        for item in items:
+            EVENTS_IN.labels(item.topic).inc()
+        prepared = prepare_batch(
+            items, kind_of_topic=self.kind_of_topic, tag=self.tag, seen=self.seen, policy=self.policy
+        )
+        DUPLICATES.labels("score").inc(prepared.duplicates)
+        records: list[OutRecord] = []
+        if prepared.valid:
+            BATCH_SIZE.observe(len(prepared.valid))
+            probs = await self.infer([event.text for event, _, _ in prepared.valid])
+            records = self._scored(prepared, probs, model=self.info.label)
+        records.extend(OutRecord.dead(self.deadletter_topic, letter) for letter in prepared.dead)
+        await self.publish(records)
+        return prepared
+
+    def acknowledge(self, prepared: Prepared) -> None:
+        """The batch is committed: remember its ids (dedupe) and count it."""
+        for event, _, _ in prepared.valid:
+            self.seen.add(event.id)
+        EVENTS_SCORED.inc(len(prepared.valid))
+        DEAD_LETTERS.labels("validate").inc(len(prepared.dead))
+
+    def _scored(self, prepared: Prepared, probs: np.ndarray, *, model: str) -> list[OutRecord]:
+        """The scored records; an event that fails to become one joins ``prepared.dead`` (its problem, not the
+        batch's)."""
+        now = self.clock()
+        records = []
+        for (event, entities, source), p in zip(prepared.valid, probs, strict=True):
+            headers = ((SOURCE_HEADER, partition_name(source.topic, source.partition).encode()),)
+            try:
+                value = encode(scored_event(event, entities, p.tolist(), model=model, now=now))
+            except Exception as exc:  # noqa: BLE001 - this record's problem, not the batch's
+                prepared.dead.append(unhandled(source, exc))
+                continue
+            records.append(OutRecord(self.scored_topic, event.id.encode(), value, headers=headers))
+        return records
+
+    async def infer(self, texts: list[str]) -> np.ndarray:
+        """PROBS for ``texts``, waiting as long as Triton is unavailable (and at least until its breaker's trial)."""
+        failures = 0
+
+        async def attempt() -> np.ndarray:
+            retries_before, started = self.model.retries, time.monotonic()
+            try:
+                probs = await self.model.infer(texts)
+            finally:
+                INFERENCE_RETRIES.inc(self.model.retries - retries_before)
+            INFERENCE_LATENCY.observe(time.monotonic() - started)
+            return probs
+
+        def waiting(attempt: int, exc: BaseException) -> None:
+            nonlocal failures
+            failures = attempt + 1
+            TRITON_WAITING.set(1)
+            if attempt % 10 == 0:
+                log.warning("Triton unavailable, holding %d events back (attempt %d): %s", len(texts), attempt + 1, exc)
+
+        probs = await retry_forever(
+            attempt,
+            backoff=self.backoff,
+            is_retryable=lambda exc: isinstance(exc, InferenceUnavailable),
+            on_retry=waiting,
+            min_wait=lambda: self.model.breaker.seconds_until_trial(time.monotonic()),
+            sleep=self.sleep,
+        )
+        if failures:
+            log.info("Triton is back after %d attempts", failures)
+        TRITON_WAITING.set(0)
+        return probs
+
+    async def publish(self, records: list[OutRecord]) -> None:
+        """Send and await every record; resend only the ones that failed (no duplicates of the others)."""
+        pending = records
+
+        async def round_() -> None:
+            nonlocal pending
+            results = await asyncio.gather(*(self.sink.send(r) for r in pending), return_exceptions=True)
+            failed = []
+            for record, result in zip(pending, results, strict=True):
+                if isinstance(result, asyncio.CancelledError):
+                    raise result
+                if isinstance(result, BaseException):
+                    if record.letter is not None and too_large(result):
+                        record = record.shrunk(self.deadletter_topic)
+                    failed.append(record)
+            if failed:
+                first = next(r for r in results if isinstance(r, BaseException))
+                total, pending = len(pending), failed
+                raise _SendFailed(len(failed), total, first)
+
+        def waiting(attempt: int, exc: BaseException) -> None:
+            if isinstance(exc, _SendFailed):
+                log.warning(
+                    "producing %d of %d records failed (attempt %d): %s", exc.failed, exc.total, attempt + 1, exc.first
+                )
+
+        await retry_forever(
+            round_,
+            backoff=self.backoff,
+            is_retryable=lambda exc: isinstance(exc, _SendFailed),
+            on_retry=waiting,
+            sleep=self.sleep,
+        )

@@ -1,0 +1,196 @@
+"""The minute closer's rules on the in-memory store (storage.memory_aggregates), no Redis: when a minute may close,
+that it closes once and in order, and that ``closed_through`` moves only after the sink has the minute. The same
+rules run on real Redis in tests/integration/test_closing.py."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from core.domain import Rollup
+from storage.aggregates import ScoredItem
+from storage.memory_aggregates import MemoryAggregateStore
+from storage.minute_store import MinuteStore
+from storage.redis_keys import ALL_ENTITIES
+from stream.closer import MinuteCloser
+
+T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+WALL = (T0 + timedelta(days=1)).timestamp()  # the wall clock the closer is told: after the events, as in life
+BASE = int(T0.timestamp() // 60)
+
+
+def items(first: int, minutes: range, partition: str, entity: str = "ACME") -> list[ScoredItem]:
+    at = [T0 + timedelta(minutes=m, seconds=30) for m in minutes]
+    return [
+        ScoredItem(f"{partition}-{first + i}", "news", (entity,), "neutral", 0.0, t, "text", (partition, "scored:0"))
+        for i, t in enumerate(at)
+    ]
+
+
+class Pending:
+    """The backlog as a test sets it: the partitions with records nobody has counted yet."""
+
+    def __init__(self, *names: str) -> None:
+        self.names = set(names)
+
+    async def pending(self) -> set[str]:
+        return set(self.names)
+
+
+class Sink:
+    """Records what the closer hands over; can be told to fail on one minute (the SQL store away)."""
+
+    def __init__(self, fail_on: int | None = None) -> None:
+        self.closed: list[int] = []
+        self.alerts: list[dict[str, Any]] = []
+        self.rollups: list[Rollup] = []
+        self.fail_on = fail_on
+
+    async def emit(self, minute: int, alerts: list[dict[str, Any]], rollups: list[Rollup]) -> None:
+        if minute == self.fail_on:
+            raise ConnectionError("the SQL store is away")
+        self.closed.append(minute)
+        self.alerts += alerts
+        self.rollups += rollups
+
+
+def closer_for(store: MinuteStore, sink: Sink, backlog: Pending, **kwargs: Any) -> MinuteCloser:
+    options: dict[str, Any] = {"lateness_s": 30, "settle_s": 5, "idle_grace_s": 60, **kwargs}
+    return MinuteCloser(store, sink, backlog, **options)
+
+
+@pytest.fixture
+def store() -> MemoryAggregateStore:
+    return MemoryAggregateStore()
+
+
+async def test_a_partition_that_is_behind_holds_every_minute_open(store: MemoryAggregateStore) -> None:
+    backlog, sink = Pending("raw:0"), Sink()  # raw:0's worker waits for Triton
+    closer = closer_for(store, sink, backlog)
+    await store.add_batch(items(0, range(0, 11), "raw:0") + items(100, range(0, 41), "raw:1"))
+    await closer.close_ready(WALL + 1000.0)
+    assert sink.closed == [], "nothing closes before the low watermark has settled"
+    await closer.close_ready(WALL + 1006.0)
+    assert sink.closed == list(range(BASE, BASE + 10)), "only minutes before raw:0's mark minus lateness close"
+    await closer.close_ready(WALL + 1100.0)
+    assert sink.closed[-1] == BASE + 9, "a stuck partition is not taken for a quiet one, however long it waits"
+
+    await store.add_batch(items(0, range(11, 41), "raw:0"))  # raw:0 catches up
+    backlog.names = set()
+    await closer.close_ready(WALL + 1101.0)  # nothing pending, nothing newer for 100 s: quiet, the last closes too
+    assert sink.closed == list(range(BASE, BASE + 41))
+    assert await store.closed_through() == BASE + 40
+
+
+async def test_a_partition_with_nothing_to_read_holds_nothing(store: MemoryAggregateStore) -> None:
+    sink = Sink()
+    closer = closer_for(store, sink, Pending("raw:1"))  # raw:0 quiet since minute 2; raw:1 still has records
+    await store.add_batch(items(0, range(0, 3), "raw:0") + items(100, range(0, 21), "raw:1"))
+    await closer.close_ready(WALL + 1000.0)
+    await closer.close_ready(WALL + 1006.0)
+    assert sink.closed == list(range(BASE, BASE + 20))
+
+
+async def test_a_pending_partition_without_a_mark_holds_everything(store: MemoryAggregateStore) -> None:
+    sink = Sink()
+    closer = closer_for(store, sink, Pending("raw:0"))  # not one of raw:0's records counted yet
+    await store.add_batch(items(100, range(0, 21), "raw:1"))
+    for now in (1000.0, 1006.0, 1100.0):
+        await closer.close_ready(WALL + now)
+    assert sink.closed == []
+
+
+async def test_no_minute_closes_past_the_wall_clock_plus_the_skew(store: MemoryAggregateStore) -> None:
+    sink = Sink()
+    closer = closer_for(store, sink, Pending(), max_future_s=300)
+    await store.add_batch(items(0, range(0, 30), "raw:0"))
+    wall = (T0 + timedelta(minutes=5)).timestamp()  # events stamped up to 25 minutes ahead of this clock
+    await closer.close_ready(wall)
+    await closer.close_ready(wall + 6.0)
+    assert sink.closed == list(range(BASE, BASE + 10)), "minutes that ended by the clock + 306 s, and no further"
+
+
+async def test_one_closer_at_a_time(store: MemoryAggregateStore) -> None:
+    sink = Sink()
+    closer = closer_for(store, sink, Pending())
+    await store.add_batch(items(0, range(0, 5), "raw:0"))
+    await closer.close_ready(WALL)
+    async with store.close_lock() as held:  # another worker is closing
+        assert held
+        assert await closer.close_ready(WALL + 100.0) == 0
+    assert await closer.close_ready(WALL + 101.0) == 5
+    assert sink.closed == list(range(BASE, BASE + 5))
+
+
+async def test_a_minute_the_sink_failed_is_closed_again_not_skipped(store: MemoryAggregateStore) -> None:
+    sink = Sink(fail_on=BASE + 3)
+    closer = closer_for(store, sink, Pending())
+    await store.add_batch(items(0, range(0, 8), "raw:0"))
+    await closer.close_ready(WALL)
+    with pytest.raises(ConnectionError):
+        await closer.close_ready(WALL + 100.0)
+    assert (sink.closed, await store.closed_through()) == (list(range(BASE, BASE + 3)), BASE + 2)
+    sink.fail_on = None
+    assert await closer.close_ready(WALL + 101.0) == 5
+    assert sink.closed == list(range(BASE, BASE + 8))
+
+
+async def test_at_most_max_minutes_per_call(store: MemoryAggregateStore) -> None:
+    sink = Sink()
+    closer = closer_for(store, sink, Pending(), max_minutes=4)
+    await store.add_batch(items(0, range(0, 10), "raw:0"))
+    counts = [await closer.close_ready(WALL + 100.0 * i) for i in range(5)]
+    assert (counts, sink.closed) == ([0, 4, 4, 2, 0], list(range(BASE, BASE + 10)))
+
+
+async def test_rollups_cover_every_entity_with_events_and_the_total(store: MemoryAggregateStore) -> None:
+    sink = Sink()
+    closer = closer_for(store, sink, Pending())
+    await store.add_batch(items(0, range(0, 2), "raw:0") + items(10, range(1, 2), "raw:0", entity="GLOBEX"))
+    await closer.close_ready(WALL)
+    await closer.close_ready(WALL + 100.0)  # quiet: everything counted closes
+    got = sorted((r.minute - BASE, r.entity, r.stats.n) for r in sink.rollups)
+    assert got == [(0, "ACME", 1), (0, ALL_ENTITIES, 1), (1, "ACME", 1), (1, "GLOBEX", 1), (1, ALL_ENTITIES, 2)]
+    assert set((await store.load_detectors(["ACME", "GLOBEX"])).keys()) == {"ACME", "GLOBEX"}
+
+
+def _burst(minute: int, n: int, label: str, score: float, tag: str) -> list[ScoredItem]:
+    at = T0 + timedelta(minutes=minute, seconds=20)
+    return [ScoredItem(f"{tag}{minute}-{i}", "social", ("ACME",), label, score, at, f"{tag} {i}") for i in range(n)]
+
+
+async def test_a_negative_storm_raises_alerts_with_the_most_negative_evidence(store: MemoryAggregateStore) -> None:
+    sink = Sink()
+    closer = closer_for(store, sink, Pending())
+    for minute in range(60):  # an hour of calm: one negative, one neutral, two positive a minute
+        calm = [("negative", -0.4), ("neutral", 0.0), ("positive", 0.5), ("positive", 0.4)]
+        await store.add_batch([_burst(minute, 1, label, s, f"c{k}")[0] for k, (label, s) in enumerate(calm)])
+    for minute in range(60, 64):
+        await store.add_batch(_burst(minute, 34, "negative", -0.9, "storm") + _burst(minute, 6, "neutral", 0.0, "n"))
+    await closer.close_ready(WALL)
+    await closer.close_ready(WALL + 100.0)
+    assert sink.closed == list(range(BASE, BASE + 64))
+    assert {a["detector"] for a in sink.alerts} == {"negative_surge", "sentiment_shift", "volume_spike"}
+    for alert in sink.alerts:
+        assert alert["entity"] == "ACME" and alert["evidence"]
+        assert all(e["score"] == -0.9 for e in alert["evidence"]), "the most negative events are the evidence"
+    before = len(sink.alerts)
+    await store.set_closed_through(BASE + 59)  # a crash before closed_through moved: the minutes close again
+    await closer.close_ready(WALL + 200.0)
+    assert len(sink.alerts) == before, "a minute closed again raises nothing twice"
+
+
+async def test_the_memory_store_counts_once_and_refuses_late_events(store: MemoryAggregateStore) -> None:
+    batch = items(0, range(0, 3), "raw:0")
+    first = await store.add_batch(batch)
+    again = await store.add_batch(batch)
+    assert (first.counted, first.duplicates, again.counted, again.duplicates) == (3, 0, 0, 3)
+    await store.set_closed_through(BASE + 1)
+    late = items(50, range(1, 3), "raw:0")
+    result = await store.add_batch([*late, late[0]])
+    assert (result.counted, result.late, result.duplicates) == (1, [0], 1), "a late id stays seen"
+    stats = await store.minute_stats(["ACME", ALL_ENTITIES, "NOBODY"], BASE + 2)
+    assert (stats["ACME"].n, stats[ALL_ENTITIES].n, stats["NOBODY"].n) == (2, 2, 0)
+    assert await store.first_minute() == BASE and await store.active_entities(BASE + 2) == ["ACME"]

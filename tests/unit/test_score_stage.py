@@ -1,0 +1,268 @@
+"""The score stage (stream.score_stage) with a fake model and a fake sink, no Triton or Kafka: it scores valid
+events, dead-letters the rest, holds its batch while Triton or Kafka is away, resends only what failed, and sends a
+dead letter too large for its topic without its original bytes."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from types import SimpleNamespace
+from typing import Any
+
+import numpy as np
+import pytest
+from aiokafka.errors import MessageSizeTooLargeError
+
+from core.errors import InferenceUnavailable, ModelContractError
+from core.retry import Backoff
+from inference.resilience import CircuitBreaker
+from inference.triton_client import ModelInfo
+from stream.backlog import SOURCE_HEADER
+from stream.score_agent import score_events
+from stream.score_stage import OutRecord, ScoreStage, too_large
+from stream.scoring import Incoming
+
+NEWS, SCORED, DEAD = "radar.raw.news", "radar.scored", "radar.deadletter"
+NOW = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
+
+
+class FakeModel:
+    """Triton as the stage sees it: ``init`` and ``infer`` fail while told to, probabilities per text."""
+
+    url, model_name = "fake:8001", "sentiment"
+
+    def __init__(self, init_failures: int = 0, infer_failures: int = 0) -> None:
+        self.init_failures, self.infer_failures = init_failures, infer_failures
+        self.retries = 0
+        self.breaker = CircuitBreaker()
+        self.batches: list[list[str]] = []
+        self.probs_of: Callable[[str], list[Any]] = lambda text: [0.7, 0.2, 0.1] if "bad" in text else [0.1, 0.2, 0.7]
+
+    async def init(self) -> ModelInfo:
+        if self.init_failures:
+            self.init_failures -= 1
+            raise InferenceUnavailable("no ready model")
+        return ModelInfo("sentiment", "3", 64)
+
+    async def infer(self, texts: Sequence[str]) -> np.ndarray:
+        self.batches.append(list(texts))
+        if self.infer_failures:
+            self.infer_failures -= 1
+            self.retries += 3  # the client's own retries inside the call
+            raise InferenceUnavailable("Triton away")
+        rows = [self.probs_of(t) for t in texts]
+        return np.array(rows, dtype=object if any(isinstance(x, complex) for r in rows for x in r) else np.float32)
+
+
+class FakeSink:
+    """Kafka as the stage sees it; ``fail(record, attempt)`` returns the error to raise for that send, if any."""
+
+    def __init__(self, fail: Callable[[OutRecord, int], BaseException | None] = lambda record, attempt: None) -> None:
+        self.fail = fail
+        self.tries: dict[bytes, int] = {}
+        self.sent: list[OutRecord] = []
+
+    async def send(self, record: OutRecord) -> None:
+        attempt = self.tries.get(record.value, 0)
+        self.tries[record.value] = attempt + 1
+        error = self.fail(record, attempt)
+        if error is not None:
+            raise error
+        self.sent.append(record)
+
+    def to(self, topic: str) -> list[dict[str, Any]]:
+        return [json.loads(r.value) for r in self.sent if r.topic == topic]
+
+
+class Sleeps:
+    def __init__(self) -> None:
+        self.waits: list[float] = []
+
+    async def __call__(self, seconds: float) -> None:
+        self.waits.append(seconds)
+
+
+class Top:
+    """A random source drawing the top of each range: waits are the backoff's ceilings."""
+
+    def uniform(self, a: float, b: float) -> float:
+        return b
+
+
+def raw(event_id: str, text: str = "ACME did well", **extra: Any) -> bytes:
+    record = {"id": event_id, "source": "wire", "text": text, "published_at": "2026-03-02T09:29:00Z", **extra}
+    return json.dumps(record).encode()
+
+
+def incoming(*values: bytes | None) -> list[Incoming]:
+    return [Incoming(value, None, NEWS, 2, 40 + i) for i, value in enumerate(values)]
+
+
+def make_stage(model: FakeModel, sink: FakeSink, sleeps: Sleeps | None = None) -> ScoreStage:
+    return ScoreStage(
+        model,
+        sink,
+        scored_topic=SCORED,
+        deadletter_topic=DEAD,
+        kind_of_topic={NEWS: "news"},
+        tag=lambda text: ["ACME"] if "ACME" in text else [],
+        clock=lambda: NOW,
+        sleep=sleeps or Sleeps(),
+        rng=Top(),
+    )
+
+
+async def test_start_waits_for_the_model() -> None:
+    sleeps = Sleeps()
+    stage = make_stage(FakeModel(init_failures=3), FakeSink(), sleeps)
+    info = await stage.start()
+    assert (info.label, stage.info) == ("sentiment/3", info)
+    assert sleeps.waits == [0.5, 1.0, 2.0]
+
+
+async def test_a_model_that_breaks_the_contract_stops_the_stage_at_once() -> None:
+    model = FakeModel()
+
+    async def mismatch() -> ModelInfo:
+        raise ModelContractError("PROBS must be FP32 [3]")
+
+    model.init = mismatch  # type: ignore[method-assign]
+    with pytest.raises(ModelContractError):
+        await make_stage(model, FakeSink()).start()
+
+
+async def test_no_batch_is_scored_before_the_model_is_known() -> None:
+    with pytest.raises(RuntimeError, match="start"):
+        await make_stage(FakeModel(), FakeSink()).score_batch(incoming(raw("a")))
+
+
+async def test_valid_events_are_scored_and_the_rest_dead_lettered() -> None:
+    sink = FakeSink()
+    stage = make_stage(FakeModel(), sink)
+    await stage.start()
+    prepared = await stage.score_batch(incoming(raw("a"), b"\xff{", raw("b", "a bad day"), raw("a"), raw("c", "")))
+    assert prepared.duplicates == 1
+    scored = sink.to(SCORED)
+    assert [(s["id"], s["entities"], s["sentiment"]["label"]) for s in scored] == [
+        ("a", ["ACME"], "positive"),
+        ("b", [], "negative"),
+    ]
+    assert {s["scored_at"] for s in scored} == {NOW.isoformat()}
+    assert all(s["model"] == {"name": "sentiment", "version": "3"} for s in scored)
+    first = next(r for r in sink.sent if r.topic == SCORED)
+    assert (first.key, first.headers) == (b"a", ((SOURCE_HEADER, b"radar.raw.news:2"),))
+    letters = sink.to(DEAD)
+    assert [(d["offset"], d["stage"]) for d in letters] == [(41, "validate"), (44, "validate")]
+
+
+async def test_a_record_that_fails_after_scoring_is_dead_lettered_and_the_batch_goes_on() -> None:
+    model, sink = FakeModel(), FakeSink()
+    model.probs_of = lambda text: [0.1, 0.2, 1j] if "poison" in text else [0.1, 0.2, 0.7]
+    stage = make_stage(model, sink)
+    await stage.start()
+    prepared = await stage.score_batch(incoming(raw("a"), raw("p", "poison")))
+    assert [s["id"] for s in sink.to(SCORED)] == ["a"]
+    (letter,) = sink.to(DEAD)
+    assert letter["reason"].startswith("unhandled TypeError") and letter["offset"] == 41
+    assert len(prepared.dead) == 1
+
+
+async def test_while_triton_is_away_the_batch_is_held_and_retried_whole() -> None:
+    model, sink, sleeps = FakeModel(infer_failures=3), FakeSink(), Sleeps()
+    stage = make_stage(model, sink, sleeps)
+    await stage.start()
+    await stage.score_batch(incoming(raw("a"), raw("b")))
+    assert model.batches == [["ACME did well", "ACME did well"]] * 4
+    assert sleeps.waits == [0.2, 0.4, 0.8]
+    assert [s["id"] for s in sink.to(SCORED)] == ["a", "b"], "scored once Triton is back, nothing skipped"
+
+
+async def test_an_open_breaker_sets_the_least_wait() -> None:
+    model, sleeps = FakeModel(infer_failures=1), Sleeps()
+    model.breaker = CircuitBreaker(threshold=1, reset_s=30.0)
+    model.breaker.record_failure(time.monotonic())
+    stage = make_stage(model, FakeSink(), sleeps)
+    await stage.start()
+    await stage.score_batch(incoming(raw("a")))
+    (wait,) = sleeps.waits
+    assert 29.0 < wait <= 30.0
+
+
+async def test_only_the_records_kafka_refused_are_sent_again() -> None:
+    sink = FakeSink(
+        lambda record, attempt: ConnectionError("broker away") if record.key == b"b" and attempt < 2 else None
+    )
+    sleeps = Sleeps()
+    stage = make_stage(FakeModel(), sink, sleeps)
+    await stage.start()
+    await stage.score_batch(incoming(raw("a"), raw("b"), raw("c")))
+    assert sorted(s["id"] for s in sink.to(SCORED)) == ["a", "b", "c"], "each scored event sent exactly once"
+    assert sorted(sink.tries.values()) == [1, 1, 3]
+    assert sleeps.waits == [0.2, 0.4]
+
+
+async def test_a_dead_letter_too_large_for_its_topic_goes_without_its_original() -> None:
+    def refuse_big(record: OutRecord, attempt: int) -> BaseException | None:
+        letter = record.letter
+        return MessageSizeTooLargeError() if letter is not None and letter.original_b64 else None
+
+    sink = FakeSink(refuse_big)
+    stage = make_stage(FakeModel(), sink)
+    await stage.start()
+    await stage.score_batch(incoming(b"not json at all"))
+    (letter,) = sink.to(DEAD)
+    assert letter["original_b64"] == "" and "original not copied" in letter["reason"]
+    assert f"{NEWS}/2@40" in letter["reason"], "it names where the original stays"
+
+
+def test_a_size_refusal_is_recognised_through_its_causes() -> None:
+    wrapped = RuntimeError("send failed")
+    wrapped.__cause__ = MessageSizeTooLargeError()
+    assert too_large(wrapped) and not too_large(ConnectionError("away"))
+
+
+async def test_acknowledge_remembers_the_ids_so_a_redelivery_is_a_duplicate() -> None:
+    sink = FakeSink()
+    stage = make_stage(FakeModel(), sink)
+    await stage.start()
+    stage.acknowledge(await stage.score_batch(incoming(raw("a"))))
+    again = await stage.score_batch(incoming(raw("a")))
+    assert (again.duplicates, len(sink.to(SCORED))) == (1, 1)
+
+
+def _faust_events(*values: bytes) -> list[Any]:
+    message = {"topic": NEWS, "partition": 0, "acked": False}
+    return [
+        SimpleNamespace(value=v, key=None, message=SimpleNamespace(offset=i, **message)) for i, v in enumerate(values)
+    ]
+
+
+async def test_a_batch_stopped_mid_way_is_held_back_and_not_remembered() -> None:
+    async def cancelled(record: OutRecord) -> None:
+        raise asyncio.CancelledError
+
+    sink = FakeSink()
+    sink.send = cancelled  # type: ignore[method-assign]
+    stage = make_stage(FakeModel(), sink)
+    await stage.start()
+    events = _faust_events(raw("a"))
+    with pytest.raises(asyncio.CancelledError):
+        await score_events(stage, events)
+    assert events[0].message.acked, "marked acked without the consumer: a gap, so the offset is not committed"
+    assert "a" not in stage.seen
+
+
+async def test_a_batch_that_went_through_is_remembered() -> None:
+    stage = make_stage(FakeModel(), FakeSink())
+    await stage.start()
+    events = _faust_events(raw("a"))
+    await score_events(stage, events)
+    assert "a" in stage.seen and not events[0].message.acked
+
+
+def test_the_stage_waits_with_the_one_core_backoff() -> None:
+    stage = make_stage(FakeModel(), FakeSink())
+    assert isinstance(stage.backoff, Backoff) and isinstance(stage.start_backoff, Backoff)
