@@ -24,6 +24,7 @@ def _register_subcommands() -> None:
     from services.cli.detect import detect_cmd
     from services.cli.model import model_app
     from services.cli.replay import replay_cmd
+    from services.cli.schemas import schemas_cmd
     from services.cli.stack import stack_app
     from services.cli.webhooks import dispatcher_cmd, webhooks_app
     from services.cli.worker import worker_cmd
@@ -36,6 +37,7 @@ def _register_subcommands() -> None:
     app.command("replay")(replay_cmd)
     app.command("worker")(worker_cmd)
     app.command("detect")(detect_cmd)
+    app.command("schemas")(schemas_cmd)
     app.add_typer(webhooks_app, name="webhooks")
     app.command("dispatcher")(dispatcher_cmd)
     app.command("demo")(demo_cmd)
@@ -76,5 +78,3 @@ def main() -> None:
         raise SystemExit(1) from None
 
 
-if __name__ == "__main__":
-    main()
