@@ -28,6 +28,7 @@ from core.settings import Settings
 from localdev.receiver import free_port
 from localdev.replay import replay
 from localdev.scenarios import build_scenario
+from storage.db import make_engine, upgrade
 from stream.producer import EventProducer
 
 
@@ -86,6 +87,9 @@ def main() -> None:
     replay_eps = replay_rate(settings, args.events)
     port = free_port()
     env = {**os.environ, **settings.to_env(), "RADAR_DATABASE_URL": "sqlite:///var/bench-ingest.db"}
+    engine = make_engine(env["RADAR_DATABASE_URL"])
+    upgrade(engine)  # `radar db upgrade`: the API only checks the revision of a database it finds
+    engine.dispose()
     log = Path("var/log/bench/ingest-api.log")
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("wb") as out:

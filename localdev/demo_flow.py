@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from rich.console import Console
@@ -111,24 +111,16 @@ def _start_processes(run: DemoRun, hook_url: str, secret: str, console: Console)
     """Topics, schema and the demo's webhook subscription; then the workers, the dispatcher and the API."""
     from localdev.serve import free_port
     from storage.db import make_engine, make_sessionmaker, upgrade
-    from storage.models import WebhookSubscription
+    from storage.subscriptions import add_subscription
     from stream.topics import ensure_topics
 
     settings = run.settings
     ensure_topics(settings)
     engine = make_engine(settings.database_url)
     try:
-        upgrade(engine)
+        upgrade(engine)  # what `radar db upgrade` runs: the services only check the revision
         with make_sessionmaker(engine).begin() as session:
-            subscription = WebhookSubscription(
-                name=f"demo-{run.run_id}",
-                url=hook_url,
-                secret=secret,
-                enabled=True,
-                allow_private=True,
-                created_at=datetime.now(UTC),
-            )
-            session.add(subscription)
+            add_subscription(session, name=f"demo-{run.run_id}", url=hook_url, secret=secret, allow_private=True)
     finally:
         engine.dispose()
     api_port = settings.api_port if _port_free(settings.api_port) else free_port()

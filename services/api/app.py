@@ -15,7 +15,7 @@ from sqlalchemy.exc import OperationalError
 
 from core.settings import Settings
 from services.api.publish import KafkaUnavailable, Publisher
-from storage.db import make_engine, make_sessionmaker, upgrade
+from storage.db import make_engine, make_sessionmaker, require_current_schema
 from stream.producer import EventProducer
 
 __all__ = ["create_app", "create_app_from_env"]
@@ -50,8 +50,14 @@ def create_app_from_env() -> FastAPI:
 def create_app(settings: Settings, *, producer: EventProducer | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        """Refuses to start (StorageError naming `radar db upgrade`) unless the schema is this release's; the API
+        never migrates (a new, empty SQLite file excepted: see storage.db)."""
         engine = make_engine(settings.database_url)
-        upgrade(engine)
+        try:
+            require_current_schema(engine)
+        except BaseException:
+            engine.dispose()
+            raise
         app.state.settings = settings
         app.state.sessions = make_sessionmaker(engine)
         app.state.publisher = Publisher(settings, producer)

@@ -19,7 +19,6 @@ import itertools
 import logging
 import os
 import socket
-import threading
 import time
 import uuid
 from dataclasses import dataclass
@@ -27,23 +26,21 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from prometheus_client import Counter, Histogram
-from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker
 
 from services.webhooks.lease import RoundLease
 from services.webhooks.payloads import render
 from services.webhooks.policy import backoff_s, classify
 from services.webhooks.sender import MAX_BODY_BYTES, Sender, Undeliverable, signed_headers
-from storage.alerts_repo import alert_json, claim_due, finish_delivery, renew_leases
-from storage.db import upgrade
-from storage.models import WebhookDelivery, WebhookSubscription
+from storage.alerts_repo import alert_from_row, claim_due, finish_delivery, renew_leases
+from storage.db import require_current_schema
+from storage.subscriptions import disable_subscription
 
 __all__ = ["Attempt", "Dispatcher"]
 
 log = logging.getLogger("radar.dispatcher")
 DELIVERIES = Counter("radar_webhook_attempts_total", "Webhook delivery attempts", ["outcome"])
 LATENCY = Histogram("radar_webhook_seconds", "Webhook POST latency")
-_UPGRADE = threading.Lock()  # alembic's context is process-global: two dispatchers in one process must take turns
 LOST = Counter("radar_webhook_lease_lost_total", "Deliveries left to another dispatcher: the lease ran out")
 
 
@@ -107,7 +104,7 @@ class Dispatcher:
         """One round: lease, deliver (renewing the lease, recording outcomes as they come), record the rest.
         Returns the number of attempts made."""
         if not self._schema_ready:  # on the first round, not at start: the dispatcher waits out a database outage
-            await asyncio.to_thread(self._upgrade)
+            await asyncio.to_thread(self._check_schema)  # and a schema behind this release: it never migrates
             self._schema_ready = True
         owner, started = f"{self.owner}:{next(self._rounds)}", time.monotonic()
         leased = await asyncio.to_thread(self._lease, owner)
@@ -186,16 +183,16 @@ class Dispatcher:
             log.exception("delivery %s failed unexpectedly", item["id"])
             return self._judge(item, None, f"{type(exc).__name__}: {exc}"[:300], permanent=False)
 
-    def _upgrade(self) -> None:
-        with _UPGRADE:
-            upgrade(self.sessions.kw["bind"])
+    def _check_schema(self) -> None:
+        """StorageError naming `radar db upgrade` while the schema is behind (the round fails and is retried)."""
+        require_current_schema(self.sessions.kw["bind"])
 
     def _lease(self, owner: str) -> list[dict[str, Any]]:
         now = datetime.now(UTC)
         with self.sessions.begin() as session:
             rows = claim_due(session, now=now, limit=self.batch, lease_s=self.lease_s, owner=owner)
             return [
-                {"id": r.id, "webhook_id": r.webhook_id, "attempts": r.attempts, "alert": alert_json(r.alert),
+                {"id": r.id, "webhook_id": r.webhook_id, "attempts": r.attempts, "alert": alert_from_row(r.alert),
                  "subscription_id": r.subscription_id, "url": r.subscription.url, "secret": r.subscription.secret,
                  "format": r.subscription.payload_format, "name": r.subscription.name,
                  "allow_private": r.subscription.allow_private, "enabled": r.subscription.enabled}
@@ -251,7 +248,8 @@ class Dispatcher:
                 else:
                     values |= {"status": "dead"}
                 if a.outcome == "disable":  # the receiver said so, whoever holds the row now
-                    self._disable(session, a.subscription_id, f"410 Gone from the receiver at {now.isoformat()}")
+                    reason = f"410 Gone from the receiver at {now.isoformat()}"
+                    disable_subscription(session, subscription_id=a.subscription_id, reason=reason)
                 if finish_delivery(session, delivery_id=a.delivery_id, owner=lease.owner, now=now, values=values):
                     kept.append(a.delivery_id)
         lease.recorded.update(kept)
@@ -259,18 +257,6 @@ class Dispatcher:
             lost = sorted({a.delivery_id for a in attempts} - set(kept))
             LOST.inc(len(lost))
             log.warning("lease lost on deliveries %s before their outcome was written; left to the new holder", lost)
-
-    @staticmethod
-    def _disable(session: Session, subscription_id: int, reason: str) -> None:
-        session.execute(
-            update(WebhookSubscription).where(WebhookSubscription.id == subscription_id)
-            .values(enabled=False, disabled_reason=reason)
-        )  # fmt: skip
-        session.execute(
-            update(WebhookDelivery)
-            .where(WebhookDelivery.subscription_id == subscription_id, WebhookDelivery.status == "pending")
-            .values(status="cancelled", last_error=reason)
-        )  # fmt: skip
 
     async def close(self) -> None:
         await self.sender.close()

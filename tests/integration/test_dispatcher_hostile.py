@@ -340,6 +340,9 @@ def test_only_the_lease_holder_renews_or_records(database: str, stack: Settings,
 
 def test_webhooks_add_and_test_apply_the_same_rules(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("RADAR_DATABASE_URL", f"sqlite:///{tmp_path / 'radar.db'}")
+    engine = make_engine(f"sqlite:///{tmp_path / 'radar.db'}")
+    upgrade(engine)  # what `radar db upgrade` does: the command line only checks the revision
+    engine.dispose()
     monkeypatch.setenv("RADAR_WEBHOOK_ALLOW_PRIVATE", "false")
     monkeypatch.setenv("COLUMNS", "400")  # typer's error panel must not wrap the reasons
     runner = CliRunner()
