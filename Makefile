@@ -2,7 +2,7 @@
 # uv keeps its cache in ~/.cache/uv and Maven in ~/.m2, outside the clone, so a fresh clone installs in seconds.
 UV := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 
-.PHONY: setup test-deps stack test unit demo lint down bench
+.PHONY: setup test-deps stack test unit demo lint down bench schemas
 
 setup:
 	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
@@ -26,6 +26,10 @@ demo: setup
 
 down:
 	$(UV) run radar stack down
+
+# the JSON Schemas of the public contracts, written from the domain types (tests/unit/test_schemas.py checks them)
+schemas: setup
+	$(UV) run radar schemas
 
 lint: setup
 	$(UV) run ruff check .

@@ -20,6 +20,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bench.common import console, print_table, write_json
+from core.alerts import Alert, alert_key
+from core.domain import Severity
 from core.settings import Settings
 from core.webhook_signing import new_secret, verify
 from services.webhooks.dispatcher import Dispatcher
@@ -30,12 +32,22 @@ from tests.support.databases import fresh_postgres
 from tests.support.receiver import Receiver, running_receiver
 
 
-def alert(i: int) -> dict[str, object]:
+def alert(i: int) -> Alert:
     start = datetime.fromtimestamp(29_000_000 * 60 + i * 60, tz=UTC)
-    return {"key": f"E{i % 50}:volume_spike:{start:%Y-%m-%dT%H:%MZ}", "entity": f"E{i % 50}",
-            "detector": "volume_spike", "severity": "high", "window_start": start.isoformat(),
-            "window_end": start.isoformat(), "observed": 40.0, "expected": 5.0, "score": 0.97, "z": 8.0,
-            "message": "bench alert", "evidence": []}  # fmt: skip
+    entity = f"E{i % 50}"
+    return Alert(
+        key=alert_key(entity, "volume_spike", start),
+        entity=entity,
+        detector="volume_spike",
+        severity=Severity.HIGH,
+        window_start=start,
+        window_end=start,
+        observed=40.0,
+        expected=5.0,
+        score=0.97,
+        z=8.0,
+        message="bench alert",
+    )
 
 
 async def drain(dispatcher: Dispatcher, sessions, target: int, timeout_s: float = 300) -> float:

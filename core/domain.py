@@ -1,7 +1,14 @@
-"""The domain types that cross layers: what a closed minute holds, a rollup of it, and minute arithmetic.
+"""The domain types that cross layers: the sentiment labels in the model contract's order, the severity scale,
+what a closed minute holds, a rollup of it, and minute arithmetic. The records built from them (events, alerts)
+are in ``core/events.py`` and ``core/alerts.py``.
 
-They live at the bottom so that the stores (``storage``) and the stream stages (``stream``) speak the same types
-without importing each other.
+They live at the bottom so that the stores (``storage``), the model code (``inference``) and the stream stages
+(``stream``) speak the same types without importing each other.
+
+>>> [label.value for label in Label], Label.of([0.1, 0.2, 0.7]), Label.POSITIVE.position
+(['negative', 'neutral', 'positive'], <Label.POSITIVE: 'positive'>, 2)
+>>> Severity.HIGH >= Severity.WARNING, Severity("info").rank, Severity.at_least("high")
+(True, 0, [<Severity.HIGH: 'high'>, <Severity.CRITICAL: 'critical'>])
 """
 
 from __future__ import annotations
@@ -14,12 +21,10 @@ __all__ = ["LABELS", "Label", "MinuteStats", "Rollup", "Severity", "minute_start
 
 
 class Label(StrEnum):
-    """A sentiment label. The declaration order is the model contract's order: PROBS = [negative, neutral, positive]
-    (the model's outputs, the Triton config and the scored event all follow it).
+    """A sentiment label; the order of the model contract: PROBS = [negative, neutral, positive]."""
 
-    >>> [label.value for label in Label], Label.of([0.1, 0.2, 0.7]), Label.POSITIVE.position
-    (['negative', 'neutral', 'positive'], <Label.POSITIVE: 'positive'>, 2)
-    """
+    # The declaration order is that order: the model's outputs, the Triton configs and the scored event follow it.
+    # The docstring is the published JSON Schemas' description of the type: one plain sentence.
 
     NEGATIVE = "negative"
     NEUTRAL = "neutral"
@@ -49,11 +54,9 @@ def signed_score(probs: list[float] | tuple[float, ...]) -> float:
 
 
 class Severity(StrEnum):
-    """How far an alert stands out, in rising order; subscriptions and queries filter on ``at_least``.
+    """How far an alert stands out, in rising order: info, warning, high, critical."""
 
-    >>> Severity.HIGH >= Severity.WARNING, Severity("info").rank, Severity.at_least("high")
-    (True, 0, [<Severity.HIGH: 'high'>, <Severity.CRITICAL: 'critical'>])
-    """
+    # Subscriptions and queries filter on ``at_least``. The docstring is the published JSON Schemas' description.
 
     INFO = "info"
     WARNING = "warning"
@@ -102,9 +105,13 @@ class MinuteStats:
 
     def __add__(self, other: MinuteStats) -> MinuteStats:
         return MinuteStats(
-            self.n + other.n, self.negative + other.negative, self.neutral + other.neutral,
-            self.positive + other.positive, self.total + other.total, self.total_sq + other.total_sq,
-        )  # fmt: skip
+            n=self.n + other.n,
+            negative=self.negative + other.negative,
+            neutral=self.neutral + other.neutral,
+            positive=self.positive + other.positive,
+            total=self.total + other.total,
+            total_sq=self.total_sq + other.total_sq,
+        )
 
 
 @dataclass(frozen=True)

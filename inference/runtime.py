@@ -2,7 +2,8 @@
 
 This file is copied next to the python backend's ``model.py`` in every model repository (with ``classifier.py`` as
 ``sentiment_classifier.py``), so it depends only on numpy, transformers and one of onnxruntime/torch, never on the
-rest of the project.
+rest of the project. The contract's label order is :class:`core.domain.Label`'s; in a repository it is read from
+``CONTRACT_LABELS_FILE``, which the repository builder writes beside this file.
 
 Texts are tokenised once without padding, sorted by length and cut into sub-batches, so a batch of one
 long editorial and sixty tweets pads the tweets to tweet length, not to the editorial's. On CPU small sub-batches
@@ -19,9 +20,13 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["CONTRACT_LABELS", "SentimentRuntime", "order_by_length"]
+__all__ = ["CONTRACT_LABELS", "CONTRACT_LABELS_FILE", "SentimentRuntime", "order_by_length"]
 
-CONTRACT_LABELS = ("negative", "neutral", "positive")
+CONTRACT_LABELS_FILE = "contract_labels.json"
+try:
+    from core.domain import LABELS as CONTRACT_LABELS
+except ImportError:  # inside a Triton repository, which is self-contained: the order lies beside this file
+    CONTRACT_LABELS = tuple(json.loads(Path(__file__).with_name(CONTRACT_LABELS_FILE).read_text()))
 
 
 def order_by_length(lengths: Sequence[int], sub_batch: int) -> list[list[int]]:

@@ -9,9 +9,13 @@ Triton serves the latest.
 from __future__ import annotations
 
 import hashlib
+import json
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
+
+from core.domain import LABELS
+from inference.runtime import CONTRACT_LABELS_FILE
 
 __all__ = ["CpuRepositoryOptions", "build_cpu_repository", "fingerprint", "render_cpu_config"]
 
@@ -97,6 +101,7 @@ def build_cpu_repository(
     tmp.mkdir()
     shutil.copy2(_MODEL_PY, tmp / "model.py")
     shutil.copy2(_RUNTIME_PY, tmp / "sentiment_runtime.py")
+    (tmp / CONTRACT_LABELS_FILE).write_text(json.dumps(LABELS))  # the runtime's label order inside Triton
     shutil.copy2(_CLASSIFIER_PY, tmp / "sentiment_classifier.py")
     shutil.copytree(model_dir, tmp / "artifacts", ignore=shutil.ignore_patterns("checkpoint-*", "*.pt"))
     (tmp / "SOURCE").write_text(stamp)

@@ -13,11 +13,12 @@ import json
 import shutil
 from pathlib import Path
 
+from core.domain import LABELS
+
 __all__ = ["build_gpu_repository", "gpu_configs"]
 
 _SERVING = Path(__file__).resolve().parent / "serving"
 _TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.txt")
-CONTRACT = ("negative", "neutral", "positive")
 
 
 def gpu_configs(*, max_batch_size: int = 64, max_length: int = 128, queue_delay_us: int = 1000) -> dict[str, str]:
@@ -83,7 +84,7 @@ def build_gpu_repository(export_dir: Path, out_dir: Path, *, max_length: int = 1
     """Lay out the ensemble; the fp32 ONNX is used (TensorRT builds its own fp16 engine from it)."""
     config = json.loads((export_dir / "config.json").read_text())
     id2label = {int(k): str(v).lower() for k, v in config["id2label"].items()}
-    order = [next(i for i, name in id2label.items() if name == label) for label in CONTRACT]
+    order = [next(i for i, name in id2label.items() if name == label) for label in LABELS]
     shutil.rmtree(out_dir, ignore_errors=True)
     for name, text in gpu_configs(max_length=max_length).items():
         (out_dir / name / "1").mkdir(parents=True)

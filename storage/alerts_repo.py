@@ -16,12 +16,13 @@ from sqlalchemy import Select, and_, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, joinedload
 
-from core.domain import Rollup, minute_start
-from storage.models import Alert, EntityMinuteStat, WebhookDelivery, WebhookSubscription
+from core.alerts import Alert, StoredAlert
+from core.domain import Rollup, Severity, minute_start
+from storage.models import Alert as AlertRow
+from storage.models import EntityMinuteStat, WebhookDelivery, WebhookSubscription
 
 __all__ = [
-    "SEVERITY_RANK",
-    "alert_json",
+    "alert_from_row",
     "claim_due",
     "delivery_counts",
     "entity_series",
@@ -32,25 +33,31 @@ __all__ = [
     "subscription_matches",
 ]
 
-SEVERITY_RANK = {"info": 0, "warning": 1, "high": 2, "critical": 3}
-
 
 def _insert(session: Session, table: Any) -> Any:
     dialect = session.get_bind().dialect.name
     return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
 
 
-def subscription_matches(subscription: WebhookSubscription, alert: dict[str, Any]) -> bool:
+def _floor(min_severity: str | None) -> Severity:
+    """A stored or requested minimum severity; anything unknown lets every alert through, as it always has."""
+    try:
+        return Severity(min_severity or Severity.INFO)
+    except ValueError:
+        return Severity.INFO
+
+
+def subscription_matches(subscription: WebhookSubscription, alert: Alert) -> bool:
     """Filters of a subscription: entities, detectors (None = all) and a minimum severity."""
-    if subscription.entities and alert["entity"] not in subscription.entities:
+    if subscription.entities and alert.entity not in subscription.entities:
         return False
-    if subscription.detectors and alert["detector"] not in subscription.detectors:
+    if subscription.detectors and alert.detector not in subscription.detectors:
         return False
-    return SEVERITY_RANK.get(alert["severity"], 0) >= SEVERITY_RANK.get(subscription.min_severity, 0)
+    return alert.severity >= _floor(subscription.min_severity)
 
 
 def record_minute(
-    session: Session, *, alerts: Sequence[dict[str, Any]], rollups: Sequence[Rollup], now: datetime | None = None
+    session: Session, *, alerts: Sequence[Alert], rollups: Sequence[Rollup], now: datetime | None = None
 ) -> list[int]:
     """Insert alerts, their outbox rows and the rollups in the caller's transaction; returns new alert ids."""
     now = now or datetime.now(UTC)
@@ -59,23 +66,13 @@ def record_minute(
         list(session.scalars(select(WebhookSubscription).where(WebhookSubscription.enabled))) if alerts else []
     )
     for alert in alerts:
-        values = {
-            "alert_key": alert["key"], "entity": alert["entity"], "detector": alert["detector"],
-            "severity": alert["severity"], "window_start": datetime.fromisoformat(alert["window_start"]),
-            "window_end": datetime.fromisoformat(alert["window_end"]), "observed": alert["observed"],
-            "expected": alert["expected"], "score": alert["score"], "z": alert["z"], "message": alert["message"],
-            "evidence": alert.get("evidence", []), "created_at": now,
-        }  # fmt: skip
-        statement = _insert(session, Alert).values(**values).on_conflict_do_nothing(index_elements=["alert_key"])
-        inserted = session.execute(statement.returning(Alert.id)).scalar_one_or_none()
+        statement = _insert(session, AlertRow).values(**_row(alert, now))
+        statement = statement.on_conflict_do_nothing(index_elements=["alert_key"])
+        inserted = session.execute(statement.returning(AlertRow.id)).scalar_one_or_none()
         if inserted is None:
             continue  # already recorded (a re-closed minute): its outbox rows exist too
         new_ids.append(inserted)
-        rows = [
-            {"alert_id": inserted, "subscription_id": s.id, "webhook_id": f"msg_{uuid.uuid4().hex}",
-             "status": "pending", "attempts": 0, "next_attempt_at": now, "created_at": now}
-            for s in subscriptions if subscription_matches(s, alert)
-        ]  # fmt: skip
+        rows = [_outbox_row(inserted, s.id, now) for s in subscriptions if subscription_matches(s, alert)]
         if rows:
             session.execute(
                 _insert(session, WebhookDelivery)
@@ -83,20 +80,63 @@ def record_minute(
                 .on_conflict_do_nothing(index_elements=["alert_id", "subscription_id"])
             )
     if rollups:
-        rows_out = [
-            {"entity": r.entity, "minute": minute_start(r.minute), "n": r.stats.n, "negative": r.stats.negative,
-             "neutral": r.stats.neutral, "positive": r.stats.positive, "score_sum": r.stats.total,
-             "score_sq_sum": r.stats.total_sq, "mean_score": r.stats.total / r.stats.n if r.stats.n else 0.0}
-            for r in rollups
-        ]  # fmt: skip
-        statement = _insert(session, EntityMinuteStat).values(rows_out)
-        columns = ("n", "negative", "neutral", "positive", "score_sum", "score_sq_sum", "mean_score")
-        session.execute(
-            statement.on_conflict_do_update(
-                index_elements=["entity", "minute"], set_={c: statement.excluded[c] for c in columns}
-            )
-        )
+        _upsert_rollups(session, rollups)
     return new_ids
+
+
+def _row(alert: Alert, now: datetime) -> dict[str, Any]:
+    """The ``alerts`` row of an alert (plain values: the drivers bind str, not a str subclass)."""
+    return {
+        "alert_key": alert.key,
+        "entity": alert.entity,
+        "detector": alert.detector,
+        "severity": alert.severity.value,
+        "window_start": alert.window_start,
+        "window_end": alert.window_end,
+        "observed": alert.observed,
+        "expected": alert.expected,
+        "score": alert.score,
+        "z": alert.z,
+        "message": alert.message,
+        "evidence": [item.model_dump(mode="json") for item in alert.evidence],
+        "created_at": now,
+    }
+
+
+def _outbox_row(alert_id: int, subscription_id: int, now: datetime) -> dict[str, Any]:
+    return {
+        "alert_id": alert_id,
+        "subscription_id": subscription_id,
+        "webhook_id": f"msg_{uuid.uuid4().hex}",
+        "status": "pending",
+        "attempts": 0,
+        "next_attempt_at": now,
+        "created_at": now,
+    }
+
+
+def _upsert_rollups(session: Session, rollups: Sequence[Rollup]) -> None:
+    rows = [
+        {
+            "entity": r.entity,
+            "minute": minute_start(r.minute),
+            "n": r.stats.n,
+            "negative": r.stats.negative,
+            "neutral": r.stats.neutral,
+            "positive": r.stats.positive,
+            "score_sum": r.stats.total,
+            "score_sq_sum": r.stats.total_sq,
+            "mean_score": r.stats.total / r.stats.n if r.stats.n else 0.0,
+        }
+        for r in rollups
+    ]
+    statement = _insert(session, EntityMinuteStat).values(rows)
+    columns = ("n", "negative", "neutral", "positive", "score_sum", "score_sq_sum", "mean_score")
+    session.execute(
+        statement.on_conflict_do_update(
+            index_elements=["entity", "minute"], set_={c: statement.excluded[c] for c in columns}
+        )
+    )
 
 
 def list_alerts(
@@ -104,27 +144,26 @@ def list_alerts(
     *,
     entity: str | None = None,
     detector: str | None = None,
-    min_severity: str | None = None,
+    min_severity: Severity | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
     before_id: int | None = None,
     limit: int = 50,
-) -> list[Alert]:
+) -> list[AlertRow]:
     """Newest first; ``before_id`` is the keyset cursor (the last id of the previous page)."""
-    query: Select[Any] = select(Alert).order_by(Alert.id.desc()).limit(limit)
+    query: Select[Any] = select(AlertRow).order_by(AlertRow.id.desc()).limit(limit)
     if entity:
-        query = query.where(Alert.entity == entity)
+        query = query.where(AlertRow.entity == entity)
     if detector:
-        query = query.where(Alert.detector == detector)
+        query = query.where(AlertRow.detector == detector)
     if min_severity:
-        allowed = [s for s, rank in SEVERITY_RANK.items() if rank >= SEVERITY_RANK.get(min_severity, 0)]
-        query = query.where(Alert.severity.in_(allowed))
+        query = query.where(AlertRow.severity.in_([s.value for s in Severity.at_least(_floor(min_severity))]))
     if since:
-        query = query.where(Alert.window_start >= since)
+        query = query.where(AlertRow.window_start >= since)
     if until:
-        query = query.where(Alert.window_start < until)
+        query = query.where(AlertRow.window_start < until)
     if before_id:
-        query = query.where(Alert.id < before_id)
+        query = query.where(AlertRow.id < before_id)
     return list(session.scalars(query))
 
 
@@ -159,13 +198,15 @@ def claim_due(
     if not ids:
         return []
     session.execute(
-        update(WebhookDelivery).where(WebhookDelivery.id.in_(ids))
+        update(WebhookDelivery)
+        .where(WebhookDelivery.id.in_(ids))
         .values(status="sending", lease_until=now + timedelta(seconds=lease_s), lease_owner=owner)
-    )  # fmt: skip
+    )
     query_rows = (
-        select(WebhookDelivery).where(WebhookDelivery.id.in_(ids))
+        select(WebhookDelivery)
+        .where(WebhookDelivery.id.in_(ids))
         .options(joinedload(WebhookDelivery.alert), joinedload(WebhookDelivery.subscription))
-    )  # fmt: skip
+    )
     return list(session.scalars(query_rows))
 
 
@@ -182,9 +223,11 @@ def renew_leases(session: Session, *, ids: Sequence[int], owner: str, now: datet
     if not ids:
         return set()
     statement = (
-        update(WebhookDelivery).where(WebhookDelivery.id.in_(list(ids)), _held(owner, now))
-        .values(lease_until=now + timedelta(seconds=lease_s)).returning(WebhookDelivery.id)
-    )  # fmt: skip
+        update(WebhookDelivery)
+        .where(WebhookDelivery.id.in_(list(ids)), _held(owner, now))
+        .values(lease_until=now + timedelta(seconds=lease_s))
+        .returning(WebhookDelivery.id)
+    )
     return set(session.scalars(statement))
 
 
@@ -192,21 +235,32 @@ def finish_delivery(session: Session, *, delivery_id: int, owner: str, now: date
     """Record an attempt's outcome (``values``: status, attempts, ...) and release the lease, only if ``owner``
     still holds it. False: the lease was lost, and the row belongs to whoever holds it now."""
     statement = (
-        update(WebhookDelivery).where(WebhookDelivery.id == delivery_id, _held(owner, now))
-        .values(**values, lease_until=None, lease_owner=None).returning(WebhookDelivery.id)
-    )  # fmt: skip
+        update(WebhookDelivery)
+        .where(WebhookDelivery.id == delivery_id, _held(owner, now))
+        .values(**values, lease_until=None, lease_owner=None)
+        .returning(WebhookDelivery.id)
+    )
     return session.scalars(statement).first() is not None
 
 
-def alert_json(alert: Alert) -> dict[str, Any]:
-    """An alert as the API and webhooks show it."""
-    return {
-        "id": alert.id, "key": alert.alert_key, "entity": alert.entity, "detector": alert.detector,
-        "severity": alert.severity, "window_start": _utc(alert.window_start).isoformat(),
-        "window_end": _utc(alert.window_end).isoformat(), "observed": alert.observed, "expected": alert.expected,
-        "score": alert.score, "z": alert.z, "message": alert.message, "evidence": alert.evidence,
-        "created_at": _utc(alert.created_at).isoformat(),
-    }  # fmt: skip
+def alert_from_row(row: AlertRow) -> StoredAlert:
+    """An ``alerts`` row as the domain's alert: what the API lists and the webhooks deliver."""
+    return StoredAlert(
+        id=row.id,
+        key=row.alert_key,
+        entity=row.entity,
+        detector=row.detector,
+        severity=Severity(row.severity),
+        window_start=_utc(row.window_start),
+        window_end=_utc(row.window_end),
+        observed=row.observed,
+        expected=row.expected,
+        score=row.score,
+        z=row.z,
+        message=row.message,
+        evidence=row.evidence,
+        created_at=_utc(row.created_at),
+    )
 
 
 def _utc(value: datetime) -> datetime:

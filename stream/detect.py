@@ -12,41 +12,15 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from core.domain import minute_start
+from core.alerts import Alert, alert_key
+from core.domain import Severity, minute_start
 from stream.detectors import AlertPolicy, MinuteStats, NegativeShare, SentimentShift, Signal, VolumeSpike
 from stream.detectors.policy import AlertDecision, severity_for
 
-__all__ = ["DETECTORS", "Alert", "EntityDetectors", "minute_start", "observe_minute", "warmed"]
+__all__ = ["DETECTORS", "EntityDetectors", "minute_start", "observe_minute", "warmed"]
 
 DETECTORS = ("volume_spike", "sentiment_shift", "negative_surge")
 POLICED = ("sentiment_shift", "negative_surge")
-
-
-@dataclass(frozen=True)
-class Alert:
-    entity: str
-    detector: str
-    window_start: datetime
-    window_end: datetime
-    observed: float
-    expected: float
-    score: float
-    z: float
-    severity: str
-    message: str
-
-    @property
-    def key(self) -> str:
-        """The alert's identity: entity + detector + window start (one incident, one alert)."""
-        return f"{self.entity}:{self.detector}:{self.window_start.strftime('%Y-%m-%dT%H:%MZ')}"
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "key": self.key, "entity": self.entity, "detector": self.detector,
-            "window_start": self.window_start.isoformat(), "window_end": self.window_end.isoformat(),
-            "observed": round(self.observed, 4), "expected": round(self.expected, 4), "score": round(self.score, 4),
-            "z": round(self.z, 3), "severity": self.severity, "message": self.message,
-        }  # fmt: skip
 
 
 @dataclass
@@ -60,10 +34,12 @@ class EntityDetectors:
 
     def to_state(self) -> dict[str, Any]:
         return {
-            "volume": self.volume.to_state(), "sentiment": self.sentiment.to_state(),
-            "negative": self.negative.to_state(), "last_minute": self.last_minute,
+            "volume": self.volume.to_state(),
+            "sentiment": self.sentiment.to_state(),
+            "negative": self.negative.to_state(),
+            "last_minute": self.last_minute,
             "policies": {name: policy.to_state() for name, policy in self.policies.items()},
-        }  # fmt: skip
+        }
 
     @classmethod
     def from_state(cls, state: dict[str, Any] | None) -> EntityDetectors:
@@ -80,14 +56,32 @@ class EntityDetectors:
 
 def _message(entity: str, detector: str, signal: Signal, minutes: int, end: datetime) -> str:
     at = end.strftime("%H:%M")
+    observed, expected = signal.observed, signal.expected
     if detector == "volume_spike":
-        return (f"{entity}: {signal.observed:.0f} items in the minute to {at} UTC, "
-                f"{signal.observed / max(signal.expected, 0.1):.1f}x the usual {signal.expected:.1f}")  # fmt: skip
+        ratio = observed / max(expected, 0.1)
+        return f"{entity}: {observed:.0f} items in the minute to {at} UTC, {ratio:.1f}x the usual {expected:.1f}"
+    window = f"over the {minutes} min to {at} UTC"
     if detector == "sentiment_shift":
-        return (f"{entity}: mean sentiment {signal.observed:+.2f} over the {minutes} min to {at} UTC "
-                f"against a usual {signal.expected:+.2f}")  # fmt: skip
-    return (f"{entity}: {signal.observed:.0%} of items negative over the {minutes} min to {at} UTC "
-            f"against a usual {signal.expected:.0%}")  # fmt: skip
+        return f"{entity}: mean sentiment {observed:+.2f} {window} against a usual {expected:+.2f}"
+    return f"{entity}: {observed:.0%} of items negative {window} against a usual {expected:.0%}"
+
+
+def _alert(entity: str, detector: str, signal: Signal, minutes: int, end: datetime, severity: Severity) -> Alert:
+    """The alert as published: figures rounded (4 decimals, z 3), the window the detector looked at."""
+    start = end - timedelta(minutes=minutes)
+    return Alert(
+        key=alert_key(entity, detector, start),
+        entity=entity,
+        detector=detector,
+        window_start=start,
+        window_end=end,
+        observed=round(signal.observed, 4),
+        expected=round(signal.expected, 4),
+        score=round(signal.score, 4),
+        z=round(signal.z, 3),
+        severity=severity,
+        message=_message(entity, detector, signal, minutes, end),
+    )
 
 
 def observe_minute(detectors: EntityDetectors, entity: str, minute: int, stats: MinuteStats) -> list[Alert]:
@@ -119,10 +113,7 @@ def observe_minute(detectors: EntityDetectors, entity: str, minute: int, stats: 
         else:  # the same rule as `radar detect`: the series detector's alert
             decision = AlertDecision(signal.alert, False, severity_for(signal.z))
         if decision.fire:
-            alerts.append(
-                Alert(entity, name, end - timedelta(minutes=minutes), end, signal.observed, signal.expected,
-                      signal.score, signal.z, decision.severity, _message(entity, name, signal, minutes, end))
-            )  # fmt: skip
+            alerts.append(_alert(entity, name, signal, minutes, end, decision.severity))
     return alerts
 
 

@@ -1,4 +1,5 @@
-"""The raw-event contract (``docs/architecture.md``), and the one function that turns Kafka bytes into a valid event.
+"""The raw-event contract's checks (``docs/architecture.md``), and the one function that turns Kafka bytes into a
+valid event. The type itself, :class:`core.events.RawEvent`, is re-exported here.
 
 Validation rules (each failure has a reason that goes into the dead-letter envelope):
 
@@ -22,11 +23,12 @@ import json
 import math
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal
+from typing import Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator
+from pydantic import ValidationError
 
 from core.errors import EventError
+from core.events import ENTITY_ID, MAX_ENTITIES, MAX_META_BYTES, MAX_TEXT_CHARS, RawEvent
 
 __all__ = [
     "ENTITY_ID",
@@ -42,14 +44,7 @@ __all__ = [
     "validate_event",
 ]
 
-MAX_TEXT_CHARS = 20_000
-MAX_ENTITIES = 32
-MAX_META_BYTES = 16_384
 MAX_DEPTH = 16  # of the whole record: meta is an object one level down
-ENTITY_ID = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"  # an aggregation key: no path, no control characters, no spaces
-EventId = Annotated[str, StringConstraints(strict=True, min_length=1, max_length=128)]
-Name = Annotated[str, StringConstraints(strict=True, strip_whitespace=True, min_length=1, max_length=256)]
-EntityId = Annotated[str, StringConstraints(strict=True, pattern=ENTITY_ID)]
 
 
 @dataclass(frozen=True)
@@ -117,33 +112,6 @@ def _encodable(text: str, where: str) -> None:
         text.encode("utf-8")
     except UnicodeEncodeError as exc:
         raise EventError(f"{where}: a string that UTF-8 cannot encode (lone surrogate at {exc.start})") from None
-
-
-class RawEvent(BaseModel):
-    """One news item or social post as producers send it (key = ``id``)."""
-
-    model_config = ConfigDict(extra="ignore", frozen=True)
-
-    id: EventId
-    source: Name
-    kind: Literal["news", "social"]
-    text: Annotated[str, StringConstraints(strict=True, strip_whitespace=True, min_length=1, max_length=MAX_TEXT_CHARS)]
-    published_at: AwareDatetime
-    lang: Annotated[str, StringConstraints(strict=True, max_length=16)] | None = None
-    entities: Annotated[list[EntityId], Field(max_length=MAX_ENTITIES)] | None = None
-    author: Annotated[str, StringConstraints(strict=True, max_length=256)] | None = None
-    url: Annotated[str, StringConstraints(strict=True, max_length=2048)] | None = None
-    meta: dict[str, Any] | None = None
-
-    @field_validator("meta")
-    @classmethod
-    def _meta_size(cls, meta: dict[str, Any] | None) -> dict[str, Any] | None:
-        if meta is not None and len(json.dumps(meta, ensure_ascii=False).encode()) > MAX_META_BYTES:
-            raise ValueError(f"larger than {MAX_META_BYTES} bytes as JSON")
-        return meta
-
-    def to_json(self) -> dict[str, Any]:
-        return self.model_dump(mode="json", exclude_none=True)
 
 
 def _reason(error: ValidationError) -> str:

@@ -89,6 +89,10 @@ class EventProducer:
     def send_many(self, events: Iterable[RawEvent | dict[str, Any]]) -> list[FutureRecordMetadata]:
         return [self.send_event(event) for event in events]
 
+    def has_topic(self, topic: str) -> bool:
+        """Whether the brokers answer with ``topic``'s partitions (blocks at most the producer's max_block_ms)."""
+        return bool(self._producer.partitions_for(topic))
+
     def flush(self, timeout_s: float | None = None) -> None:
         self._producer.flush(timeout=timeout_s)
 

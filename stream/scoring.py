@@ -8,18 +8,17 @@ from __future__ import annotations
 
 import json
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from core.errors import EventError
+from core.events import ModelRef, RawEvent, ScoredEvent, Sentiment
 from stream.deadletter import DeadLetter, dead_letter
-from stream.events import EventTimePolicy, RawEvent, decode_event
+from stream.events import EventTimePolicy, decode_event
 
 __all__ = ["Incoming", "Prepared", "RecentIds", "encode", "prepare_batch", "scored_event", "unhandled"]
-
-LABELS = ("negative", "neutral", "positive")
 
 
 @dataclass(frozen=True)
@@ -91,7 +90,7 @@ def prepare_batch(
                 out.duplicates += 1
                 continue
             entities = list(dict.fromkeys(event.entities)) if event.entities else tag(event.text)
-            encode(event.to_json())  # what is sent must encode: a surprise here is this record's, not the batch's
+            encode(event)  # what is sent must encode: a surprise here is this record's, not the batch's
         except EventError as exc:
             out.dead.append(_dead(item, exc.reason, now))
             continue
@@ -109,31 +108,47 @@ def unhandled(item: Incoming, exc: Exception, now: datetime | None = None) -> De
 
 
 def _dead(item: Incoming, reason: str, now: datetime | None) -> DeadLetter:
-    return dead_letter(item.value, reason, stage="validate", source_topic=item.topic, partition=item.partition,
-                       offset=item.offset, key=item.key, now=now)  # fmt: skip
+    return dead_letter(
+        item.value,
+        reason,
+        stage="validate",
+        source_topic=item.topic,
+        partition=item.partition,
+        offset=item.offset,
+        key=item.key,
+        now=now,
+    )
 
 
 def scored_event(
     event: RawEvent, entities: list[str], probs: Sequence[float], *, model: str, now: datetime | None = None
-) -> dict[str, Any]:
+) -> ScoredEvent:
     """The scored-event contract: the raw event plus resolved entities, sentiment, model and scored_at.
+
+    ``model`` is the label the Triton client reports, ``name/version``.
 
     >>> from datetime import datetime, UTC
     >>> raw = RawEvent(id="1", source="s", kind="news", text="t", published_at=datetime(2026, 1, 5, tzinfo=UTC))
     >>> s = scored_event(raw, ["ACME"], [0.1, 0.2, 0.7], model="sentiment/1", now=datetime(2026, 1, 5, tzinfo=UTC))
-    >>> s["sentiment"], s["entities"], s["model"]
-    ({'label': 'positive', 'score': 0.6, 'probs': [0.1, 0.2, 0.7]}, ['ACME'], {'name': 'sentiment', 'version': '1'})
+    >>> s.sentiment.label, s.entities, s.model
+    (<Label.POSITIVE: 'positive'>, ['ACME'], ModelRef(name='sentiment', version='1'))
+    >>> sent = json.loads(encode(s))
+    >>> sent["sentiment"], sent["scored_at"]
+    ({'label': 'positive', 'score': 0.6, 'probs': [0.1, 0.2, 0.7]}, '2026-01-05T00:00:00+00:00')
     """
-    p = [round(float(x), 6) for x in probs]
     name, _, version = model.partition("/")
-    return {
-        **event.to_json(),
-        "entities": entities,
-        "sentiment": {"label": LABELS[max(range(3), key=p.__getitem__)], "score": round(p[2] - p[0], 6), "probs": p},
-        "model": {"name": name, "version": version},
-        "scored_at": (now or datetime.now(UTC)).isoformat(),
-    }
+    return ScoredEvent.model_validate(
+        {
+            **dict(event),
+            "entities": entities,
+            "sentiment": Sentiment.of(probs),
+            "model": ModelRef(name=name, version=version),
+            "scored_at": now or datetime.now(UTC),
+        }
+    )
 
 
-def encode(record: dict[str, Any]) -> bytes:
-    return json.dumps(record, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+def encode(record: RawEvent | Mapping[str, Any]) -> bytes:
+    """Compact UTF-8 JSON, as the stream topics carry records; an event's unset fields are left out."""
+    value = record.to_json() if isinstance(record, RawEvent) else record
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8")

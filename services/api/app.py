@@ -10,10 +10,10 @@ from typing import Any
 
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy.exc import OperationalError
 
 from core.settings import Settings
+from services.api.metrics import CONTENT_TYPE_LATEST, metrics_text
 from services.api.publish import KafkaUnavailable, Publisher
 from storage.db import make_engine, make_sessionmaker, require_current_schema
 from stream.producer import EventProducer
@@ -59,6 +59,7 @@ def create_app(settings: Settings, *, producer: EventProducer | None = None) -> 
             engine.dispose()
             raise
         app.state.settings = settings
+        app.state.engine = engine
         app.state.sessions = make_sessionmaker(engine)
         app.state.publisher = Publisher(settings, producer)
         try:
@@ -68,10 +69,11 @@ def create_app(settings: Settings, *, producer: EventProducer | None = None) -> 
             engine.dispose()
 
     app = FastAPI(title="Opinion Radar", version="0.1.0", lifespan=lifespan)
-    from services.api import ingest, queries
+    from services.api import health, ingest, queries
 
     app.include_router(ingest.build_router(settings))
     app.include_router(queries.router)
+    app.include_router(health.router)
     app.add_exception_handler(KafkaUnavailable, _kafka_unavailable)
     app.add_exception_handler(OperationalError, _database_unavailable)
 
@@ -79,12 +81,8 @@ def create_app(settings: Settings, *, producer: EventProducer | None = None) -> 
     async def dashboard() -> HTMLResponse:
         return HTMLResponse(_DASHBOARD.read_text())
 
-    @app.get("/healthz")
-    async def healthz() -> dict[str, str]:
-        return {"status": "ok"}
-
     @app.get("/metrics", response_class=Response, responses=_PROMETHEUS_TEXT)
     async def metrics() -> Response:
-        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+        return Response(metrics_text(), media_type=CONTENT_TYPE_LATEST)
 
     return app

@@ -11,8 +11,8 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from core.events import RawEvent
 from services.api.schemas import ErrorOut
-from stream.events import RawEvent
 
 __all__ = ["DATABASE_UNAVAILABLE", "FORBIDDEN", "UNAUTHORIZED", "ingest_request_body", "ingest_responses"]
 

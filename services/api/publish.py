@@ -89,6 +89,18 @@ class Publisher:
             log.warning("ingest: %s", why)
             raise KafkaUnavailable(why, self.retry_after_s) from None
 
+    async def problem(self) -> str | None:
+        """None when Kafka answers with the raw news topic's partitions within the ingest timeout; else why not."""
+        loop = asyncio.get_running_loop()
+        topic = self.settings.topics.raw_news
+        try:
+            found = await asyncio.wait_for(
+                loop.run_in_executor(self._pool, lambda: self._connect().has_topic(topic)), self.timeout_s
+            )
+        except (KafkaError, TimeoutError, OSError) as exc:
+            return f"{type(exc).__name__}: {str(exc)[:200]}".rstrip(": ")
+        return None if found else f"topic {topic} does not exist"
+
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
         with self._lock:

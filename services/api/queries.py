@@ -14,16 +14,18 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from core.domain import Severity
 from services.api.deps import require_read_token
 from services.api.openapi import DATABASE_UNAVAILABLE, UNAUTHORIZED
 from services.api.schemas import AlertOut, AlertPage, EntityOut, SeriesOut, SeriesPoint
-from storage.alerts_repo import alert_json, entity_series, list_alerts
+from storage.alerts_repo import alert_from_row, entity_series, list_alerts
 from storage.models import Alert, EntityMinuteStat
 
 __all__ = ["router"]
 
-router = APIRouter(prefix="/v1", dependencies=[Depends(require_read_token)], responses={**UNAUTHORIZED,
-                   **DATABASE_UNAVAILABLE})  # fmt: skip
+router = APIRouter(
+    prefix="/v1", dependencies=[Depends(require_read_token)], responses={**UNAUTHORIZED, **DATABASE_UNAVAILABLE}
+)
 
 MAX_ID = 2**31 - 1  # alerts.id is a 32-bit INTEGER in PostgreSQL (migration 0001)
 PRINTABLE = r"^[^\x00-\x1f\x7f]*$"  # no control characters (NUL above all)
@@ -47,15 +49,23 @@ def alerts(
     session: SessionDep,
     entity: Name = None,
     detector: Name = None,
-    min_severity: Annotated[str | None, Query(pattern="^(info|warning|high|critical)$")] = None,
+    min_severity: Annotated[Severity | None, Query(description="this severity or a higher one")] = None,
     since: datetime | None = None,
     until: datetime | None = None,
     before_id: Annotated[int | None, Query(ge=1, le=MAX_ID, description="next_before_id of the page before")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> AlertPage:
-    rows = list_alerts(session, entity=entity, detector=detector, min_severity=min_severity, since=since,
-                       until=until, before_id=before_id, limit=limit)  # fmt: skip
-    items = [AlertOut(**alert_json(a)) for a in rows]
+    rows = list_alerts(
+        session,
+        entity=entity,
+        detector=detector,
+        min_severity=min_severity,
+        since=since,
+        until=until,
+        before_id=before_id,
+        limit=limit,
+    )
+    items = [AlertOut.of(alert_from_row(a)) for a in rows]
     return AlertPage(items=items, next_before_id=rows[-1].id if len(rows) == limit else None)
 
 
@@ -67,18 +77,21 @@ def entities(session: SessionDep) -> list[EntityOut]:
     since = _utc(latest) - timedelta(hours=24)
     stats = session.execute(
         select(EntityMinuteStat.entity, func.max(EntityMinuteStat.minute), func.sum(EntityMinuteStat.n))
-        .where(EntityMinuteStat.minute >= since).group_by(EntityMinuteStat.entity)
-    ).all()  # fmt: skip
+        .where(EntityMinuteStat.minute >= since)
+        .group_by(EntityMinuteStat.entity)
+    ).all()
     alert_counts = dict(
         session.execute(
             select(Alert.entity, func.count()).where(Alert.window_start >= since).group_by(Alert.entity)
         ).all()
     )
     return sorted(
-        (EntityOut(entity=e, last_minute=_utc(m), items_24h=int(n or 0), alerts_24h=alert_counts.get(e, 0))
-         for e, m, n in stats),
+        (
+            EntityOut(entity=e, last_minute=_utc(m), items_24h=int(n or 0), alerts_24h=alert_counts.get(e, 0))
+            for e, m, n in stats
+        ),
         key=lambda x: (-x.alerts_24h, -x.items_24h),
-    )  # fmt: skip
+    )
 
 
 @router.get("/entities/{entity}/series", response_model=SeriesOut)
@@ -90,8 +103,17 @@ def series(
     limit: Annotated[int, Query(ge=1, le=10080)] = 1440,
 ) -> SeriesOut:
     rows = entity_series(session, entity=entity, since=since, until=until, limit=limit)
-    points = [SeriesPoint(minute=_utc(r.minute), n=r.n, negative=r.negative, neutral=r.neutral, positive=r.positive,
-                          mean_score=r.mean_score) for r in rows]  # fmt: skip
+    points = [
+        SeriesPoint(
+            minute=_utc(r.minute),
+            n=r.n,
+            negative=r.negative,
+            neutral=r.neutral,
+            positive=r.positive,
+            mean_score=r.mean_score,
+        )
+        for r in rows
+    ]
     first = points[0].minute if points else since
     alert_rows = list_alerts(session, entity=entity, since=first, until=until, limit=200)
-    return SeriesOut(entity=entity, points=points, alerts=[AlertOut(**alert_json(a)) for a in alert_rows])
+    return SeriesOut(entity=entity, points=points, alerts=[AlertOut.of(alert_from_row(a)) for a in alert_rows])

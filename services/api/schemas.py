@@ -3,28 +3,26 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from pydantic import BaseModel
+
+from core.alerts import StoredAlert
 
 __all__ = ["AlertOut", "AlertPage", "EntityOut", "ErrorOut", "SeriesOut", "SeriesPoint"]
 
 
-class AlertOut(BaseModel):
-    id: int
-    key: str
-    entity: str
-    detector: str
-    severity: str
+class AlertOut(StoredAlert):
+    """An alert as the SQL store holds it, the same as a webhook's data; instants are written as ...T10:00:00Z."""
+
+    # The instants are re-declared only to keep the answer the API has always given, pydantic's form (Z), where the
+    # published records (radar.alerts, webhooks) write +00:00. The docstring is the OpenAPI description.
     window_start: datetime
     window_end: datetime
-    observed: float
-    expected: float
-    score: float
-    z: float
-    message: str
-    evidence: list[dict[str, Any]]
     created_at: datetime
+
+    @classmethod
+    def of(cls, alert: StoredAlert) -> AlertOut:
+        return cls.model_validate(alert, from_attributes=True)
 
 
 class AlertPage(BaseModel):

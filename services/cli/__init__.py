@@ -76,5 +76,3 @@ def main() -> None:
     except RadarError as exc:
         console.print(f"[bold red]error:[/] {exc}")
         raise SystemExit(1) from None
-
-

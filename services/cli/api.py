@@ -16,13 +16,14 @@ def api_cmd(
     port: Annotated[int | None, typer.Option(help="default: RADAR_API_PORT")] = None,
     workers: Annotated[int, typer.Option(help="processes (single-event ingest is CPU-bound per process)")] = 1,
 ) -> None:
-    """The HTTP API: ingest, queries, dashboard, /metrics, /healthz.
+    """The HTTP API: ingest, queries, dashboard, /metrics (all processes), /healthz, /readyz.
 
     Beyond loopback it needs real tokens: it exits 1 while RADAR_API_TOKEN or RADAR_API_READ_TOKEN is the
     published default or shorter than 24 characters."""
     import uvicorn
 
     from services.api.exposure import exposure_problem
+    from services.api.metrics import shared_metrics_dir
 
     settings = Settings()
     bind = host if host is not None else settings.api_host
@@ -30,5 +31,12 @@ def api_cmd(
     if problem:
         typer.echo(f"error: {problem}", err=True)
         raise typer.Exit(1)
-    uvicorn.run("services.api.app:create_app_from_env", factory=True, workers=workers,
-                host=bind, port=port or settings.api_port, log_level="warning")  # fmt: skip
+    with shared_metrics_dir(workers):
+        uvicorn.run(
+            "services.api.app:create_app_from_env",
+            factory=True,
+            workers=workers,
+            host=bind,
+            port=port or settings.api_port,
+            log_level="warning",
+        )

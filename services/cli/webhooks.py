@@ -12,6 +12,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from core.alerts import StoredAlert, alert_key
+from core.domain import Severity
 from core.settings import Settings
 from core.webhook_signing import new_secret, secret_problem
 from services.webhooks.payloads import render
@@ -22,14 +24,14 @@ __all__ = ["dispatcher_cmd", "webhooks_app"]
 
 webhooks_app = typer.Typer(help="Alert webhooks: subscriptions and a test delivery.", no_args_is_help=True)
 console = Console()
-SEVERITIES = ("info", "warning", "high", "critical")
 
 
 def _sessions(settings: Settings):
-    from storage.db import make_engine, make_sessionmaker, upgrade  # SQLAlchemy loads only for these commands
+    """Sessions on a database at this release's schema (StorageError naming `radar db upgrade` otherwise)."""
+    from storage.db import make_engine, make_sessionmaker, require_current_schema  # SQLAlchemy loads only here
 
     engine = make_engine(settings.database_url)
-    upgrade(engine)
+    require_current_schema(engine)
     return make_sessionmaker(engine)
 
 
@@ -40,20 +42,18 @@ def add_cmd(
     payload_format: Annotated[str, typer.Option("--format", help="radar or alertmanager")] = "radar",
     entity: Annotated[list[str] | None, typer.Option(help="only these entities (repeatable)")] = None,
     detector: Annotated[list[str] | None, typer.Option(help="only these detectors (repeatable)")] = None,
-    min_severity: Annotated[str, typer.Option(help="info, warning, high or critical")] = "info",
+    min_severity: Annotated[str, typer.Option(help=", ".join(Severity))] = Severity.INFO.value,
     secret: Annotated[str | None, typer.Option(help="whsec_... (default: a new random secret)")] = None,
     allow_private: Annotated[bool, typer.Option(help="allow private or loopback addresses")] = False,
 ) -> None:
     """Subscribe URL to alerts; prints the signing secret the receiver verifies with."""
-    from sqlalchemy import select
-
-    from storage.models import WebhookSubscription
+    from storage.subscriptions import add_subscription, find_subscription
 
     settings = Settings()
     if payload_format not in ("radar", "alertmanager"):
         raise typer.BadParameter("--format is radar or alertmanager")
-    if min_severity not in SEVERITIES:
-        raise typer.BadParameter(f"--min-severity is one of {', '.join(SEVERITIES)}")
+    if min_severity not in {severity.value for severity in Severity}:
+        raise typer.BadParameter(f"--min-severity is one of {', '.join(Severity)}")
     if why := url_problem(url):
         raise typer.BadParameter(f"{url}: {why}")
     if secret is not None and (why := secret_problem(secret)):
@@ -65,27 +65,31 @@ def add_cmd(
         raise typer.BadParameter(f"{url}: {why}; pass --allow-private if that is intended")
     secret = secret or new_secret()
     with _sessions(settings).begin() as session:
-        if session.scalar(select(WebhookSubscription).where(WebhookSubscription.name == name)):
+        if find_subscription(session, name=name):
             raise typer.BadParameter(f"a subscription named {name!r} exists")
-        session.add(WebhookSubscription(
-            name=name, url=url, secret=secret, payload_format=payload_format, entities=entity or None,
-            detectors=detector or None, min_severity=min_severity, allow_private=allow_private, enabled=True,
-            created_at=datetime.now(UTC),
-        ))  # fmt: skip
+        add_subscription(
+            session,
+            name=name,
+            url=url,
+            secret=secret,
+            payload_format=payload_format,
+            entities=entity,
+            detectors=detector,
+            min_severity=min_severity,
+            allow_private=allow_private,
+        )
     console.print(f"subscribed [bold]{name}[/] -> {url}\nsigning secret: [bold]{secret}[/]")
 
 
 @webhooks_app.command("list")
 def list_cmd() -> None:
-    from sqlalchemy import select
-
-    from storage.models import WebhookSubscription
+    from storage.subscriptions import list_subscriptions
 
     table = Table(title="webhook subscriptions")
     for column in ("name", "url", "format", "filters", "state"):
         table.add_column(column)
     with _sessions(Settings())() as session:
-        for s in session.scalars(select(WebhookSubscription).order_by(WebhookSubscription.name)):
+        for s in list_subscriptions(session):
             filters = ", ".join(
                 f for f in (f"entities={s.entities}" if s.entities else "", f"detectors={s.detectors}" if s.detectors
                             else "", f">= {s.min_severity}") if f
@@ -97,12 +101,10 @@ def list_cmd() -> None:
 
 @webhooks_app.command("remove")
 def remove_cmd(name: str) -> None:
-    from sqlalchemy import delete
-
-    from storage.models import WebhookSubscription
+    from storage.subscriptions import remove_subscription
 
     with _sessions(Settings()).begin() as session:
-        gone = session.execute(delete(WebhookSubscription).where(WebhookSubscription.name == name)).rowcount
+        gone = remove_subscription(session, name=name)
     if not gone:
         raise typer.BadParameter(f"no subscription named {name!r}")
     console.print(f"removed {name}")
@@ -112,23 +114,17 @@ def remove_cmd(name: str) -> None:
 def test_cmd(name: str) -> None:
     """POST a signed sample alert to the subscription now (not through the outbox) and show the answer; the same
     checks and the same guarded client as the dispatcher's (a test must not reach what a delivery may not)."""
-    from sqlalchemy import select
-
-    from storage.models import WebhookSubscription
+    from storage.subscriptions import find_subscription
 
     settings = Settings()
     with _sessions(settings)() as session:
-        sub = session.scalar(select(WebhookSubscription).where(WebhookSubscription.name == name))
+        sub = find_subscription(session, name=name)
         if sub is None:
             raise typer.BadParameter(f"no subscription named {name!r}")
         url, secret, payload_format = sub.url, sub.secret, sub.payload_format
         allow_private = sub.allow_private or settings.webhook_allow_private
-    now = datetime.now(UTC).replace(second=0, microsecond=0)
-    alert = {"id": 0, "key": f"TEST:volume_spike:{now:%Y-%m-%dT%H:%MZ}", "entity": "TEST", "detector": "volume_spike",
-             "severity": "info", "window_start": now.isoformat(), "window_end": now.isoformat(), "observed": 42.0,
-             "expected": 6.0, "score": 0.99, "z": 9.0, "message": "TEST: a test alert from radar webhooks test",
-             "evidence": [], "created_at": now.isoformat()}  # fmt: skip
-    body = render(payload_format, alert, receiver=name, external_url=f"http://{settings.api_host}:{settings.api_port}")
+    external_url = f"http://{settings.api_host}:{settings.api_port}"
+    body = render(payload_format, _test_alert(), receiver=name, external_url=external_url)
     try:
         headers = signed_headers(url, secret, f"msg_test_{int(time.time())}", int(time.time()), body)
     except Undeliverable as exc:
@@ -142,6 +138,26 @@ def test_cmd(name: str) -> None:
     console.print(json.dumps(headers, indent=2))
     if not 200 <= reply.status < 300:
         raise typer.Exit(1)
+
+
+def _test_alert() -> StoredAlert:
+    """A sample alert, marked as a test in its entity and message."""
+    now = datetime.now(UTC).replace(second=0, microsecond=0)
+    return StoredAlert(
+        id=0,
+        key=alert_key("TEST", "volume_spike", now),
+        entity="TEST",
+        detector="volume_spike",
+        severity=Severity.INFO,
+        window_start=now,
+        window_end=now,
+        observed=42.0,
+        expected=6.0,
+        score=0.99,
+        z=9.0,
+        message="TEST: a test alert from radar webhooks test",
+        created_at=now,
+    )
 
 
 async def _send_once(url: str, body: bytes, headers: dict[str, str], *, allow_private: bool) -> Reply:

@@ -11,33 +11,29 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from core.domain import Severity
 from stream.detectors.signals import Signal
 
 __all__ = ["AlertDecision", "AlertPolicy", "severity_for"]
 
-SEVERITIES = ("info", "warning", "high", "critical")
+# the least z of each severity above info, highest first
+_Z_FLOORS = ((12.0, Severity.CRITICAL), (7.0, Severity.HIGH), (4.5, Severity.WARNING))
 
 
-def severity_for(z: float) -> str:
+def severity_for(z: float) -> Severity:
     """Severity by how many baseline scales the signal stands out.
 
-    >>> [severity_for(z) for z in (3, 5, 8, 13)]
+    >>> [severity_for(z).value for z in (3, 5, 8, 13)]
     ['info', 'warning', 'high', 'critical']
     """
-    if z >= 12:
-        return "critical"
-    if z >= 7:
-        return "high"
-    if z >= 4.5:
-        return "warning"
-    return "info"
+    return next((severity for floor, severity in _Z_FLOORS if z >= floor), Severity.INFO)
 
 
 @dataclass(frozen=True)
 class AlertDecision:
     fire: bool
     active: bool
-    severity: str = "info"
+    severity: Severity = Severity.INFO
 
 
 @dataclass

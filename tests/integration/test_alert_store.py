@@ -7,6 +7,9 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 from sqlalchemy import func, select
 
+from core.alerts import Alert as DomainAlert
+from core.alerts import Evidence, alert_key
+from core.domain import Severity
 from storage.alerts_repo import entity_series, list_alerts, record_minute
 from storage.db import make_engine, make_sessionmaker
 from storage.models import Alert, WebhookDelivery, WebhookSubscription
@@ -17,12 +20,22 @@ T = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
 MINUTE = int(T.timestamp() // 60)
 
 
-def _alert(entity: str, detector: str, severity: str = "high", minute: int = MINUTE) -> dict[str, object]:
+def _alert(entity: str, detector: str, severity: str = "high", minute: int = MINUTE) -> DomainAlert:
     start = datetime.fromtimestamp(minute * 60, tz=UTC)
-    return {"key": f"{entity}:{detector}:{start:%Y-%m-%dT%H:%MZ}", "entity": entity, "detector": detector,
-            "severity": severity, "window_start": start.isoformat(), "window_end": start.isoformat(),
-            "observed": 40.0, "expected": 5.0, "score": 0.97, "z": 8.1, "message": f"{entity} spiked",
-            "evidence": [{"id": "e1", "text": "bad news", "score": -0.9}]}  # fmt: skip
+    return DomainAlert(
+        key=alert_key(entity, detector, start),
+        entity=entity,
+        detector=detector,
+        severity=Severity(severity),
+        window_start=start,
+        window_end=start,
+        observed=40.0,
+        expected=5.0,
+        score=0.97,
+        z=8.1,
+        message=f"{entity} spiked",
+        evidence=[Evidence(id="e1", text="bad news", score=-0.9)],
+    )
 
 
 def _subscribe(session, name: str, **filters) -> None:  # type: ignore[no-untyped-def]

@@ -24,13 +24,13 @@ def running_api(settings: Settings) -> Iterator[str]:
 
 
 @contextmanager
-def api_process(settings: Settings, log: Path) -> Iterator[tuple[str, int]]:
+def api_process(settings: Settings, log: Path, *, workers: int = 1) -> Iterator[tuple[str, int]]:
     """``radar api`` as a process of its own (base URL, pid): what a deployment runs, and whose memory one can read."""
     port = free_port()
     env = {**os.environ, **settings.to_env()}
+    command = [sys.executable, "-m", "services.cli", "api", "--port", str(port), "--workers", str(workers)]
     with log.open("wb") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "services.cli", "api", "--port", str(port)], env=env,
-                                stdout=out, stderr=subprocess.STDOUT)  # fmt: skip
+        proc = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60

@@ -1,0 +1,98 @@
+"""The alert, one type from the detector to the webhook: what ``radar.alerts`` carries, what SQL keeps, what the API
+and the webhooks show.
+
+- :class:`Alert` is what detection raises and publishes on ``radar.alerts`` (``alert.model_dump(mode="json")``);
+- :class:`StoredAlert` is an alert once the SQL store holds it: the row id and when it was recorded. Fields the
+  store will own later (an alert's lifecycle: status, acknowledged or resolved when and by whom) belong here, with
+  defaults, so rows and payloads grow without touching the detector;
+- :class:`WebhookPayload` is the body of a ``radar``-format webhook (Standard Webhooks signs it as sent).
+
+>>> from datetime import UTC, datetime, timedelta
+>>> end = datetime(2026, 1, 5, 10, 1, tzinfo=UTC)
+>>> alert = Alert(key=alert_key("ACME", "volume_spike", end - timedelta(minutes=1)), entity="ACME",
+...               detector="volume_spike", window_start=end - timedelta(minutes=1), window_end=end, observed=40,
+...               expected=4, score=0.99, z=9.2, severity="high", message="ACME: 40 items")
+>>> alert.key, alert.severity >= "warning", alert.model_dump(mode="json")["window_end"]
+('ACME:volume_spike:2026-01-05T10:00Z', True, '2026-01-05T10:01:00+00:00')
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from core.domain import Severity
+from core.wire import IsoInstant
+
+__all__ = ["Alert", "Evidence", "StoredAlert", "WebhookPayload", "alert_key"]
+
+# every field is always written, defaults included: the published JSON Schemas say so
+_PUBLISHED = ConfigDict(frozen=True, json_schema_serialization_defaults_required=True)
+
+
+def alert_key(entity: str, detector: str, window_start: datetime) -> str:
+    """An alert's identity: entity + detector + window start, to the minute (one incident, one alert)."""
+    return f"{entity}:{detector}:{window_start.strftime('%Y-%m-%dT%H:%MZ')}"
+
+
+class Evidence(BaseModel):
+    """One of the events that drove an alert (the most negative of its window): what an analyst reads first."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str = Field(description="the event id")
+    text: str = Field(description="the start of its text")
+    score: float = Field(description="its signed sentiment")
+
+
+class Alert(BaseModel):
+    """An anomaly in one entity's series, raised once per incident (key), as published on radar.alerts."""
+
+    # The docstrings of these models are the published JSON Schemas' descriptions: plain sentences, no markup.
+
+    model_config = _PUBLISHED
+
+    key: str = Field(description="entity:detector:window start (YYYY-MM-DDTHH:MMZ); unique")
+    entity: str
+    detector: str = Field(description="volume_spike, sentiment_shift or negative_surge")
+    window_start: IsoInstant
+    window_end: IsoInstant
+    observed: float
+    expected: float
+    score: float = Field(description="how unusual, in [0, 1]")
+    z: float = Field(description="how many baseline scales the reading stands out")
+    severity: Severity
+    message: str = Field(description="one sentence a person can act on")
+    evidence: list[Evidence] = Field(default_factory=list)
+
+    def with_evidence(self, items: Iterable[Evidence | Mapping[str, Any]]) -> Alert:
+        """The same alert carrying the events that drove it (detection raises it without; the closer adds them)."""
+        return self.model_copy(update={"evidence": [Evidence.model_validate(item) for item in items]})
+
+    def to_json(self) -> dict[str, Any]:
+        """The JSON object published on ``radar.alerts``."""
+        return self.model_dump(mode="json")
+
+
+class StoredAlert(Alert):
+    """An alert as the SQL store holds it: what the API lists and the webhooks deliver."""
+
+    id: int = Field(description="the row id; the API pages by it")
+    created_at: IsoInstant = Field(description="when the alert was recorded")
+
+
+class WebhookPayload(BaseModel):
+    """The body of a radar-format webhook (the Standard Webhooks headers sign it as sent)."""
+
+    model_config = _PUBLISHED
+
+    type: Literal["alert.raised"] = "alert.raised"
+    timestamp: IsoInstant = Field(description="when the alert was recorded (its created_at)")
+    data: StoredAlert
+
+    @classmethod
+    def raised(cls, alert: StoredAlert) -> WebhookPayload:
+        return cls(timestamp=alert.created_at, data=alert)

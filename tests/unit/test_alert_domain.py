@@ -1,0 +1,169 @@
+"""One alert type from the detector to the webhook, and the bytes each channel has always carried.
+
+radar.alerts and webhooks write instants as ``+00:00`` (isoformat), the API as ``Z`` (pydantic): both are kept.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import Engine, create_engine, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from core.alerts import Alert, Evidence, StoredAlert, alert_key
+from core.domain import Rollup, Severity
+from core.settings import Settings
+from services.api.app import create_app
+from services.webhooks.payloads import render
+from storage.alerts_repo import alert_from_row, list_alerts, record_minute
+from storage.models import Alert as AlertRow
+from storage.models import Base, WebhookDelivery, WebhookSubscription
+from stream.detect import EntityDetectors, observe_minute
+from stream.detectors import MinuteStats
+from stream.sinks import ChainSink, KafkaAlertPublisher
+
+START = datetime(2026, 1, 5, 10, tzinfo=UTC)
+ALERT = Alert(
+    key=alert_key("ACME", "volume_spike", START),
+    entity="ACME",
+    detector="volume_spike",
+    window_start=START,
+    window_end=START + timedelta(minutes=1),
+    observed=40.0,
+    expected=4.0,
+    score=0.9412,
+    z=9.2,
+    severity=Severity.HIGH,
+    message="ACME: 40 items",
+    evidence=[Evidence(id="e1", text="bad news", score=-0.9)],
+)
+PUBLISHED = (
+    '{"key": "ACME:volume_spike:2026-01-05T10:00Z", "entity": "ACME", "detector": "volume_spike", '
+    '"window_start": "2026-01-05T10:00:00+00:00", "window_end": "2026-01-05T10:01:00+00:00", "observed": 40.0, '
+    '"expected": 4.0, "score": 0.9412, "z": 9.2, "severity": "high", "message": "ACME: 40 items", '
+    '"evidence": [{"id": "e1", "text": "bad news", "score": -0.9}]}'
+)
+
+
+class _Producer:
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, bytes, bytes]] = []
+
+    async def send(self, topic: str, key: bytes, value: bytes, *_: Any) -> asyncio.Future[None]:
+        self.sent.append((topic, key, value))
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        done.set_result(None)
+        return done
+
+
+class _App:
+    def __init__(self) -> None:
+        self.producer = _Producer()
+
+
+class _Recorder:
+    def __init__(self) -> None:
+        self.alerts: list[Alert] = []
+
+    async def emit(self, minute: int, alerts: Sequence[Alert], rollups: Sequence[Rollup]) -> None:
+        self.alerts.extend(alerts)
+
+
+def test_the_detector_raises_the_domain_alert_rounded_as_published() -> None:
+    detectors = EntityDetectors()
+    for m in range(60):
+        observe_minute(detectors, "ACME", m, MinuteStats(n=4, negative=1, neutral=1, positive=2, total=0.5))
+    storm = MinuteStats(n=40, negative=34, neutral=4, positive=2, total=-26.0, total_sq=24.0)
+    alerts = [a for m in range(60, 64) for a in observe_minute(detectors, "ACME", m, storm)]
+    assert alerts and all(isinstance(a, Alert) and isinstance(a.severity, Severity) for a in alerts)
+    for alert in alerts:
+        assert alert.key == alert_key(alert.entity, alert.detector, alert.window_start)
+        assert alert.score == round(alert.score, 4) and alert.z == round(alert.z, 3) and alert.evidence == []
+
+
+async def test_radar_alerts_carries_the_same_json_as_before() -> None:
+    app = _App()
+    await KafkaAlertPublisher(app, "radar.alerts").emit(0, [ALERT], [])  # type: ignore[arg-type]
+    assert app.producer.sent == [("radar.alerts", ALERT.key.encode(), PUBLISHED.encode())]
+
+
+async def test_the_chain_hands_every_sink_the_domain_alert() -> None:
+    first, second = _Recorder(), _Recorder()
+    await ChainSink(first, second).emit(0, [ALERT, ALERT.model_dump(mode="json")], [])
+    assert first.alerts == second.alerts == [ALERT, ALERT]
+
+
+@pytest.fixture
+def engine(tmp_path: Path) -> Iterator[Engine]:
+    engine = create_engine(f"sqlite:///{tmp_path / 'radar.db'}")  # a file: the API's routes run in other threads
+    Base.metadata.create_all(engine)
+    yield engine
+    engine.dispose()
+
+
+def _subscribe(session: Session, name: str, min_severity: str) -> None:
+    session.add(
+        WebhookSubscription(
+            name=name, url="http://hook.invalid", secret="whsec_eA==", min_severity=min_severity, created_at=START
+        )
+    )
+
+
+def _store(engine: Engine, *alerts: Alert) -> StoredAlert:
+    sessions = sessionmaker(engine)
+    with sessions.begin() as session:
+        for name, floor in (("all", "info"), ("critical", "critical"), ("warning", "warning"), ("odd", "bogus")):
+            _subscribe(session, name, floor)
+    for _ in range(2):  # a minute closed again records nothing new
+        with sessions.begin() as session:
+            record_minute(session, alerts=alerts, rollups=[], now=START)
+    with sessions() as session:
+        return alert_from_row(session.scalars(select(AlertRow).order_by(AlertRow.id)).first())  # type: ignore[arg-type]
+
+
+def test_the_store_records_the_alert_and_gives_it_back(engine: Engine) -> None:
+    stored = _store(engine, ALERT)
+    assert stored == StoredAlert(**dict(ALERT), id=1, created_at=START)
+    with sessionmaker(engine)() as session:
+        routed = {d.subscription.name for d in session.scalars(select(WebhookDelivery))}
+        assert routed == {"all", "warning", "odd"}  # an unknown floor lets everything through, as it always did
+        assert [a.id for a in list_alerts(session, min_severity=Severity.CRITICAL)] == []
+        assert [a.id for a in list_alerts(session, min_severity=Severity.HIGH)] == [1]
+
+
+def test_webhook_bodies_are_rendered_from_the_stored_alert(engine: Engine) -> None:
+    stored = _store(engine, ALERT)
+    radar = json.loads(render("radar", stored, receiver="r", external_url="http://radar.invalid"))
+    assert radar == {
+        "type": "alert.raised",
+        "timestamp": "2026-01-05T10:00:00+00:00",
+        "data": {**json.loads(PUBLISHED), "id": 1, "created_at": "2026-01-05T10:00:00+00:00"},
+    }
+    body = render("alertmanager", stored, receiver="r", external_url="http://radar.invalid")
+    firing = json.loads(body)["alerts"][0]
+    assert firing["startsAt"] == "2026-01-05T10:00:00+00:00" and firing["labels"]["severity"] == "high"
+    assert firing["annotations"]["description"] == "observed 40, expected 4, score 0.94"
+
+
+async def test_the_api_lists_alerts_as_it_always_has(engine: Engine) -> None:
+    _store(engine, ALERT, ALERT.model_copy(update={"key": "ACME:x", "severity": Severity.CRITICAL}))
+    settings = Settings(database_url="sqlite://")
+    app = create_app(settings)
+    app.state.settings, app.state.sessions = settings, sessionmaker(engine)
+    read = {"Authorization": f"Bearer {settings.api_read_token.get_secret_value()}"}
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://api") as client:
+        page = (await client.get("/v1/alerts", headers=read)).json()
+        critical = (await client.get("/v1/alerts", params={"min_severity": "critical"}, headers=read)).json()
+        refused = await client.get("/v1/alerts", params={"min_severity": "severe"}, headers=read)
+    first = page["items"][-1]
+    assert first["window_start"] == "2026-01-05T10:00:00Z" and first["created_at"] == "2026-01-05T10:00:00Z"
+    assert first["severity"] == "high" and first["evidence"] == [{"id": "e1", "text": "bad news", "score": -0.9}]
+    assert [a["key"] for a in critical["items"]] == ["ACME:x"]
+    assert refused.status_code == 422
