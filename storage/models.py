@@ -8,7 +8,15 @@ from typing import Any
 from sqlalchemy import JSON, DateTime, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-__all__ = ["Alert", "Base", "EntityMinuteStat", "WebhookDelivery", "WebhookSubscription"]
+__all__ = [
+    "Alert",
+    "Base",
+    "EntityMinuteStat",
+    "WatchedEntity",
+    "WatchlistState",
+    "WebhookDelivery",
+    "WebhookSubscription",
+]
 
 
 class Base(DeclarativeBase):
@@ -32,6 +40,12 @@ class Alert(Base):
     message: Mapped[str] = mapped_column(Text)
     evidence: Mapped[list[Any]] = mapped_column(JSON, default=list)  # ids, snippets and scores of driving events
     created_at: Mapped[datetime]
+    # lifecycle (migration 0003): open -> acknowledged -> resolved, or open -> resolved
+    status: Mapped[str] = mapped_column(String(16), default="open", server_default="open", index=True)
+    opened_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    acknowledged_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    acknowledged_by: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    resolved_at: Mapped[datetime | None] = mapped_column(nullable=True)
 
     __table_args__ = (Index("ix_alerts_window_start", "window_start"),)
 
@@ -91,11 +105,36 @@ class WebhookDelivery(Base):
     last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at: Mapped[datetime]
     delivered_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    event: Mapped[str] = mapped_column(String(16), default="opened", server_default="opened")  # opened | resolved
 
     subscription: Mapped[WebhookSubscription] = relationship(back_populates="deliveries")
     alert: Mapped[Alert] = relationship()
 
     __table_args__ = (
-        UniqueConstraint("alert_id", "subscription_id", name="uq_delivery_alert_subscription"),
+        UniqueConstraint("alert_id", "subscription_id", "event", name="uq_delivery_alert_subscription_event"),
         Index("ix_deliveries_due", "status", "next_attempt_at"),
     )
+
+
+class WatchedEntity(Base):
+    """An entity analysts watch (migration 0004): seeded once from deploy/watchlist.toml, then managed at run time."""
+
+    __tablename__ = "watched_entities"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # the aggregation key
+    names: Mapped[list[Any]] = mapped_column(JSON)  # the first is the display name
+    aliases: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    cashtags: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    min_severity: Mapped[str] = mapped_column(String(16), default="info", server_default="info")
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class WatchlistState(Base):
+    """Small facts about the watchlist (e.g. that the TOML seed ran), one row per name."""
+
+    __tablename__ = "watchlist_state"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(String(256))
+    updated_at: Mapped[datetime]
