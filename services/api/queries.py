@@ -7,11 +7,10 @@ and names are printable text of a bounded length (PostgreSQL refuses a NUL in a 
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Request
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from core.domain import Severity
@@ -19,7 +18,7 @@ from services.api.deps import require_read_token
 from services.api.openapi import DATABASE_UNAVAILABLE, UNAUTHORIZED
 from services.api.schemas import AlertOut, AlertPage, EntityOut, SeriesOut, SeriesPoint
 from storage.alerts_repo import alert_from_row, entity_series, list_alerts
-from storage.models import Alert, EntityMinuteStat
+from storage.dashboard import entity_overview
 
 __all__ = ["router"]
 
@@ -71,27 +70,11 @@ def alerts(
 
 @router.get("/entities", response_model=list[EntityOut])
 def entities(session: SessionDep) -> list[EntityOut]:
-    latest = session.scalar(select(func.max(EntityMinuteStat.minute)))
-    if latest is None:
-        return []
-    since = _utc(latest) - timedelta(hours=24)
-    stats = session.execute(
-        select(EntityMinuteStat.entity, func.max(EntityMinuteStat.minute), func.sum(EntityMinuteStat.n))
-        .where(EntityMinuteStat.minute >= since)
-        .group_by(EntityMinuteStat.entity)
-    ).all()
-    alert_counts = dict(
-        session.execute(
-            select(Alert.entity, func.count()).where(Alert.window_start >= since).group_by(Alert.entity)
-        ).all()
-    )
-    return sorted(
-        (
-            EntityOut(entity=e, last_minute=_utc(m), items_24h=int(n or 0), alerts_24h=alert_counts.get(e, 0))
-            for e, m, n in stats
-        ),
-        key=lambda x: (-x.alerts_24h, -x.items_24h),
-    )
+    """Entities seen in the last 24 h of data (counted back from the newest rollup), most alerts first."""
+    return [
+        EntityOut(entity=r.entity, last_minute=r.last_minute, items_24h=r.items, alerts_24h=r.alerts)
+        for r in entity_overview(session)
+    ]
 
 
 @router.get("/entities/{entity}/series", response_model=SeriesOut)
