@@ -8,6 +8,8 @@ RadarError
 │   ├── ModelContractError   the served model does not match ARCHITECTURE.md's contract
 │   └── InferenceUnavailable Triton cannot be reached or keeps failing (retry later, never drop)
 ├── StorageError             Redis or SQL failed
+├── NotFound                 a named thing (alert, subscription, entity) does not exist
+├── Conflict                 the thing exists, or is in a state that refuses the change
 └── DeliveryError            a webhook delivery failed
 """
 
@@ -15,11 +17,13 @@ from __future__ import annotations
 
 __all__ = [
     "ConfigError",
+    "Conflict",
     "DeliveryError",
     "EventError",
     "InferenceError",
     "InferenceUnavailable",
     "ModelContractError",
+    "NotFound",
     "RadarError",
     "StackError",
     "StorageError",
@@ -72,4 +76,12 @@ class StorageError(RadarError):
 
 
 class DeliveryError(RadarError):
+    pass
+
+
+class NotFound(RadarError):
+    pass
+
+
+class Conflict(RadarError):
     pass

@@ -14,6 +14,7 @@ from rich.table import Table
 
 from core.alerts import StoredAlert, alert_key
 from core.domain import Severity
+from core.errors import Conflict, NotFound
 from core.settings import Settings
 from core.webhook_signing import new_secret, secret_problem
 from services.webhooks.payloads import render
@@ -66,7 +67,7 @@ def add_cmd(
     secret = secret or new_secret()
     with _sessions(settings).begin() as session:
         if find_subscription(session, name=name):
-            raise typer.BadParameter(f"a subscription named {name!r} exists")
+            raise Conflict(f"a subscription named {name!r} exists")
         add_subscription(
             session,
             name=name,
@@ -106,7 +107,7 @@ def remove_cmd(name: str) -> None:
     with _sessions(Settings()).begin() as session:
         gone = remove_subscription(session, name=name)
     if not gone:
-        raise typer.BadParameter(f"no subscription named {name!r}")
+        raise NotFound(f"no subscription named {name!r}")
     console.print(f"removed {name}")
 
 
@@ -120,7 +121,7 @@ def test_cmd(name: str) -> None:
     with _sessions(settings)() as session:
         sub = find_subscription(session, name=name)
         if sub is None:
-            raise typer.BadParameter(f"no subscription named {name!r}")
+            raise NotFound(f"no subscription named {name!r}")
         url, secret, payload_format = sub.url, sub.secret, sub.payload_format
         allow_private = sub.allow_private or settings.webhook_allow_private
     external_url = f"http://{settings.api_host}:{settings.api_port}"
