@@ -102,21 +102,31 @@ def main() -> None:
         runtime = SentimentRuntime(result.model_dir, backend="torch")
         with console.status(f"share {fraction}: scoring {len(test)} test texts…"):
             figures = evaluate_predictions(test, {"model": predict_labels(runtime.predict, [e.text for e in test])})
-        points.append({
-            "fraction": fraction, "examples": summary["examples"], "minutes": summary["seconds"] / 60,
-            "cached": result.cached, "val_macro_f1": summary["history"][-1].get("val_macro_f1"),
-            "test": {d: figures["model"][d]["macro_f1"] for d in (*DOMAINS, "overall")},
-            "model": str(result.model_dir),
-        })  # fmt: skip
+        points.append(
+            {
+                "fraction": fraction,
+                "examples": summary["examples"],
+                "minutes": summary["seconds"] / 60,
+                "cached": result.cached,
+                "val_macro_f1": summary["history"][-1].get("val_macro_f1"),
+                "test": {d: figures["model"][d]["macro_f1"] for d in (*DOMAINS, "overall")},
+                "model": str(result.model_dir),
+            }
+        )
         console.print(f"share {fraction}: {summary['examples']} texts, test macro-F1 {points[-1]['test']['overall']}")
 
     intercept, slope = fit_log2([p["examples"] for p in points], [p["test"]["overall"] for p in points])
     reach = examples_for(GOAL, intercept, slope)
     rows = [
-        [f"{p['fraction']:g}", p["examples"], f"{p['minutes']:.1f}" + (" (cached)" if p["cached"] else ""),
-         f"{p['val_macro_f1']:.3f}", *(f"{p['test'][d]:.3f}" for d in (*DOMAINS, "overall"))]
+        [
+            f"{p['fraction']:g}",
+            p["examples"],
+            f"{p['minutes']:.1f}" + (" (cached)" if p["cached"] else ""),
+            f"{p['val_macro_f1']:.3f}",
+            *(f"{p['test'][d]:.3f}" for d in (*DOMAINS, "overall")),
+        ]
         for p in points
-    ]  # fmt: skip
+    ]
     print_table(
         "test macro-F1 against training data (served recipe; validation slice and test split fixed)",
         ["share", "texts", "train min", "val", *DOMAINS, "overall"],
@@ -132,8 +142,16 @@ def main() -> None:
     if len(points) > 1:
         _plot(points, intercept, slope, labelled, args.plot)
         console.print(f"plot: {args.plot}")
-    write_json(args.json, {"points": points, "fit": {"intercept": intercept, "slope_per_doubling": slope},
-                           "examples_for_goal": reach, "goal": GOAL, "labelled_texts": labelled})  # fmt: skip
+    write_json(
+        args.json,
+        {
+            "points": points,
+            "fit": {"intercept": intercept, "slope_per_doubling": slope},
+            "examples_for_goal": reach,
+            "goal": GOAL,
+            "labelled_texts": labelled,
+        },
+    )
 
 
 if __name__ == "__main__":

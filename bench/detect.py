@@ -125,10 +125,13 @@ def run_detectors(scenario: Scenario, score_of: Scorer) -> list[dict[str, Any]]:
         for minute in range(first, first + int(scenario.spec.duration_min)):
             items = buckets.get((entity, minute), [])
             stats = MinuteStats(
-                n=len(items), negative=sum(lab == "negative" for lab, _ in items),
-                neutral=sum(lab == "neutral" for lab, _ in items), positive=sum(lab == "positive" for lab, _ in items),
-                total=sum(s for _, s in items), total_sq=sum(s * s for _, s in items),
-            )  # fmt: skip
+                n=len(items),
+                negative=sum(lab == "negative" for lab, _ in items),
+                neutral=sum(lab == "neutral" for lab, _ in items),
+                positive=sum(lab == "positive" for lab, _ in items),
+                total=sum(s for _, s in items),
+                total_sq=sum(s * s for _, s in items),
+            )
             alerts.extend(a.to_json() for a in observe_minute(detectors, entity, minute, stats))
     return alerts
 
@@ -170,16 +173,20 @@ def assess(scenario: Scenario, alerts: list[dict[str, Any]], tallies: dict[str, 
     on_bursts: dict[str, int] = defaultdict(int)
     for alert in alerts:
         end = datetime.fromisoformat(str(alert["window_end"]))
-        hit = [i for i, inc in enumerate(truth["incidents"])
-               if inc["entity"] == alert["entity"] and _within(end, inc["start"], inc["end"])]  # fmt: skip
+        hit = [
+            i
+            for i, inc in enumerate(truth["incidents"])
+            if inc["entity"] == alert["entity"] and _within(end, inc["start"], inc["end"])
+        ]
         for detector in (alert["detector"], ANY):
             for i in hit:
                 delay = (end - datetime.fromisoformat(truth["incidents"][i]["start"])).total_seconds() / 60
                 first[(detector, i)] = min(first.get((detector, i), delay), delay)
             if not hit:
                 false[detector] += 1
-                on_bursts[detector] += any(b["entity"] == alert["entity"] and _within(end, b["start"], b["end"])
-                                           for b in truth["bursts"])  # fmt: skip
+                on_bursts[detector] += any(
+                    b["entity"] == alert["entity"] and _within(end, b["start"], b["end"]) for b in truth["bursts"]
+                )
     for detector, tally in tallies.items():
         if clean:
             tally.clean_false += false[detector]
@@ -190,9 +197,14 @@ def assess(scenario: Scenario, alerts: list[dict[str, Any]], tallies: dict[str, 
             tally.delays += [d for (name, _), d in first.items() if name == detector]
             tally.incident_runs_false += false[detector]
             tally.incident_runs_entity_days += entity_days
-    return {"events": len(scenario.events), "entity_days": entity_days, "bursts": len(truth["bursts"]),
-            "false_alerts": dict(false), "on_bursts": dict(on_bursts),
-            "delays": {f"{d} #{i}": v for (d, i), v in first.items()}}  # fmt: skip
+    return {
+        "events": len(scenario.events),
+        "entity_days": entity_days,
+        "bursts": len(truth["bursts"]),
+        "false_alerts": dict(false),
+        "on_bursts": dict(on_bursts),
+        "delays": {f"{d} #{i}": v for (d, i), v in first.items()},
+    }
 
 
 async def redis_rate(settings: Settings, seconds: float = 5.0, batch: int = 500) -> float:
@@ -203,10 +215,17 @@ async def redis_rate(settings: Settings, seconds: float = 5.0, batch: int = 500)
     try:
         while time.perf_counter() - started < seconds:
             items = [
-                ScoredItem(f"e{n + i}", "news", (entities[(n + i) % 5],), "negative", -0.5,
-                           START + timedelta(seconds=(n + i) % 86400), "bench text")
+                ScoredItem(
+                    f"e{n + i}",
+                    "news",
+                    (entities[(n + i) % 5],),
+                    "negative",
+                    -0.5,
+                    START + timedelta(seconds=(n + i) % 86400),
+                    "bench text",
+                )
                 for i in range(batch)
-            ]  # fmt: skip
+            ]
             await store.add_batch(items)
             n += batch
         rate = n / (time.perf_counter() - started)
@@ -271,19 +290,26 @@ def main() -> None:
                 figures = assess(scenario, run_detectors(scenario, score_of), tallies[labels])
                 per_run.append({"run": run.label, "labels": labels, **figures})
     columns = ["measure", *DETECTORS, ANY]
-    rows = [[f"{labels}: {m}" if len(scorers) > 1 else m, *(_cell(t[d], m) for d in columns[1:])]
-            for labels, t in tallies.items() for m in MEASURES]  # fmt: skip
+    rows = [
+        [f"{labels}: {m}" if len(scorers) > 1 else m, *(_cell(t[d], m) for d in columns[1:])]
+        for labels, t in tallies.items()
+        for m in MEASURES
+    ]
     incident_runs = [r for r in runs if not r.scenario.startswith("clean")]
     print_table(
         f"detection on real-like traffic ({len(incident_runs)} incident runs, {args.days} clean days, "
-        "stream detector code offline)", columns, rows,
-    )  # fmt: skip
+        "stream detector code offline)",
+        columns,
+        rows,
+    )
     rate: float | None = None
     if not args.no_redis:
         try:
             rate = asyncio.run(redis_rate(settings))
-            console.print(f"Redis aggregate store: {rate:,.0f} events/s (dedupe + minute and hour buckets for the "
-                          "entity and _all + evidence, one Lua call)")  # fmt: skip
+            console.print(
+                f"Redis aggregate store: {rate:,.0f} events/s (dedupe + minute and hour buckets for the "
+                "entity and _all + evidence, one Lua call)"
+            )
         except (RedisConnectionError, OSError) as error:
             console.print(f"Redis aggregate store: skipped ({error})")
     summary = {labels: {d: t.row() for d, t in per.items()} for labels, per in tallies.items()}

@@ -69,12 +69,27 @@ def scenario(postgres_url: str, n: int, plan, *, backoff_s: float, timeout_s: fl
         engine = make_engine(url)
         sessions = make_sessionmaker(engine)
         with sessions.begin() as session:
-            session.add(WebhookSubscription(name="bench", url=hook, secret=secret, enabled=True, allow_private=True,
-                                            created_at=datetime.now(UTC)))  # fmt: skip
+            session.add(
+                WebhookSubscription(
+                    name="bench",
+                    url=hook,
+                    secret=secret,
+                    enabled=True,
+                    allow_private=True,
+                    created_at=datetime.now(UTC),
+                )
+            )
         with sessions.begin() as session:
             record_minute(session, alerts=[alert(i) for i in range(n)], rollups=[])
-        dispatcher = Dispatcher(sessions, concurrency=64, per_subscription=64, timeout_s=timeout_s,
-                                backoff_base_s=backoff_s, max_attempts=10, batch=500)  # fmt: skip
+        dispatcher = Dispatcher(
+            sessions,
+            concurrency=64,
+            per_subscription=64,
+            timeout_s=timeout_s,
+            backoff_base_s=backoff_s,
+            max_attempts=10,
+            batch=500,
+        )
         seconds = asyncio.run(_run(dispatcher, sessions, n))
         with sessions() as session:
             counts = delivery_counts(session)
@@ -83,14 +98,21 @@ def scenario(postgres_url: str, n: int, plan, *, backoff_s: float, timeout_s: fl
     ok_ids = Counter(h["webhook-id"] for h, _ in receiver.delivered())
     keys = {json.loads(b)["data"]["key"] for _, b in receiver.delivered()}
     return {
-        "seconds": seconds, "deliveries_per_s": counts.get("delivered", 0) / seconds,
+        "seconds": seconds,
+        "deliveries_per_s": counts.get("delivered", 0) / seconds,
         "requests": len(receiver.received),
-        "answers": dict(answers), "delivered": counts.get("delivered", 0), "dead": counts.get("dead", 0),
-        "alerts_received": len(keys), "duplicate_deliveries": sum(c - 1 for c in ok_ids.values()),
-        "webhook_ids_per_alert": max(len({h["webhook-id"] for h, b, _ in receiver.received
-                                          if json.loads(b)["data"]["key"] == k}) for k in keys) if keys else 0,
+        "answers": dict(answers),
+        "delivered": counts.get("delivered", 0),
+        "dead": counts.get("dead", 0),
+        "alerts_received": len(keys),
+        "duplicate_deliveries": sum(c - 1 for c in ok_ids.values()),
+        "webhook_ids_per_alert": max(
+            len({h["webhook-id"] for h, b, _ in receiver.received if json.loads(b)["data"]["key"] == k}) for k in keys
+        )
+        if keys
+        else 0,
         "bad_signatures": sum(not verify(secret, h, b) for h, b, _ in receiver.received),
-    }  # fmt: skip
+    }
 
 
 async def _run(dispatcher: Dispatcher, sessions, n: int) -> float:
@@ -126,9 +148,20 @@ def main() -> None:
         )
 
     faults = scenario(settings.postgres_url, args.alerts // 4, faulty, backoff_s=0.05, timeout_s=0.5)
-    rows = [[k, healthy.get(k, ""), faults.get(k, "")] for k in
-            ("deliveries_per_s", "seconds", "requests", "delivered", "dead", "alerts_received", "duplicate_deliveries",
-             "webhook_ids_per_alert", "bad_signatures")]  # fmt: skip
+    rows = [
+        [k, healthy.get(k, ""), faults.get(k, "")]
+        for k in (
+            "deliveries_per_s",
+            "seconds",
+            "requests",
+            "delivered",
+            "dead",
+            "alerts_received",
+            "duplicate_deliveries",
+            "webhook_ids_per_alert",
+            "bad_signatures",
+        )
+    ]
     rows.append(["receiver answers", str(healthy["answers"]), str(faults["answers"])])
     print_table("webhook dispatcher (PostgreSQL outbox, loopback receiver)", ["measure", "healthy", "faulty"], rows)
     write_json(args.json, {"healthy": healthy, "faulty": faults})

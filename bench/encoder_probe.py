@@ -93,8 +93,11 @@ def main() -> None:
     figures = {}
     for name in POOLINGS:
         figures[name] = macro_f1_ids(y_test, predict(fit_probe(train_x[name], y_train), test_x[name]))
-    print_table("linear probe on the frozen all-MiniLM-L6-v2: test macro-F1", ["vector", "macro-F1"],
-                [[name, f"{value:.3f}"] for name, value in figures.items()])  # fmt: skip
+    print_table(
+        "linear probe on the frozen all-MiniLM-L6-v2: test macro-F1",
+        ["vector", "macro-F1"],
+        [[name, f"{value:.3f}"] for name, value in figures.items()],
+    )
     write_json(args.json, figures)
 
 

@@ -77,15 +77,30 @@ def main() -> None:
         old_s = _best_of(partial(quadratic_tag, matcher, text), args.rounds)
         new_s = _best_of(partial(matcher.tag_counted, text), args.rounds)
         uncapped_s = _best_of(partial(uncapped.tag_counted, text), args.rounds)
-        rows.append([
-            label, f"{old_hits:,}", f"{comparisons:,}", f"{old_s * 1000:,.1f}",
-            f"{new.matches:,}", f"{new.work:,}", f"{new_s * 1000:,.2f}", f"{uncapped_s * 1000:,.2f}",
-            "same" if new.entities == old_entities else f"{old_entities} -> {new.entities}",
-        ])  # fmt: skip
+        rows.append(
+            [
+                label,
+                f"{old_hits:,}",
+                f"{comparisons:,}",
+                f"{old_s * 1000:,.1f}",
+                f"{new.matches:,}",
+                f"{new.work:,}",
+                f"{new_s * 1000:,.2f}",
+                f"{uncapped_s * 1000:,.2f}",
+                "same" if new.entities == old_entities else f"{old_entities} -> {new.entities}",
+            ]
+        )
     columns = [
-        "text", "hits before", "comparisons before", "ms before", "hits now", "work now", "ms now",
-        "ms now, no cap", "entities",
-    ]  # fmt: skip
+        "text",
+        "hits before",
+        "comparisons before",
+        "ms before",
+        "hits now",
+        "work now",
+        "ms now",
+        "ms now, no cap",
+        "entities",
+    ]
     print_table(f"Entity tagging, {args.chars:,} hostile characters", columns, rows)
 
 

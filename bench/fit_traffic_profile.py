@@ -87,9 +87,13 @@ def read_series(data: Path, name: str, windows: dict[str, list[list[str]]]) -> S
             stamps <= datetime.fromisoformat(end).timestamp()
         )
     return Series(
-        name, np.array([t.hour for t in times]), np.array([t.weekday() for t in times]),
-        np.array([float(r["value"]) for r in rows]), labelled, np.zeros(len(rows), dtype=bool),
-    )  # fmt: skip
+        name,
+        np.array([t.hour for t in times]),
+        np.array([t.weekday() for t in times]),
+        np.array([float(r["value"]) for r in rows]),
+        labelled,
+        np.zeros(len(rows), dtype=bool),
+    )
 
 
 def fit_envelope(series: list[Series], rounds: int = 4) -> tuple[np.ndarray, np.ndarray, dict[str, float]]:
@@ -164,8 +168,14 @@ def find_bursts(s: Series, mu: np.ndarray) -> list[dict[str, float]]:
         ratio = np.exp(e[i : j + 1])
         peak = float(ratio.max())
         area = float(np.sum(ratio - 1) * BIN_MIN)  # excess in minutes at the local level
-        bursts.append({"peak": peak, "decay_min": area / (peak - 1), "duration_min": (j - i + 1) * BIN_MIN,
-                       "peak_at_bin": float(np.argmax(ratio))})  # fmt: skip
+        bursts.append(
+            {
+                "peak": peak,
+                "decay_min": area / (peak - 1),
+                "duration_min": (j - i + 1) * BIN_MIN,
+                "peak_at_bin": float(np.argmax(ratio)),
+            }
+        )
         s.burst[i : j + 1] = True
         i = j + 1
     return bursts
@@ -215,14 +225,17 @@ def burst_stats(bursts: list[dict[str, float]], days: float) -> dict[str, Any]:
     decays = np.array([b["decay_min"] for b in bursts])
     log_decay = np.log(np.maximum(decays, 1.0))
     return {
-        "bursts": len(bursts), "days": round(days, 1), "rate_per_day": len(bursts) / days,
+        "bursts": len(bursts),
+        "days": round(days, 1),
+        "rate_per_day": len(bursts) / days,
         "peak_alpha": len(peaks) / float(np.sum(np.log(peaks / MIN_PEAK))),  # Pareto MLE above MIN_PEAK
-        "decay_log_mean": float(log_decay.mean()), "decay_log_sd": float(log_decay.std()),
+        "decay_log_mean": float(log_decay.mean()),
+        "decay_log_sd": float(log_decay.std()),
         "peak_quantiles": {q: round(float(np.quantile(peaks, float(q))), 2) for q in ("0.5", "0.9", "0.99")},
         "decay_min_quantiles": {q: round(float(np.quantile(decays, float(q))), 1) for q in ("0.5", "0.9")},
         "duration_min_median": float(np.median([b["duration_min"] for b in bursts])),
         "peak_in_first_bin": round(float(np.mean([b["peak_at_bin"] == 0 for b in bursts])), 3),
-    }  # fmt: skip
+    }
 
 
 def simulated_bursts(profile: dict[str, Any], days: int, seed: int) -> dict[str, Any]:
@@ -247,8 +260,12 @@ def calibrate(profile: dict[str, Any], target: dict[str, Any], rounds: int = 6) 
     a year, measures it, and moves each parameter by the ratio (or difference) still missing.
     """
     law = profile["bursts"]
-    law.update(rate_per_day=target["rate_per_day"], peak_alpha=target["peak_alpha"],
-               decay_log_mean=target["decay_log_mean"], decay_log_sd=target["decay_log_sd"])  # fmt: skip
+    law.update(
+        rate_per_day=target["rate_per_day"],
+        peak_alpha=target["peak_alpha"],
+        decay_log_mean=target["decay_log_mean"],
+        decay_log_sd=target["decay_log_sd"],
+    )
     seen: dict[str, Any] = {}
     for _ in range(rounds):
         seen = simulated_bursts(profile, CALIBRATION_DAYS, seed=0)
@@ -289,13 +306,17 @@ def fit(data: Path) -> dict[str, Any]:
         "hourly": [float(v) for v in daily],
         "weekly": [float(v) for v in weekly],
         "noise": {
-            "sd": math.sqrt(var), "slow_share": w, "slow_phi": slow, "fast_phi": fast, "acf_fit_rms": err,
+            "sd": math.sqrt(var),
+            "slow_share": w,
+            "slow_phi": slow,
+            "fast_phi": fast,
+            "acf_fit_rms": err,
             "acf": {str(k): float(a) for k, a in zip(ACF_LAGS, acf, strict=True)},
             "from_series": [s.name for s in rich],
         },
         "bursts": {"min_peak": MIN_PEAK, "max_peak": observed["peak_quantiles"]["0.99"], "end_below": END_BELOW},
         "series": per_series,
-    }  # fmt: skip
+    }
     simulated = calibrate(profile, observed)
     profile["bursts"].update(observed=observed, simulated=simulated, from_series=[s.name for s in rich])
     return rounded(profile)
@@ -322,32 +343,60 @@ def report(profile: dict[str, Any]) -> None:
     hourly, weekly = profile["hourly"], profile["weekly"]
     slow_tau = -profile["bin_minutes"] / math.log(noise["slow_phi"]) / 60
     rows = [
-        ["daily shape (UTC)", f"min {min(hourly):.2f} at {hourly.index(min(hourly)):02d}h, "
-         f"max {max(hourly):.2f} at {hourly.index(max(hourly)):02d}h", ""],
+        [
+            "daily shape (UTC)",
+            f"min {min(hourly):.2f} at {hourly.index(min(hourly)):02d}h, "
+            f"max {max(hourly):.2f} at {hourly.index(max(hourly)):02d}h",
+            "",
+        ],
         ["weekly shape (Mon..Sun)", " ".join(f"{v:.2f}" for v in weekly), ""],
-        ["noise sd (log, 5 min)", f"{noise['sd']:.3f}: NB k = {math.exp(noise['sd'] ** 2) - 1:.3f} "
-         "(var = m + k m^2)", ""],
-        ["noise persistence", f"{noise['slow_share']:.0%} slow (time constant {slow_tau:.1f} h), rest fast "
-         f"(lag 1: {noise['fast_phi']:.2f} per 5 min); acf fit rms {noise['acf_fit_rms']:.3f}", ""],
-        ["bursts per day (>= 3x local)", f"{seen['rate_per_day']:.2f} ({seen['bursts']} in {seen['days']:.0f} "
-         "series-days)", f"{sim['rate_per_day']:.2f} (draws {bursts['rate_per_day']:.2f})"],
-        ["burst peak over 5 min", f"median {seen['peak_quantiles']['0.5']}x, p90 {seen['peak_quantiles']['0.9']}x "
-         f"(Pareto alpha {seen['peak_alpha']:.2f})", f"median {sim['peak_quantiles']['0.5']}x, "
-         f"p90 {sim['peak_quantiles']['0.9']}x"],
-        ["burst decay (area / peak)", f"median {seen['decay_min_quantiles']['0.5']} min, "
-         f"p90 {seen['decay_min_quantiles']['0.9']} min", f"median {sim['decay_min_quantiles']['0.5']} min, "
-         f"p90 {sim['decay_min_quantiles']['0.9']} min"],
-        ["burst run length", f"median {seen['duration_min_median']:.0f} min, peak in first bin "
-         f"{seen['peak_in_first_bin']:.0%}", f"median {sim['duration_min_median']:.0f} min, "
-         f"{sim['peak_in_first_bin']:.0%}"],
-    ]  # fmt: skip
+        [
+            "noise sd (log, 5 min)",
+            f"{noise['sd']:.3f}: NB k = {math.exp(noise['sd'] ** 2) - 1:.3f} (var = m + k m^2)",
+            "",
+        ],
+        [
+            "noise persistence",
+            f"{noise['slow_share']:.0%} slow (time constant {slow_tau:.1f} h), rest fast "
+            f"(lag 1: {noise['fast_phi']:.2f} per 5 min); acf fit rms {noise['acf_fit_rms']:.3f}",
+            "",
+        ],
+        [
+            "bursts per day (>= 3x local)",
+            f"{seen['rate_per_day']:.2f} ({seen['bursts']} in {seen['days']:.0f} series-days)",
+            f"{sim['rate_per_day']:.2f} (draws {bursts['rate_per_day']:.2f})",
+        ],
+        [
+            "burst peak over 5 min",
+            f"median {seen['peak_quantiles']['0.5']}x, p90 {seen['peak_quantiles']['0.9']}x "
+            f"(Pareto alpha {seen['peak_alpha']:.2f})",
+            f"median {sim['peak_quantiles']['0.5']}x, p90 {sim['peak_quantiles']['0.9']}x",
+        ],
+        [
+            "burst decay (area / peak)",
+            f"median {seen['decay_min_quantiles']['0.5']} min, p90 {seen['decay_min_quantiles']['0.9']} min",
+            f"median {sim['decay_min_quantiles']['0.5']} min, p90 {sim['decay_min_quantiles']['0.9']} min",
+        ],
+        [
+            "burst run length",
+            f"median {seen['duration_min_median']:.0f} min, peak in first bin {seen['peak_in_first_bin']:.0%}",
+            f"median {sim['duration_min_median']:.0f} min, {sim['peak_in_first_bin']:.0%}",
+        ],
+    ]
     print_table("fitted traffic profile", ["property", "real series", "sampler, seen through 5-min bins"], rows)
     print_table(
         "per series",
         ["series", "level / 5 min", "bursts / day", "noise sd", "acf lag 1"],
-        [[n, f"{s['level_per_5min']:.1f}", f"{s['bursts_per_day']:.2f}",
-          *(f"{s[k]:.3f}" if k in s else "-" for k in ("noise_sd", "acf_lag1"))] for n, s in profile["series"].items()],
-    )  # fmt: skip
+        [
+            [
+                n,
+                f"{s['level_per_5min']:.1f}",
+                f"{s['bursts_per_day']:.2f}",
+                *(f"{s[k]:.3f}" if k in s else "-" for k in ("noise_sd", "acf_lag1")),
+            ]
+            for n, s in profile["series"].items()
+        ],
+    )
 
 
 def main() -> None:

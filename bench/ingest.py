@@ -49,9 +49,18 @@ async def http_load(base: str, token: str, seconds: float, batch: int, connectio
 
     def body(n: int) -> bytes:
         now = datetime.now(UTC).isoformat()
-        return b"\n".join(json.dumps({"id": uuid.uuid4().hex, "source": "load", "kind": "social",
-                                      "text": "Acme shares jump after earnings", "published_at": now}).encode()
-                          for _ in range(n))  # fmt: skip
+        return b"\n".join(
+            json.dumps(
+                {
+                    "id": uuid.uuid4().hex,
+                    "source": "load",
+                    "kind": "social",
+                    "text": "Acme shares jump after earnings",
+                    "published_at": now,
+                }
+            ).encode()
+            for _ in range(n)
+        )
 
     async with httpx.AsyncClient(base_url=base, limits=limits, timeout=30) as client:
 
@@ -72,8 +81,12 @@ async def http_load(base: str, token: str, seconds: float, batch: int, connectio
         started = time.perf_counter()
         await asyncio.gather(*(worker() for _ in range(connections)))
         elapsed = time.perf_counter() - started
-    return {"events_per_s": events / elapsed, "requests_per_s": (ok + errors) / elapsed,
-            "error_rate": errors / max(ok + errors, 1), "requests": ok + errors}  # fmt: skip
+    return {
+        "events_per_s": events / elapsed,
+        "requests_per_s": (ok + errors) / elapsed,
+        "error_rate": errors / max(ok + errors, 1),
+        "requests": ok + errors,
+    }
 
 
 def main() -> None:
@@ -93,8 +106,12 @@ def main() -> None:
     log = Path("var/log/bench/ingest-api.log")
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("wb") as out:
-        api = subprocess.Popen([sys.executable, "-m", "services.cli", "api", "--port", str(port)], env=env,
-                               stdout=out, stderr=subprocess.STDOUT)  # fmt: skip
+        api = subprocess.Popen(
+            [sys.executable, "-m", "services.cli", "api", "--port", str(port)],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
     try:
         base = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 60
@@ -112,11 +129,19 @@ def main() -> None:
         api.wait(timeout=20)
     rows = [
         ["replay producer (events/s)", replay_eps, "", ""],
-        ["HTTP, 1 event per request (events/s)", single["events_per_s"], f"{single['requests_per_s']:,.0f} req/s",
-         f"{single['error_rate']:.2%} errors of {single['requests']:,.0f}"],
-        ["HTTP, NDJSON 100 per request (events/s)", batched["events_per_s"], f"{batched['requests_per_s']:,.0f} req/s",
-         f"{batched['error_rate']:.2%} errors of {batched['requests']:,.0f}"],
-    ]  # fmt: skip
+        [
+            "HTTP, 1 event per request (events/s)",
+            single["events_per_s"],
+            f"{single['requests_per_s']:,.0f} req/s",
+            f"{single['error_rate']:.2%} errors of {single['requests']:,.0f}",
+        ],
+        [
+            "HTTP, NDJSON 100 per request (events/s)",
+            batched["events_per_s"],
+            f"{batched['requests_per_s']:,.0f} req/s",
+            f"{batched['error_rate']:.2%} errors of {batched['requests']:,.0f}",
+        ],
+    ]
     print_table(
         "ingestion (acks=all, lz4; one API process, 32 client connections)",
         ["path", "rate", "requests", "errors"],

@@ -98,8 +98,14 @@ def main() -> None:
         model = report.get("model", {}).get(domain, {}).get("macro_f1")
         vader = report.get("vader", {}).get(domain, {}).get("macro_f1")
         raters_median = int(np.median([len(p) for p in group]))
-        figures[domain] = {"n": len(group), "raters_median": raters_median, "oracle_vs_fresh_panel": oracle,
-                           "half_vs_half": halves, "model": model, "vader": vader}  # fmt: skip
+        figures[domain] = {
+            "n": len(group),
+            "raters_median": raters_median,
+            "oracle_vs_fresh_panel": oracle,
+            "half_vs_half": halves,
+            "model": model,
+            "vader": vader,
+        }
         shown = [f"{x:.3f}" if x is not None else "-" for x in (oracle, halves, model, vader)]
         rows.append([domain, len(group), raters_median, *shown])
     print_table(

@@ -124,8 +124,10 @@ def main() -> None:
     per_item = flops_per_item(config, mean_tokens)
     gflops = matmul_gflops()
     ceiling = gflops * 1e9 / per_item
-    rows = [[name, *[r[b] for b in BATCHES], f"{max(r.values()) / ceiling:.1%}" if "vader" not in name else "-"]
-            for name, r in results.items()]  # fmt: skip
+    rows = [
+        [name, *[r[b] for b in BATCHES], f"{max(r.values()) / ceiling:.1%}" if "vader" not in name else "-"]
+        for name, r in results.items()
+    ]
     print_table("items/s by batch size", ["variant", *[f"batch {b}" for b in BATCHES], "best / FLOP limit"], rows)
     console.print("The limit is the fp32 matmul rate; int8 kernels (VNNI) can go past it.")
     console.print(
@@ -134,9 +136,17 @@ def main() -> None:
         f"= {ceiling:,.0f} items/s"
     )
     per_batch = {k: {str(b): v for b, v in r.items()} for k, r in results.items()}
-    write_json(args.json, {"model": str(model_dir), "mean_tokens": mean_tokens, "matmul_gflops": gflops,
-                           "flops_per_item": per_item, "flop_limit_items_per_s": ceiling,
-                           "items_per_s": per_batch})  # fmt: skip
+    write_json(
+        args.json,
+        {
+            "model": str(model_dir),
+            "mean_tokens": mean_tokens,
+            "matmul_gflops": gflops,
+            "flops_per_item": per_item,
+            "flop_limit_items_per_s": ceiling,
+            "items_per_s": per_batch,
+        },
+    )
 
 
 if __name__ == "__main__":

@@ -38,13 +38,23 @@ def fresh(settings: Settings, tag: str) -> Settings:
 
 
 def event(i: int, text: str) -> dict[str, object]:
-    return {"id": f"b{i}-{uuid.uuid4().hex[:8]}", "source": "bench", "kind": "social" if i % 2 else "news",
-            "text": text, "published_at": datetime.now(UTC).isoformat()}  # fmt: skip
+    return {
+        "id": f"b{i}-{uuid.uuid4().hex[:8]}",
+        "source": "bench",
+        "kind": "social" if i % 2 else "news",
+        "text": text,
+        "published_at": datetime.now(UTC).isoformat(),
+    }
 
 
 def collect(settings: Settings, n: int, timeout_s: float) -> list[dict[str, object]]:
-    consumer = KafkaConsumer(settings.topics.scored, **settings.kafka_python_config(), group_id=uuid.uuid4().hex,
-                             auto_offset_reset="earliest", consumer_timeout_ms=500)  # fmt: skip
+    consumer = KafkaConsumer(
+        settings.topics.scored,
+        **settings.kafka_python_config(),
+        group_id=uuid.uuid4().hex,
+        auto_offset_reset="earliest",
+        consumer_timeout_ms=500,
+    )
     out: list[dict[str, object]] = []
     deadline = time.monotonic() + timeout_s
     while len(out) < n and time.monotonic() < deadline:
@@ -123,15 +133,17 @@ def main() -> None:
     console.log(f"  {batched:,.0f} events/s")
     console.log("one event per request…")
     per_event_env = {**model_env, "RADAR_MAX_BATCH_SIZE": "1", "RADAR_SCORE_CONCURRENCY": "1"}
-    per_event = backlog_rate(fresh(base, "pe"), texts, args.per_event_events, logs / "pipeline-per-event.log",
-                             per_event_env)  # fmt: skip
+    per_event = backlog_rate(
+        fresh(base, "pe"), texts, args.per_event_events, logs / "pipeline-per-event.log", per_event_env
+    )
     console.log(f"  {per_event:,.0f} events/s")
     console.log("raw model over gRPC…")
     raw = triton_rate(base, texts, 64)
     console.log(f"  {raw:,.0f} items/s")
     console.log(f"latency at half the maximum rate ({batched / 2:,.0f} events/s)…")
-    p50, p99, n = paced_latency(fresh(base, "lat"), texts, batched / 2, args.latency_seconds,
-                                logs / "pipeline-latency.log", model_env)  # fmt: skip
+    p50, p99, n = paced_latency(
+        fresh(base, "lat"), texts, batched / 2, args.latency_seconds, logs / "pipeline-latency.log", model_env
+    )
 
     print_table(
         f"scoring pipeline, model {args.model} (Kafka + Faust + Triton, one worker, this machine)",
@@ -141,14 +153,27 @@ def main() -> None:
             ["pipeline, one event per request (events/s)", per_event, "", ""],
             ["raw model over gRPC, batch 64 (items/s)", raw, "", ""],
             ["pipeline / raw model", f"{batched / raw:.2f}", ">= 0.8", "yes" if batched / raw >= 0.8 else "no"],
-            ["micro-batched / per-event", f"{batched / per_event:.1f}x", ">= 10x",
-             "yes" if batched / per_event >= 10 else "no"],
+            [
+                "micro-batched / per-event",
+                f"{batched / per_event:.1f}x",
+                ">= 10x",
+                "yes" if batched / per_event >= 10 else "no",
+            ],
             [f"p50 latency at {batched / 2:,.0f} ev/s (ms, n={n})", p50, "", ""],
             ["p99 latency (ms)", p99, "<= 500", "yes" if p99 <= 500 else "no"],
         ],
-    )  # fmt: skip
-    write_json(args.json, {"model": args.model, "pipeline_events_per_s": batched, "per_event_events_per_s": per_event,
-                           "raw_model_items_per_s": raw, "p50_ms": p50, "p99_ms": p99})  # fmt: skip
+    )
+    write_json(
+        args.json,
+        {
+            "model": args.model,
+            "pipeline_events_per_s": batched,
+            "per_event_events_per_s": per_event,
+            "raw_model_items_per_s": raw,
+            "p50_ms": p50,
+            "p99_ms": p99,
+        },
+    )
 
 
 if __name__ == "__main__":

@@ -199,8 +199,14 @@ def prepare(cache_dir: Path, *, seed: int = 13, test_fraction: float = 0.2) -> P
             with (directory / f"{split}.jsonl").open("w") as handle:
                 for example in rows:
                     handle.write(json.dumps(asdict(example), ensure_ascii=False) + "\n")
-        manifest = {"digest": digest, "seed": seed, "test_fraction": test_fraction, "neutral_band": NEUTRAL_BAND,
-                    "source": VADER_SDIST, "counts": counts}  # fmt: skip
+        manifest = {
+            "digest": digest,
+            "seed": seed,
+            "test_fraction": test_fraction,
+            "neutral_band": NEUTRAL_BAND,
+            "source": VADER_SDIST,
+            "counts": counts,
+        }
         (directory / "manifest.json").write_text(json.dumps(manifest, indent=2))
     (cache_dir / "data" / "CURRENT").write_text(str(directory))
     return PreparedData(directory, digest, counts)

@@ -78,8 +78,11 @@ def _markdown(report: dict[str, Any], meta: dict[str, Any], curve: list[dict[str
     lines += ["", "Confusion matrices (overall; rows = truth, columns = predicted; negative, neutral, positive):", ""]
     for s in systems:
         lines.append(f"- {s}: {report[s]['overall']['confusion']}")
-    lines += ["", "Thresholds: gold negative < -0.5 <= neutral <= 0.5 < positive on the mean human rating; "
-              "VADER compound >= 0.05 positive, <= -0.05 negative."]  # fmt: skip
+    lines += [
+        "",
+        "Thresholds: gold negative < -0.5 <= neutral <= 0.5 < positive on the mean human rating; "
+        "VADER compound >= 0.05 positive, <= -0.05 negative.",
+    ]
     for key, value in meta.items():
         lines.append(f"- {key}: {value}")
     if curve:

@@ -15,8 +15,15 @@ import numpy as np
 
 __all__ = ["ExportResult", "Parity", "export_onnx", "parity"]
 
-_COPY = ("config.json", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.txt",
-         "training.json", "model.safetensors")  # fmt: skip
+_COPY = (
+    "config.json",
+    "tokenizer.json",
+    "tokenizer_config.json",
+    "special_tokens_map.json",
+    "vocab.txt",
+    "training.json",
+    "model.safetensors",
+)
 
 
 @dataclass(frozen=True)

@@ -27,8 +27,13 @@ def ensure_serving_model(settings: Settings, report: ProgressReporter, *, epochs
         model_dir = Path(latest.read_text().strip())
     else:
         prepared = prepare(settings.cache_dir)
-        result = train(current_data_dir(settings.cache_dir), prepared.digest, settings.cache_dir,
-                       TrainConfig(epochs=epochs), progress=report)  # fmt: skip
+        result = train(
+            current_data_dir(settings.cache_dir),
+            prepared.digest,
+            settings.cache_dir,
+            TrainConfig(epochs=epochs),
+            progress=report,
+        )
         model_dir = result.model_dir
         latest.write_text(str(model_dir))
         how = f"trained {epochs} epoch(s) in {result.seconds / 60:.1f} min"

@@ -137,11 +137,23 @@ def profile_from_dict(raw: dict[str, Any]) -> TrafficProfile:
         hourly=tuple(float(v) for v in raw["hourly"]),
         weekly=tuple(float(v) for v in raw["weekly"]),
         noise=Noise(float(noise["sd"]), float(noise["slow_share"]), float(noise["slow_phi"]), float(noise["fast_phi"])),
-        bursts=BurstLaw(*(float(bursts[k]) for k in ("rate_per_day", "min_peak", "peak_alpha", "max_peak",
-                                                      "decay_log_mean", "decay_log_sd", "end_below"))),
+        bursts=BurstLaw(
+            *(
+                float(bursts[k])
+                for k in (
+                    "rate_per_day",
+                    "min_peak",
+                    "peak_alpha",
+                    "max_peak",
+                    "decay_log_mean",
+                    "decay_log_sd",
+                    "end_below",
+                )
+            )
+        ),
         bin_minutes=int(raw.get("bin_minutes", 5)),
         source=str(raw.get("source", "")),
-    )  # fmt: skip
+    )
 
 
 def _cyclic(values: tuple[float, ...], position: np.ndarray) -> np.ndarray:

@@ -36,9 +36,12 @@ class DeadLetter(BaseModel):
         """The envelope minus the original bytes, for a record too large even for the dead-letter topic; the
         original stays in its source topic at the recorded partition and offset."""
         return self.model_copy(
-            update={"original_b64": "", "reason": f"{self.reason} [original not copied: {why}; it stays at "
-                    f"{self.source_topic}/{self.partition}@{self.offset}]"}
-        )  # fmt: skip
+            update={
+                "original_b64": "",
+                "reason": f"{self.reason} [original not copied: {why}; it stays at "
+                f"{self.source_topic}/{self.partition}@{self.offset}]",
+            }
+        )
 
 
 def _printable(text: str) -> str:

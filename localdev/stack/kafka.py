@@ -56,9 +56,15 @@ class KafkaService(LocalService):
         if self.libs.exists():
             shutil.rmtree(self.libs)
         argv = [
-            "mvn", "-q", "-B", "-f", str(POM), "dependency:copy-dependencies",
-            f"-DoutputDirectory={self.libs}", f"-Dkafka.version={version}",
-        ]  # fmt: skip
+            "mvn",
+            "-q",
+            "-B",
+            "-f",
+            str(POM),
+            "dependency:copy-dependencies",
+            f"-DoutputDirectory={self.libs}",
+            f"-Dkafka.version={version}",
+        ]
         result = subprocess.run(argv, capture_output=True, text=True, check=False)
         if result.returncode != 0:
             raise StackError(self.name, "resolving the Kafka jars with mvn failed", result.stdout[-3000:])
@@ -95,10 +101,18 @@ class KafkaService(LocalService):
 
     def argv(self) -> list[str]:
         return [
-            "java", "-Xms256m", "-Xmx1g", "-XX:+UseG1GC", "-Djava.awt.headless=true",
-            f"-Dlog4j2.configurationFile={LOG4J}", f"-Dkafka.logs.dir={self.var / 'log'}",
-            "-cp", self._classpath(), "kafka.Kafka", str(self.config_file),
-        ]  # fmt: skip
+            "java",
+            "-Xms256m",
+            "-Xmx1g",
+            "-XX:+UseG1GC",
+            "-Djava.awt.headless=true",
+            f"-Dlog4j2.configurationFile={LOG4J}",
+            f"-Dkafka.logs.dir={self.var / 'log'}",
+            "-cp",
+            self._classpath(),
+            "kafka.Kafka",
+            str(self.config_file),
+        ]
 
     def start_probe(self) -> bool:
         with socket.create_connection(("127.0.0.1", self.settings.kafka_port), timeout=1):

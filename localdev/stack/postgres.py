@@ -146,10 +146,20 @@ class PostgresService(LocalService):
         self.data_dir.chmod(0o700)
         self.socket_dir.chmod(0o700)  # the socket: for the owner (and root) only
         if not (self.data_dir / "PG_VERSION").exists():
-            argv = self._as_owner([
-                self._bin("initdb"), "-D", str(self.data_dir), "-U", SUPERUSER, "-E", "UTF8", "--locale=C",
-                "--auth-local=peer", f"--auth-host={HOST_AUTH}",
-            ])  # fmt: skip
+            argv = self._as_owner(
+                [
+                    self._bin("initdb"),
+                    "-D",
+                    str(self.data_dir),
+                    "-U",
+                    SUPERUSER,
+                    "-E",
+                    "UTF8",
+                    "--locale=C",
+                    "--auth-local=peer",
+                    f"--auth-host={HOST_AUTH}",
+                ]
+            )
             result = subprocess.run(argv, capture_output=True, text=True, check=False, env=_clean_env())
             if result.returncode != 0:
                 raise StackError(self.name, "initdb failed", result.stdout[-2000:] + result.stderr[-2000:])
@@ -168,13 +178,19 @@ class PostgresService(LocalService):
     def argv(self) -> list[str]:
         return [
             self._bin("postgres"),
-            "-D", str(self.data_dir),
-            "-p", str(self.settings.postgres_port),
-            "-k", str(self.socket_dir),
-            "-c", f"listen_addresses={LOOPBACK}",
-            "-c", f"password_encryption={HOST_AUTH}",
-            "-c", "max_connections=200",
-        ]  # fmt: skip
+            "-D",
+            str(self.data_dir),
+            "-p",
+            str(self.settings.postgres_port),
+            "-k",
+            str(self.socket_dir),
+            "-c",
+            f"listen_addresses={LOOPBACK}",
+            "-c",
+            f"password_encryption={HOST_AUTH}",
+            "-c",
+            "max_connections=200",
+        ]
 
     def start_probe(self) -> bool:
         argv = [self._bin("pg_isready"), "-h", str(self.socket_dir), "-p", str(self.settings.postgres_port)]
@@ -201,10 +217,23 @@ class PostgresService(LocalService):
 
     def psql_argv(self) -> list[str]:
         """psql as the superuser over the socket (peer authentication): no password, the SQL comes on stdin."""
-        return self._as_owner([
-            self._bin("psql"), "-X", "-h", str(self.socket_dir), "-p", str(self.settings.postgres_port),
-            "-U", SUPERUSER, "-d", "postgres", "-tAq", "-v", "ON_ERROR_STOP=1",
-        ])  # fmt: skip
+        return self._as_owner(
+            [
+                self._bin("psql"),
+                "-X",
+                "-h",
+                str(self.socket_dir),
+                "-p",
+                str(self.settings.postgres_port),
+                "-U",
+                SUPERUSER,
+                "-d",
+                "postgres",
+                "-tAq",
+                "-v",
+                "ON_ERROR_STOP=1",
+            ]
+        )
 
     def _psql(self, sql: str, secret: str = "") -> str:
         result = subprocess.run(

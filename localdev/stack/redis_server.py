@@ -23,15 +23,23 @@ class RedisService(LocalService):
     def argv(self) -> list[str]:
         return [
             "redis-server",
-            "--bind", LOOPBACK,
-            "--protected-mode", "yes",  # without a password, answer loopback clients only, whatever the bind
-            "--port", str(self.settings.redis_port),
-            "--dir", str(self.home),
-            "--daemonize", "no",
-            "--appendonly", "yes",
-            "--appendfsync", "everysec",
-            "--save", "",
-        ]  # fmt: skip
+            "--bind",
+            LOOPBACK,
+            "--protected-mode",
+            "yes",  # without a password, answer loopback clients only, whatever the bind
+            "--port",
+            str(self.settings.redis_port),
+            "--dir",
+            str(self.home),
+            "--daemonize",
+            "no",
+            "--appendonly",
+            "yes",
+            "--appendfsync",
+            "everysec",
+            "--save",
+            "",
+        ]
 
     def probe(self) -> bool:
         client = redis.Redis.from_url(self.settings.redis_url, socket_timeout=1, socket_connect_timeout=1)

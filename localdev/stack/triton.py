@@ -46,11 +46,11 @@ class TritonService(LocalService):
         files = {
             wheel / "bin" / "tritonserver": self.server_home / "bin" / "tritonserver",
             wheel / "backends/python/libtriton_python.so": self.server_home / "backends/python/libtriton_python.so",
-            wheel / "backends/python/triton_python_backend_utils.py":
-                self.server_home / "backends/python/triton_python_backend_utils.py",
-            wheel / "python_backend_stubs" / py / "triton_python_backend_stub":
-                self.server_home / "backends/python/triton_python_backend_stub",
-        }  # fmt: skip
+            wheel / "backends/python/triton_python_backend_utils.py": self.server_home
+            / "backends/python/triton_python_backend_utils.py",
+            wheel / "python_backend_stubs" / py / "triton_python_backend_stub": self.server_home
+            / "backends/python/triton_python_backend_stub",
+        }
         cache = wheel / "caches" / "local" / "libtritoncache_local.so"
         if cache.exists():
             files[cache] = self.server_home / "caches/local/libtritoncache_local.so"

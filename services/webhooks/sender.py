@@ -67,10 +67,11 @@ class Sender:
     ) -> None:
         self.timeout_s, self.max_body = timeout_s, max_body
         self.clients = {
-            allow: guarded_client(allow_private=allow, timeout_s=timeout_s, max_connections=max_connections,
-                                  resolve=resolve)
+            allow: guarded_client(
+                allow_private=allow, timeout_s=timeout_s, max_connections=max_connections, resolve=resolve
+            )
             for allow in (False, True)
-        }  # fmt: skip
+        }
 
     async def close(self) -> None:
         for client in self.clients.values():

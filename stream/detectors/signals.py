@@ -66,9 +66,13 @@ class VolumeSpike:
         reading = self.series.update(at, float(stats.n))
         rising = stats.n > reading.expected
         return Signal(
-            max(reading.z, 0.0), reading.score if rising else 0.0, float(stats.n), max(reading.expected, 0.0),
-            reading.ready, alert=reading.alert and rising,
-        )  # fmt: skip
+            max(reading.z, 0.0),
+            reading.score if rising else 0.0,
+            float(stats.n),
+            max(reading.expected, 0.0),
+            reading.ready,
+            alert=reading.alert and rising,
+        )
 
     def to_state(self) -> dict[str, Any]:
         return {"series": self.series.to_state()}

@@ -13,8 +13,15 @@ T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
 
 def _item(i: int, minute: int, entities=("ACME",), label="positive", score=0.5) -> ScoredItem:  # type: ignore[no-untyped-def]
-    return ScoredItem(f"e{i}", "news" if i % 2 else "social", tuple(entities), label, score,
-                      T0 + timedelta(minutes=minute, seconds=i % 60), f"text {i}")  # fmt: skip
+    return ScoredItem(
+        f"e{i}",
+        "news" if i % 2 else "social",
+        tuple(entities),
+        label,
+        score,
+        T0 + timedelta(minutes=minute, seconds=i % 60),
+        f"text {i}",
+    )
 
 
 @pytest.fixture
@@ -28,8 +35,10 @@ async def store(stack, unique):  # type: ignore[no-untyped-def]
 
 
 async def test_redelivered_events_never_count_twice(store: AggregateStore) -> None:
-    items = [_item(i, minute=i % 5, label=("negative", "neutral", "positive")[i % 3], score=(i % 3 - 1) * 0.5)
-             for i in range(300)]  # fmt: skip
+    items = [
+        _item(i, minute=i % 5, label=("negative", "neutral", "positive")[i % 3], score=(i % 3 - 1) * 0.5)
+        for i in range(300)
+    ]
     first = await store.add_batch(items)
     again = await store.add_batch(items[:150] + items[:150])
     assert (first.counted, first.duplicates) == (300, 0)

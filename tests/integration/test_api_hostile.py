@@ -68,8 +68,10 @@ def _nothing_lost(settings: Settings, result: dict[str, Any], records: list[byte
 def test_far_future_published_at_is_refused_by_the_event_time_policy(ingest, unique) -> None:  # type: ignore[no-untyped-def]
     """2099-01-01: refused per record with the policy's reason and dead-lettered, as the score stage would."""
     settings, client = ingest
-    records = [json.dumps(_event(unique, "future", published_at="2099-01-01T00:00:00Z")).encode(),
-               json.dumps(_event(unique, "now")).encode()]  # fmt: skip
+    records = [
+        json.dumps(_event(unique, "future", published_at="2099-01-01T00:00:00Z")).encode(),
+        json.dumps(_event(unique, "now")).encode(),
+    ]
     result = _post(client, b"\n".join(records), NDJSON)
     assert result["accepted"] == [f"{unique}-now"]
     assert [r["index"] for r in result["rejected"]] == [0] and "ahead of the clock" in result["rejected"][0]["reason"]
@@ -79,8 +81,10 @@ def test_far_future_published_at_is_refused_by_the_event_time_policy(ingest, uni
 def test_hostile_entity_ids_are_refused_per_record(ingest, unique) -> None:  # type: ignore[no-untyped-def]
     """``ACME\\u0000X`` and ``../../etc`` are no aggregation keys: each refused with the entity-id rule."""
     settings, client = ingest
-    records = [json.dumps(_event(unique, name, entities=[entity])).encode()
-               for name, entity in (("nul", "ACME\u0000X"), ("path", "../../etc"))]  # fmt: skip
+    records = [
+        json.dumps(_event(unique, name, entities=[entity])).encode()
+        for name, entity in (("nul", "ACME\u0000X"), ("path", "../../etc"))
+    ]
     records.append(json.dumps(_event(unique, "plain", entities=["ACME"])).encode())
     result = _post(client, b"[" + b",".join(records) + b"]", JSON)
     assert result["accepted"] == [f"{unique}-plain"]
@@ -112,10 +116,13 @@ def test_ndjson_line_2_hostile_line_1_still_produced(ingest, unique) -> None:  #
     _nothing_lost(settings, result, records)
 
 
-@pytest.mark.parametrize(("name", "meta", "why"), [
-    ("deep", DEEP, "nested too deep"),
-    ("bigint", HUGE_INT, "4300 digits"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("name", "meta", "why"),
+    [
+        ("deep", DEEP, "nested too deep"),
+        ("bigint", HUGE_INT, "4300 digits"),
+    ],
+)
 def test_json_pythons_decoder_cannot_take_is_refused_alone(ingest, unique, name, meta, why) -> None:  # type: ignore[no-untyped-def]
     """5,000-deep meta and a 5,000-digit integer: a per-record error, alone as one event and as NDJSON line 2."""
     settings, client = ingest
@@ -159,28 +166,35 @@ def read_api(stack, database_url) -> Iterator[httpx.Client]:  # type: ignore[no-
         yield client
 
 
-@pytest.mark.parametrize("query", [
-    "/v1/alerts?before_id=99999999999999999999",
-    "/v1/alerts?before_id=-1",
-    "/v1/alerts?before_id=2147483648",
-    "/v1/alerts?limit=-5",
-    "/v1/alerts?limit=" + "9" * 5000,
-    "/v1/alerts?entity=ACME%00X",
-    "/v1/alerts?detector=" + "x" * 300,
-    "/v1/alerts?since=99999-01-01T00:00:00Z",
-    "/v1/entities/ACME%00X/series",
-    "/v1/entities/ACME/series?limit=0",
-    "/v1/entities/ACME/series?since=not-a-date",
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "query",
+    [
+        "/v1/alerts?before_id=99999999999999999999",
+        "/v1/alerts?before_id=-1",
+        "/v1/alerts?before_id=2147483648",
+        "/v1/alerts?limit=-5",
+        "/v1/alerts?limit=" + "9" * 5000,
+        "/v1/alerts?entity=ACME%00X",
+        "/v1/alerts?detector=" + "x" * 300,
+        "/v1/alerts?since=99999-01-01T00:00:00Z",
+        "/v1/entities/ACME%00X/series",
+        "/v1/entities/ACME/series?limit=0",
+        "/v1/entities/ACME/series?since=not-a-date",
+    ],
+)
 def test_out_of_range_queries_are_422_on_either_database(read_api, query) -> None:  # type: ignore[no-untyped-def]
     response = read_api.get(query)
     assert response.status_code == 422, response.text
 
 
 def test_in_range_extremes_are_answered(read_api) -> None:  # type: ignore[no-untyped-def]
-    for query in ("/v1/alerts?before_id=2147483647&limit=500", "/v1/alerts?entity=../../etc",
-                  "/v1/alerts?since=0001-01-01T00:00:00%2B14:00", "/v1/entities/ACME%20X/series",
-                  "/v1/entities/%C3%A9/series?until=9999-12-31T23:59:59-14:00"):  # fmt: skip
+    for query in (
+        "/v1/alerts?before_id=2147483647&limit=500",
+        "/v1/alerts?entity=../../etc",
+        "/v1/alerts?since=0001-01-01T00:00:00%2B14:00",
+        "/v1/entities/ACME%20X/series",
+        "/v1/entities/%C3%A9/series?until=9999-12-31T23:59:59-14:00",
+    ):
         assert read_api.get(query).status_code == 200, query
 
 
@@ -203,8 +217,10 @@ def test_5mb_body_of_ones_is_413_with_bounded_memory(fresh_topics, tmp_path, uni
     assert "more than 1000 records" in response.json()["detail"]
     growth_mib = (after["VmHWM"] - before["VmRSS"]) / 1024
     rss, peak = after["VmRSS"] / 1024, after["VmHWM"] / 1024
-    print(f"5 MB body refused in {elapsed:.2f} s; API RSS {before['VmRSS'] / 1024:.0f} MiB before, "
-          f"{rss:.0f} MiB after, peak {peak:.0f} MiB (+{growth_mib:.0f} MiB)")  # fmt: skip
+    print(
+        f"5 MB body refused in {elapsed:.2f} s; API RSS {before['VmRSS'] / 1024:.0f} MiB before, "
+        f"{rss:.0f} MiB after, peak {peak:.0f} MiB (+{growth_mib:.0f} MiB)"
+    )
     assert growth_mib < 48 and elapsed < 5
     assert len(read_topic(settings, settings.topics.raw_news, expected=2, timeout_s=3)) == 1  # the warm-up only
 
@@ -223,8 +239,13 @@ def test_kafka_unavailable_is_503_with_retry_after_and_reads_go_on(stack, tmp_pa
     """Kafka away (closed port: 503 at once) or hung (503 once ingest's timeout is spent), with Retry-After; while
     ingest waits, the event loop serves others (kafka-python blocks a worker thread, never the loop)."""
     servers = request.getfixturevalue("black_hole") if kafka == "black-hole" else f"127.0.0.1:{free_port()}"
-    settings = stack.model_copy(update={"kafka_bootstrap_servers": servers, "ingest_kafka_timeout_s": 2.0,
-                                        "database_url": f"sqlite:///{tmp_path / 'radar.db'}"})  # fmt: skip
+    settings = stack.model_copy(
+        update={
+            "kafka_bootstrap_servers": servers,
+            "ingest_kafka_timeout_s": 2.0,
+            "database_url": f"sqlite:///{tmp_path / 'radar.db'}",
+        }
+    )
     auth = {"Authorization": f"Bearer {settings.api_token.get_secret_value()}"}
     with running_api(settings) as base, httpx.Client(base_url=base, timeout=30, headers=auth) as client:
         outcome: dict[str, Any] = {}

@@ -24,8 +24,14 @@ START = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 
 
 def _event(event_id: str, published_at: datetime, **extra: object) -> dict[str, object]:
-    return {"id": event_id, "source": "probe", "kind": "social", "text": "Acme shares slide",
-            "published_at": published_at.isoformat(), **extra}  # fmt: skip
+    return {
+        "id": event_id,
+        "source": "probe",
+        "kind": "social",
+        "text": "Acme shares slide",
+        "published_at": published_at.isoformat(),
+        **extra,
+    }
 
 
 def _poison(stamp: datetime) -> dict[str, bytes]:

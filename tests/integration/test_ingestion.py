@@ -66,8 +66,10 @@ def test_http_ingest_accepts_valid_and_dead_letters_the_rest(fresh_topics, uniqu
     assert sorted(json.loads(r.value)["id"] for r in raw) == sorted(
         [f"{unique}-single", f"{unique}-nd", *(f"{unique}-arr-{i}" for i in range(5))]
     )
-    letters = [DeadLetter.model_validate_json(r.value) for r in read_topic(
-        settings, settings.topics.deadletter, expected=len(cases) + 1)]  # fmt: skip
+    letters = [
+        DeadLetter.model_validate_json(r.value)
+        for r in read_topic(settings, settings.topics.deadletter, expected=len(cases) + 1)
+    ]
     assert len(letters) == len(cases) + 1
     originals = {letter.original(): letter.reason for letter in letters}
     for name, (raw_bytes, fragment) in cases.items():

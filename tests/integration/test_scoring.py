@@ -23,10 +23,15 @@ from tests.support.workers import running_worker
 def _events(unique: str, n: int, start: int = 0) -> list[dict[str, object]]:
     texts = ["Acme crushes earnings, fantastic quarter", "Globex recall is a disaster", "Initech opens an office"]
     return [
-        {"id": f"{unique}-{i}", "source": "test", "kind": "social" if i % 2 else "news", "text": f"{texts[i % 3]} #{i}",
-         "published_at": (datetime(2026, 1, 5, 12, tzinfo=UTC) + timedelta(seconds=i)).isoformat()}
+        {
+            "id": f"{unique}-{i}",
+            "source": "test",
+            "kind": "social" if i % 2 else "news",
+            "text": f"{texts[i % 3]} #{i}",
+            "published_at": (datetime(2026, 1, 5, 12, tzinfo=UTC) + timedelta(seconds=i)).isoformat(),
+        }
         for i in range(start, start + n)
-    ]  # fmt: skip
+    ]
 
 
 def _send(settings, events) -> None:  # type: ignore[no-untyped-def]
@@ -73,10 +78,14 @@ def test_every_event_scored_with_contract_fields_and_bad_ones_dead_lettered(fres
 def test_triton_restart_mid_stream_loses_nothing(fresh_topics, unique, tmp_path) -> None:  # type: ignore[no-untyped-def]
     """A private tritonserver on other ports is stopped while events flow, then started again."""
     base = fresh_topics(partitions=3)
-    settings = base.model_copy(update={
-        "var_dir": tmp_path / "var", "triton_grpc_url": "127.0.0.1:18001",
-        "triton_http_port": 18000, "triton_metrics_port": 18002,
-    })  # fmt: skip
+    settings = base.model_copy(
+        update={
+            "var_dir": tmp_path / "var",
+            "triton_grpc_url": "127.0.0.1:18001",
+            "triton_http_port": 18000,
+            "triton_metrics_port": 18002,
+        }
+    )
     triton = TritonService(settings)
     triton.up()
     n = 1500

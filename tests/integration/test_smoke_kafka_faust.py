@@ -24,16 +24,30 @@ def test_faust_worker_consumes_every_event(fresh_topics, unique, tmp_path) -> No
     producer.flush()
     producer.close()
 
-    env = {**os.environ, "COUNTER_APP_ID": f"counter-{unique}", "COUNTER_IN": topic_in, "COUNTER_OUT": topic_out,
-           "COUNTER_BROKER": settings.kafka_bootstrap_servers, "COUNTER_PARTITIONS": "3"}  # fmt: skip
+    env = {
+        **os.environ,
+        "COUNTER_APP_ID": f"counter-{unique}",
+        "COUNTER_IN": topic_in,
+        "COUNTER_OUT": topic_out,
+        "COUNTER_BROKER": settings.kafka_bootstrap_servers,
+        "COUNTER_PARTITIONS": "3",
+    }
     with (tmp_path / "worker.log").open("wb") as log:
         worker = subprocess.Popen(
             [sys.executable, "-m", "tests.support.faust_counter", "worker", "-l", "warn", "--without-web"],
-            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-        )  # fmt: skip
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
     try:
-        consumer = KafkaConsumer(topic_out, **settings.kafka_python_config(), group_id=f"check-{unique}",
-                                 auto_offset_reset="earliest", consumer_timeout_ms=1000)  # fmt: skip
+        consumer = KafkaConsumer(
+            topic_out,
+            **settings.kafka_python_config(),
+            group_id=f"check-{unique}",
+            auto_offset_reset="earliest",
+            consumer_timeout_ms=1000,
+        )
         seen: list[str] = []
         deadline = time.monotonic() + 120
         while len(seen) < N and time.monotonic() < deadline:

@@ -22,8 +22,10 @@ def _grafana_sql() -> list[str]:
     queries = [t["rawSql"] for p in dashboard["panels"] for t in p["targets"]]
     queries += [a["rawQuery"] for a in dashboard["annotations"]["list"]]
     queries += [v["query"] for v in dashboard["templating"]["list"]]
-    return [re.sub(r"\$__timeFilter\((\w+)\)", r"\1 > now() - interval '30 days'", q).replace("$entity", "'ACME'")
-            for q in queries]  # fmt: skip
+    return [
+        re.sub(r"\$__timeFilter\((\w+)\)", r"\1 > now() - interval '30 days'", q).replace("$entity", "'ACME'")
+        for q in queries
+    ]
 
 
 def test_docs_and_grafana_queries_run(database_url: str) -> None:
@@ -31,8 +33,11 @@ def test_docs_and_grafana_queries_run(database_url: str) -> None:
         return  # these recipes are written for PostgreSQL, as production runs it
     engine = make_engine(database_url)
     with make_sessionmaker(engine).begin() as session:
-        record_minute(session, alerts=[_alert("ACME", "volume_spike")],
-                      rollups=[Rollup("ACME", MINUTE, MinuteStats(5, 1, 2, 2, 0.5, 1.0))])  # fmt: skip
+        record_minute(
+            session,
+            alerts=[_alert("ACME", "volume_spike")],
+            rollups=[Rollup("ACME", MINUTE, MinuteStats(5, 1, 2, 2, 0.5, 1.0))],
+        )
     docs = re.findall(r"```sql\n(.*?)```", (ROOT / "docs/sql.md").read_text(), re.S)
     assert len(docs) >= 6
     with engine.connect() as conn:

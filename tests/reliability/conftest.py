@@ -60,8 +60,15 @@ def pipeline_factory(fresh_topics, unique, tmp_path) -> Iterator[Callable[..., P
         base = fresh_topics(partitions=3)
         receiver = Receiver(plan=plan, secret=new_secret())
         with fresh_postgres(base.postgres_url, f"radar_rel{unique}") as url, running_receiver(receiver) as hook:
-            settings = base.model_copy(update={"redis_prefix": f"radar:rel{unique}:", "database_url": url,
-                                               "settle_s": 3.0, "idle_grace_s": 10.0, **overrides})  # fmt: skip
+            settings = base.model_copy(
+                update={
+                    "redis_prefix": f"radar:rel{unique}:",
+                    "database_url": url,
+                    "settle_s": 3.0,
+                    "idle_grace_s": 10.0,
+                    **overrides,
+                }
+            )
             pipeline = Pipeline(settings, receiver, hook, tmp_path)
             try:
                 yield pipeline

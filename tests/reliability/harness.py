@@ -60,16 +60,34 @@ class Pipeline:
         self.dispatcher: subprocess.Popen[bytes] | None = None
         self.secret = receiver.secret or new_secret()
         with self.sessions.begin() as session:
-            session.add(WebhookSubscription(name="reliability", url=hook_url, secret=self.secret, enabled=True,
-                                            allow_private=True, created_at=datetime.now(UTC)))  # fmt: skip
+            session.add(
+                WebhookSubscription(
+                    name="reliability",
+                    url=hook_url,
+                    secret=self.secret,
+                    enabled=True,
+                    allow_private=True,
+                    created_at=datetime.now(UTC),
+                )
+            )
 
     # --- processes ---
     def _spawn(self, name: str, *args: str) -> subprocess.Popen[bytes]:
-        env = {**os.environ, **self.settings.to_env(), "RADAR_WORKER_METRICS_PORT": "0",
-               "RADAR_DISPATCHER_METRICS_PORT": "0"}  # fmt: skip
+        env = {
+            **os.environ,
+            **self.settings.to_env(),
+            "RADAR_WORKER_METRICS_PORT": "0",
+            "RADAR_DISPATCHER_METRICS_PORT": "0",
+        }
         with (self.logs / f"{name}.log").open("ab") as log:
-            return subprocess.Popen([sys.executable, "-m", "services.cli", *args], cwd=ROOT, env=env, stdout=log,
-                                    stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
+            return subprocess.Popen(
+                [sys.executable, "-m", "services.cli", *args],
+                cwd=ROOT,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
 
     def start_worker(self, name: str) -> None:
         self.workers[name] = self._spawn(name, "worker", "--loglevel", "warn")
@@ -138,8 +156,9 @@ class Pipeline:
         while time.monotonic() < deadline:
             self.alive()
             with self.sessions() as session:
-                done = session.scalar(select(func.count()).select_from(WebhookDelivery)
-                                      .where(WebhookDelivery.status == "delivered"))  # fmt: skip
+                done = session.scalar(
+                    select(func.count()).select_from(WebhookDelivery).where(WebhookDelivery.status == "delivered")
+                )
             if done >= alerts:
                 return
             time.sleep(0.5)
@@ -147,9 +166,13 @@ class Pipeline:
 
     def dead_letters(self, *, distinct: int, timeout_s: float = 120) -> list[DeadLetter]:
         """Dead letters until ``distinct`` different source records (topic, partition, offset) have been seen."""
-        consumer = KafkaConsumer(self.settings.topics.deadletter, **self.settings.kafka_python_config(),
-                                 group_id=f"dlq-{time.monotonic_ns()}", auto_offset_reset="earliest",
-                                 consumer_timeout_ms=500)  # fmt: skip
+        consumer = KafkaConsumer(
+            self.settings.topics.deadletter,
+            **self.settings.kafka_python_config(),
+            group_id=f"dlq-{time.monotonic_ns()}",
+            auto_offset_reset="earliest",
+            consumer_timeout_ms=500,
+        )
         letters: list[DeadLetter] = []
         seen: set[tuple[str | None, int | None, int | None]] = set()
         deadline = time.monotonic() + timeout_s
@@ -197,7 +220,14 @@ class Pipeline:
             assert len(where) == malformed and all(x.reason for x in letters), (len(letters), len(where))
             duplicate_letters = len(letters) - len(where)  # at-least-once: a rebalance may repeat a batch
         self.alive()
-        return {"events": len(scenario.events), "counted": sum(counted.values()), "minutes_closed": len(rolled),
-                "minutes_incomplete": len(incomplete), "alerts": len(alerts),
-                "webhook_requests": len(self.receiver.received), "delivered": len(ok), "dead_letters": malformed,
-                "duplicate_dead_letters": duplicate_letters}  # fmt: skip
+        return {
+            "events": len(scenario.events),
+            "counted": sum(counted.values()),
+            "minutes_closed": len(rolled),
+            "minutes_incomplete": len(incomplete),
+            "alerts": len(alerts),
+            "webhook_requests": len(self.receiver.received),
+            "delivered": len(ok),
+            "dead_letters": malformed,
+            "duplicate_dead_letters": duplicate_letters,
+        }

@@ -51,8 +51,13 @@ async def test_worker_frozen_while_the_other_runs_ahead(pipeline_factory, record
 
 
 async def test_tritonserver_stopped_and_restarted(pipeline_factory, tmp_path, record) -> None:  # type: ignore[no-untyped-def]
-    with pipeline_factory(triton_grpc_url="127.0.0.1:18101", triton_http_port=18100, triton_metrics_port=18102,
-                          var_dir=tmp_path / "var", inference_timeout_s=2.0) as p:  # fmt: skip
+    with pipeline_factory(
+        triton_grpc_url="127.0.0.1:18101",
+        triton_http_port=18100,
+        triton_metrics_port=18102,
+        var_dir=tmp_path / "var",
+        inference_timeout_s=2.0,
+    ) as p:
         triton = TritonService(p.settings)
         triton.up()
         try:
@@ -109,8 +114,14 @@ async def test_webhook_receiver_fails_then_recovers(pipeline_factory, record) ->
 
 async def test_ten_thousand_malformed_records_among_valid_ones(pipeline_factory, record) -> None:  # type: ignore[no-untyped-def]
     rng = random.Random(5)
-    junk = [b"{not json", b"\xff\xfe", b'{"id": 1}', b'{"id": "x", "text": "", "source": "s", "published_at": "2026"}',
-            b"[]", b'{"id": "y", "source": "s", "text": "t", "published_at": "2026-02-02T09:00:00"}']  # fmt: skip
+    junk = [
+        b"{not json",
+        b"\xff\xfe",
+        b'{"id": 1}',
+        b'{"id": "x", "text": "", "source": "s", "published_at": "2026"}',
+        b"[]",
+        b'{"id": "y", "source": "s", "text": "t", "published_at": "2026-02-02T09:00:00"}',
+    ]
     malformed = [rng.choice(junk) for _ in range(10_000)]
     with pipeline_factory() as p:
         scenario = await smoke_scenario(p.settings)

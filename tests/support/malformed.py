@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import json
 
-GOOD = {"id": "ok-1", "source": "wire", "kind": "news", "text": "Acme beats estimates",
-        "published_at": "2026-01-05T10:00:00Z"}  # fmt: skip
+GOOD = {
+    "id": "ok-1",
+    "source": "wire",
+    "kind": "news",
+    "text": "Acme beats estimates",
+    "published_at": "2026-01-05T10:00:00Z",
+}
 
 
 def _with(**changes: object) -> bytes:

@@ -29,12 +29,18 @@ def served(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
     [
         ({}, "RADAR_API_TOKEN", "is the published default"),
         ({"RADAR_API_TOKEN": STRONG}, "RADAR_API_READ_TOKEN", "is the published default"),
-        ({"RADAR_API_TOKEN": "short-but-not-default", "RADAR_API_READ_TOKEN": STRONG}, "RADAR_API_TOKEN",
-         "is 21 characters long"),
-        ({"RADAR_API_TOKEN": STRONG, "RADAR_API_READ_TOKEN": "change-me-too"}, "RADAR_API_READ_TOKEN",
-         "is 13 characters long"),
+        (
+            {"RADAR_API_TOKEN": "short-but-not-default", "RADAR_API_READ_TOKEN": STRONG},
+            "RADAR_API_TOKEN",
+            "is 21 characters long",
+        ),
+        (
+            {"RADAR_API_TOKEN": STRONG, "RADAR_API_READ_TOKEN": "change-me-too"},
+            "RADAR_API_READ_TOKEN",
+            "is 13 characters long",
+        ),
     ],
-)  # fmt: skip
+)
 def test_refuses_a_public_host_with_a_weak_token(served, env, variable, why) -> None:  # type: ignore[no-untyped-def]
     result = runner.invoke(app, ["api", "--host", "0.0.0.0"], env=env)
     assert result.exit_code == 1

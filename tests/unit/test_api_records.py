@@ -62,8 +62,10 @@ json_values = st.recursive(
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.binary(max_size=300) | json_values.map(lambda v: json.dumps(v).encode()), st.sampled_from(
-    ["application/json", "application/x-ndjson"]))  # fmt: skip
+@given(
+    st.binary(max_size=300) | json_values.map(lambda v: json.dumps(v).encode()),
+    st.sampled_from(["application/json", "application/x-ndjson"]),
+)
 def test_any_bytes_become_records_or_a_cap_never_an_exception(body: bytes, content_type: str) -> None:
     try:
         records = split_body(body, content_type, max_records=50)

@@ -55,9 +55,13 @@ def test_each_hostile_record_is_dead_lettered_with_its_reason_and_the_batch_goes
     items = [Incoming(_valid(i), None, "radar.raw.news", 0, i) for i in range(3)]
     items.insert(1, Incoming(raw, b"bad", "radar.raw.news", 0, 99))
     prepared = prepare_batch(
-        items, kind_of_topic={"radar.raw.news": "news"}, tag=lambda _: ["ACME"], seen=RecentIds(), policy=POLICY,
+        items,
+        kind_of_topic={"radar.raw.news": "news"},
+        tag=lambda _: ["ACME"],
+        seen=RecentIds(),
+        policy=POLICY,
         now=NOW,
-    )  # fmt: skip
+    )
     assert [event.id for event, _, _ in prepared.valid] == ["ok-0", "ok-1", "ok-2"]
     assert len(prepared.dead) == 1 and reason in prepared.dead[0].reason, prepared.dead[0].reason
     letter = prepared.dead[0]
@@ -72,8 +76,9 @@ def test_a_failure_nobody_foresaw_is_dead_lettered_with_the_exception_named() ->
         return ["ACME"]
 
     items = [Incoming(_valid(i), None, "radar.raw.news", 0, i) for i in range(3)]
-    prepared = prepare_batch(items, kind_of_topic={"radar.raw.news": "news"}, tag=tag, seen=RecentIds(), policy=POLICY,
-                             now=NOW)  # fmt: skip
+    prepared = prepare_batch(
+        items, kind_of_topic={"radar.raw.news": "news"}, tag=tag, seen=RecentIds(), policy=POLICY, now=NOW
+    )
     assert [event.id for event, _, _ in prepared.valid] == ["ok-0", "ok-2"]
     assert prepared.dead[0].reason.startswith("unhandled RecursionError: maximum recursion depth")
 

@@ -23,10 +23,17 @@ def test_environment_overrides_and_nested_topics(monkeypatch) -> None:  # type: 
 def test_defaults_are_the_local_stack() -> None:
     settings = Settings(_env_file=None)
     assert (settings.kafka_port, settings.redis_port, settings.postgres_port, settings.triton_grpc_port) == (
-        9092, 6379, 5432, 8001,
-    )  # fmt: skip
+        9092,
+        6379,
+        5432,
+        8001,
+    )
     assert settings.database_url.startswith("sqlite:///")
     assert settings.topics.all() == [
-        "radar.raw.news", "radar.raw.social", "radar.scored", "radar.alerts", "radar.deadletter",
-    ]  # fmt: skip
+        "radar.raw.news",
+        "radar.raw.social",
+        "radar.scored",
+        "radar.alerts",
+        "radar.deadletter",
+    ]
     assert isinstance(settings.var_dir, Path)

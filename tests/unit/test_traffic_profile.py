@@ -104,10 +104,17 @@ def test_no_bursts_when_switched_off(profile: TrafficProfile) -> None:
 TEXTS = [
     Example(f"t{i}", domain, f"text {i}", rating, label)
     for i, (domain, rating, label) in enumerate(
-        [("tweets", 2.0, "positive"), ("tweets", -2.0, "negative"), ("nyt", 0.0, "neutral"),
-         ("nyt", -1.5, "negative"), ("movie", 1.0, "positive"), ("amazon", -2.5, "negative")] * 5
+        [
+            ("tweets", 2.0, "positive"),
+            ("tweets", -2.0, "negative"),
+            ("nyt", 0.0, "neutral"),
+            ("nyt", -1.5, "negative"),
+            ("movie", 1.0, "positive"),
+            ("amazon", -2.5, "negative"),
+        ]
+        * 5
     )
-]  # fmt: skip
+]
 WATCHLIST = [Entity("ACME", ("Acme",), (), ("ACME",)), Entity("GLBX", ("Globex",)), Entity("INIT", ("Initech",))]
 
 

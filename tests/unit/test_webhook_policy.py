@@ -152,8 +152,9 @@ def test_every_checked_address_is_tried_in_order() -> None:
 
 def test_a_failed_lookup_is_a_failure_not_a_pass() -> None:
     for allow_private in (False, True):
-        backend, inner = _backend(FakeResolver(LookupFailed("DNS lookup failed: nx.example: unknown")),
-                                  allow_private=allow_private)  # fmt: skip
+        backend, inner = _backend(
+            FakeResolver(LookupFailed("DNS lookup failed: nx.example: unknown")), allow_private=allow_private
+        )
         with pytest.raises(LookupFailed, match="DNS lookup failed") as caught:
             asyncio.run(backend.connect_tcp("nx.example", 443, timeout=1))
         assert caught.value.permanent and inner.connects == []
