@@ -1,5 +1,6 @@
-"""Consumer lag per assigned partition (high watermark minus committed offset), exported as a Prometheus gauge,
-so a worker that falls behind shows up on the dashboards before its alerts do."""
+"""How far behind a worker is, as Prometheus gauges, so that falling behind shows up on the dashboards before the
+alerts do: consumer lag per assigned partition (high watermark minus committed offset), and the delay of minute
+closing behind the wall clock."""
 
 from __future__ import annotations
 
@@ -7,9 +8,23 @@ from typing import Any
 
 import faust
 
-from stream.metrics import CONSUMER_LAG
+from stream.metrics import CLOSE_DELAY, CONSUMER_LAG
 
-__all__ = ["register_lag_gauge"]
+__all__ = ["register_lag_gauge", "report_close_delay"]
+
+
+def report_close_delay(closed_through: int | None, now: float) -> float | None:
+    """Set :data:`stream.metrics.CLOSE_DELAY` to how far the end of the last closed minute (an epoch minute) lags
+    behind ``now`` (epoch seconds); left alone until a minute has closed. Returns the delay.
+
+    >>> report_close_delay(29_000_000, now=29_000_001 * 60 + 42.5)  # the minute ended 42.5 s ago
+    42.5
+    """
+    if closed_through is None:
+        return None
+    delay = max(now - (closed_through + 1) * 60, 0.0)
+    CLOSE_DELAY.set(delay)
+    return delay
 
 
 def register_lag_gauge(app: faust.App, interval_s: float = 5.0) -> Any:

@@ -1,11 +1,16 @@
-"""``radar db upgrade | status`` and ``radar topics create``: what a deployment runs once before the services.
+"""``radar db upgrade | status | prune`` and ``radar topics create``: what a deployment runs once before the
+services, and retention by hand.
 
 ``radar db upgrade`` is the only thing that migrates the SQL store; the services check the revision and refuse a
-schema that is behind (see :mod:`storage.db`).
+schema that is behind (see :mod:`storage.db`). ``radar db prune --older-than 90d`` deletes old minute rollups and
+finished webhook deliveries (:mod:`storage.retention`); the dispatcher does the same hourly when
+``RADAR_RETENTION_DAYS`` > 0.
 """
 
 from __future__ import annotations
 
+import re
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -18,7 +23,7 @@ if TYPE_CHECKING:
 
     from storage.db import SchemaRevision
 
-__all__ = ["db_app", "topics_app"]
+__all__ = ["db_app", "parse_age", "topics_app"]
 
 console = Console()
 db_app = typer.Typer(help="The SQL store.", no_args_is_help=True)
@@ -60,6 +65,61 @@ def db_status() -> None:
         console.print(problem, style="yellow", markup=False)
         raise typer.Exit(1)
     console.print("[green]up to date[/]")
+
+
+_AGE = re.compile(r"(?:(?P<d>\d+)d)?(?:(?P<h>\d+)h)?(?:(?P<m>\d+)m)?")
+
+
+def parse_age(text: str) -> timedelta:
+    """A positive age in days, hours and minutes: ``90d``, ``36h``, ``45m``, ``1d12h``; BadParameter otherwise.
+
+    >>> parse_age("1d12h")
+    datetime.timedelta(days=1, seconds=43200)
+    """
+    found = _AGE.fullmatch(text.strip().lower())
+    if not found or not any(found.groups()):
+        raise typer.BadParameter(f"{text!r} is not an age such as 90d, 36h, 45m or 1d12h")
+    days, hours, minutes = (int(part or 0) for part in found.group("d", "h", "m"))
+    try:
+        age = timedelta(days=days, hours=hours, minutes=minutes)
+        datetime.now(UTC) - age  # a cutoff before year 1 is no date either
+    except OverflowError:
+        raise typer.BadParameter(f"{text!r} is longer than any calendar allows") from None
+    if age <= timedelta(0):
+        raise typer.BadParameter(f"{text!r} would delete everything finished: give an age above zero")
+    return age
+
+
+@db_app.command("prune")
+def db_prune(
+    older_than: Annotated[
+        timedelta,
+        typer.Option(parser=parse_age, metavar="AGE", help="e.g. 90d, 36h, 45m, 1d12h", show_default=False),
+    ],
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="count what would go; delete nothing")] = False,
+    batch_size: Annotated[int, typer.Option(min=1, help="rows per transaction")] = 5000,
+) -> None:
+    """Delete minute rollups and finished webhook deliveries (delivered, dead, cancelled; never pending or
+    sending) older than AGE, a batch per transaction, and print how many went."""
+    from storage.db import make_engine, make_sessionmaker
+    from storage.retention import count_prunable, prune_older_than
+
+    cutoff = datetime.now(UTC) - older_than
+    engine = make_engine(Settings().database_url)
+    try:
+        _revision(engine)  # an unreachable database: one line, no traceback
+        sessions = make_sessionmaker(engine)
+        if dry_run:
+            with sessions() as session:
+                counts = count_prunable(session, cutoff=cutoff)
+        else:
+            counts = prune_older_than(sessions, cutoff=cutoff, batch=batch_size)
+    finally:
+        engine.dispose()
+    verb = "would delete" if dry_run else "deleted"
+    console.print(f"older than {cutoff.isoformat(timespec='seconds')}: {verb}")
+    console.print(f"  {counts.rollups} minute rollups (entity_minute_stats)")
+    console.print(f"  {counts.deliveries} finished webhook deliveries (webhook_deliveries)")
 
 
 def _revision(engine: Engine) -> SchemaRevision:

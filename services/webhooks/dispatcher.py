@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 from sqlalchemy.orm import Session, sessionmaker
 
 from services.webhooks.lease import RoundLease
@@ -34,14 +34,20 @@ from services.webhooks.policy import backoff_s, classify
 from services.webhooks.sender import MAX_BODY_BYTES, Sender, Undeliverable, signed_headers
 from storage.alerts_repo import alert_from_row, claim_due, finish_delivery, renew_leases
 from storage.db import require_current_schema
+from storage.models import WebhookDelivery
+from storage.outbox_stats import outbox_stats
 from storage.subscriptions import disable_subscription
 
-__all__ = ["Attempt", "Dispatcher"]
+__all__ = ["DELIVERIES", "LATENCY", "LOST", "OLDEST_PENDING", "PENDING", "Attempt", "Dispatcher"]
 
 log = logging.getLogger("radar.dispatcher")
 DELIVERIES = Counter("radar_webhook_attempts_total", "Webhook delivery attempts", ["outcome"])
-LATENCY = Histogram("radar_webhook_seconds", "Webhook POST latency")
+LATENCY = Histogram("radar_webhook_request_duration_seconds", "Webhook POST latency, the whole exchange")
 LOST = Counter("radar_webhook_lease_lost_total", "Deliveries left to another dispatcher: the lease ran out")
+PENDING = Gauge("radar_outbox_pending_deliveries", "Webhook deliveries not finished yet (pending or sending)")
+OLDEST_PENDING = Gauge(
+    "radar_outbox_oldest_pending_seconds", "Age of the oldest unfinished webhook delivery (0 when there is none)"
+)
 
 
 @dataclass(frozen=True)
@@ -101,17 +107,22 @@ class Dispatcher:
                     await asyncio.wait_for(stop.wait(), timeout=idle_s)
 
     async def run_once(self) -> int:
-        """One round: lease, deliver (renewing the lease, recording outcomes as they come), record the rest.
-        Returns the number of attempts made."""
+        """One round: lease, deliver (renewing the lease, recording outcomes as they come), record the rest, then
+        export the outbox's backlog (:data:`PENDING`, :data:`OLDEST_PENDING`). Returns the number of attempts."""
         if not self._schema_ready:  # on the first round, not at start: the dispatcher waits out a database outage
             await asyncio.to_thread(self._check_schema)  # and a schema behind this release: it never migrates
             self._schema_ready = True
+        made = await self._round()
+        await asyncio.to_thread(self._report_outbox)
+        return made
+
+    async def _round(self) -> int:
         owner, started = f"{self.owner}:{next(self._rounds)}", time.monotonic()
         leased = await asyncio.to_thread(self._lease, owner)
         if not leased:
             return 0
-        lease = RoundLease.claimed(owner, [item["id"] for item in leased], lease_s=self.lease_s,
-                                   margin_s=self.margin_s, started=started)  # fmt: skip
+        ids = [item["id"] for item in leased]
+        lease = RoundLease.claimed(owner, ids, lease_s=self.lease_s, margin_s=self.margin_s, started=started)
         done: list[Attempt] = []  # finished, not yet recorded
         lanes: dict[int, list[dict[str, Any]]] = {}
         for item in leased:
@@ -187,17 +198,17 @@ class Dispatcher:
         """StorageError naming `radar db upgrade` while the schema is behind (the round fails and is retried)."""
         require_current_schema(self.sessions.kw["bind"])
 
+    def _report_outbox(self) -> None:
+        with self.sessions() as session:
+            stats = outbox_stats(session, now=datetime.now(UTC))
+        PENDING.set(stats.pending)
+        OLDEST_PENDING.set(stats.oldest_pending_s)
+
     def _lease(self, owner: str) -> list[dict[str, Any]]:
         now = datetime.now(UTC)
         with self.sessions.begin() as session:
             rows = claim_due(session, now=now, limit=self.batch, lease_s=self.lease_s, owner=owner)
-            return [
-                {"id": r.id, "webhook_id": r.webhook_id, "attempts": r.attempts, "alert": alert_from_row(r.alert),
-                 "subscription_id": r.subscription_id, "url": r.subscription.url, "secret": r.subscription.secret,
-                 "format": r.subscription.payload_format, "name": r.subscription.name,
-                 "allow_private": r.subscription.allow_private, "enabled": r.subscription.enabled}
-                for r in rows
-            ]  # fmt: skip
+            return [_leased(r) for r in rows]
 
     def _renew(self, owner: str, ids: list[int]) -> set[int]:
         with self.sessions.begin() as session:
@@ -208,15 +219,23 @@ class Dispatcher:
         if not item["enabled"]:
             return Attempt(item["id"], item["subscription_id"], tries - 1, "cancel", None, "subscription disabled")
         try:
-            body = render(item["format"], item["alert"], receiver=item["name"], external_url=self.external_url)
+            body = render(
+                item["format"],
+                item["alert"],
+                receiver=item["name"],
+                external_url=self.external_url,
+                event=item["event"],
+            )
             headers = signed_headers(item["url"], item["secret"], item["webhook_id"], int(time.time()), body)
         except Undeliverable as exc:
             return Attempt(item["id"], item["subscription_id"], tries, "dead", None, exc.reason)
         async with self.slots:
             if not lease.may_start(item["id"], self.timeout_s):  # waited too long for a slot: leave it to the next
                 return Attempt(item["id"], item["subscription_id"], item["attempts"], "lost", None, "lease ran out")
-            reply = await self.sender.post(item["url"], body, headers, timeout_s=self.timeout_s,
-                                           allow_private=self.allow_private or item["allow_private"])  # fmt: skip
+            allow_private = self.allow_private or item["allow_private"]
+            reply = await self.sender.post(
+                item["url"], body, headers, timeout_s=self.timeout_s, allow_private=allow_private
+            )
         LATENCY.observe(reply.elapsed_s)
         return self._judge(item, reply.status, reply.detail, permanent=reply.permanent)
 
@@ -260,3 +279,22 @@ class Dispatcher:
 
     async def close(self) -> None:
         await self.sender.close()
+
+
+def _leased(row: WebhookDelivery) -> dict[str, Any]:
+    """What a round needs of a leased row, read inside the lease's transaction."""
+    subscription = row.subscription
+    return {
+        "id": row.id,
+        "webhook_id": row.webhook_id,
+        "attempts": row.attempts,
+        "alert": alert_from_row(row.alert),
+        "subscription_id": row.subscription_id,
+        "url": subscription.url,
+        "secret": subscription.secret,
+        "format": subscription.payload_format,
+        "name": subscription.name,
+        "allow_private": subscription.allow_private,
+        "enabled": subscription.enabled,
+        "event": row.event,  # opened | resolved: what the delivery announces
+    }

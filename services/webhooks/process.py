@@ -1,4 +1,6 @@
-"""The dispatcher process: deliver the webhook outbox until SIGTERM or Ctrl-C, which finish the round in flight."""
+"""The dispatcher process: deliver the webhook outbox until SIGTERM or Ctrl-C, which finish the round in flight;
+with ``RADAR_RETENTION_DAYS`` > 0 it also prunes old rollups and finished deliveries once an hour
+(:mod:`services.webhooks.housekeeping`)."""
 
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ def run_dispatcher(
     from prometheus_client import start_http_server
 
     from services.webhooks.dispatcher import Dispatcher
+    from services.webhooks.housekeeping import Pruner
     from storage.db import make_engine, make_sessionmaker
 
     sessions = make_sessionmaker(make_engine(settings.database_url))  # the schema is applied by the first round
@@ -34,9 +37,11 @@ def run_dispatcher(
             allow_private=settings.webhook_allow_private,
             external_url=f"http://{settings.api_host}:{settings.api_port}",
         )
-        say("dispatcher running (Ctrl-C to stop)")
+        pruner = Pruner(sessions, retention_days=settings.retention_days)
+        days = settings.retention_days
+        say(f"dispatcher running{f', pruning hourly what is over {days:g} days old' if days else ''} (Ctrl-C to stop)")
         try:
-            await dispatcher.run_forever(stop)
+            await asyncio.gather(dispatcher.run_forever(stop), pruner.run_forever(stop))
         finally:
             await dispatcher.close()
 
