@@ -61,20 +61,22 @@ def run_worker(settings: Settings, agents: set[str], loglevel: str, metrics_port
     from stream.app import create_app
     from stream.lag import register_lag_gauge
     from stream.score_agent import register_score_agent
+    from stream.watchlist import register_watchlist
 
     app = create_app(settings)
     register_lag_gauge(app)
+    watchlist = register_watchlist(app, settings)  # one per worker: SQL re-read every RADAR_WATCHLIST_REFRESH_S
     if "score" in agents:
-        register_score_agent(app, settings)
+        register_score_agent(app, settings, watchlist=watchlist)
     if "aggregate" in agents:
-        _register_aggregation(app, settings)
+        _register_aggregation(app, settings, watchlist)
     if metrics_port:
         bound = _start_metrics_server(settings.metrics_host, metrics_port)
         say(f"worker metrics on http://{settings.metrics_host}:{bound}/metrics" if bound else "no free metrics port")
     _bounded_stop_worker(settings.worker_stop_grace_s)(app, loglevel=loglevel).execute_from_commandline()
 
 
-def _register_aggregation(app: Any, settings: Settings) -> None:
+def _register_aggregation(app: Any, settings: Settings, watchlist: Any) -> None:
     import faust
 
     from storage.db import make_engine
@@ -87,4 +89,4 @@ def _register_aggregation(app: Any, settings: Settings) -> None:
         # SQL first: an alert is published to Kafka only once it is safely recorded with its outbox rows
         return ChainSink(SqlAlertSink(engine), KafkaAlertPublisher(app, settings.topics.alerts))
 
-    register_aggregate_agent(app, settings, sink)
+    register_aggregate_agent(app, settings, sink, watchlist=watchlist)

@@ -2,7 +2,8 @@
 
 Like the score agent it acks a batch only after Redis has counted it (retrying while Redis is away), and holds
 a batch back if it is stopped mid-way. Closing errors (the SQL store down, say) leave the minute open; it is
-closed by the next batch or by the timer once the store is back, so no alert is lost.
+closed by the next batch or by the timer once the store is back, so no alert is lost. The closer's sink drops the
+alerts below their entity's ``min_severity`` (stream.sensitivity), read from the worker's live watchlist.
 """
 
 from __future__ import annotations
@@ -23,9 +24,12 @@ from storage.aggregates import AddResult, AggregateStore, ScoredItem
 from stream.backlog import SOURCE_HEADER, KafkaBacklog, partition_name
 from stream.closer import DetectionSink, MinuteCloser
 from stream.deadletter import DeadLetter, dead_letter
+from stream.lag import report_close_delay
 from stream.metrics import DEAD_LETTERS, DUPLICATES, LATE_EVENTS
 from stream.score_agent import ProducerSink, hold_back
 from stream.score_stage import OutRecord, RecordSink
+from stream.sensitivity import SensitivitySink
+from stream.watchlist import LiveWatchlist
 
 __all__ = [
     "BatchStore",
@@ -136,10 +140,12 @@ async def aggregate_events(
 
 
 class SharedCloser:
-    """The worker's one store and minute closer, built when the agent starts (no client at registration)."""
+    """The worker's one store and minute closer, built when the agent starts (no client at registration); the
+    closer's sink filters alerts by the watchlist's per-entity ``min_severity`` before the real sink."""
 
-    def __init__(self, app: faust.App, settings: Settings, sink_factory: SinkFactory) -> None:
+    def __init__(self, app: faust.App, settings: Settings, sink_factory: SinkFactory, watchlist: LiveWatchlist) -> None:
         self.app, self.settings, self.sink_factory = app, settings, sink_factory
+        self.watchlist = watchlist
         self.store: AggregateStore | None = None
         self.closer: MinuteCloser | None = None
 
@@ -148,14 +154,16 @@ class SharedCloser:
             s = self.settings
             store = AggregateStore(aioredis.from_url(s.redis_url), prefix=s.redis_prefix)
             backlog = KafkaBacklog(s, [*s.topics.raw(), s.topics.scored])
+            sink = SensitivitySink(await self.sink_factory(self.app), lambda: self.watchlist.thresholds)
             self.closer = MinuteCloser(
                 store,
-                await self.sink_factory(self.app),
+                sink,
                 backlog,
                 lateness_s=s.allowed_lateness_s,
                 settle_s=s.settle_s,
                 idle_grace_s=s.idle_grace_s,
                 max_future_s=s.event_max_future_s,
+                resolve_after_s=s.alert_resolve_after_s,
             )
             self.store = store
         return self.store, self.closer
@@ -164,17 +172,21 @@ class SharedCloser:
 async def close_quietly(active: MinuteCloser) -> None:
     try:
         await active.close_ready(time.time())
+        report_close_delay(await active.store.closed_through(), time.time())
     except Exception as exc:  # noqa: BLE001 - the minute stays open and is closed on a later try
         log.warning("closing minutes failed, will retry: %s", exc)
 
 
-def register_aggregate_agent(app: faust.App, settings: Settings, sink_factory: SinkFactory) -> Any:
+def register_aggregate_agent(
+    app: faust.App, settings: Settings, sink_factory: SinkFactory, *, watchlist: LiveWatchlist
+) -> Any:
     scored = app.topic(settings.topics.scored, value_serializer="raw", key_serializer="raw")
-    shared = SharedCloser(app, settings, sink_factory)
+    shared = SharedCloser(app, settings, sink_factory, watchlist)
     sink = ProducerSink(app)
 
     @app.agent(scored, name="aggregate")
     async def aggregate(stream: faust.StreamT) -> None:
+        await watchlist.ready()
         store, closer = await shared.get()
         async for events in stream.take_events(1000, within=0.2):  # type: ignore[attr-defined]  # on Stream, not StreamT
             await aggregate_events(events, store=store, sink=sink, settings=settings)

@@ -1,4 +1,8 @@
-"""Entity tagging: a watchlist compiled once into an Aho-Corasick automaton, one pass over each text.
+"""Entity tagging: a watchlist compiled into an Aho-Corasick automaton, one pass over each text.
+
+The entity itself and the watchlist file format are the domain's (:mod:`core.watchlist`); the workers rebuild the
+matcher when the watchlist in SQL changes (:mod:`stream.watchlist`), and :func:`load_watchlist` reads a TOML file
+for offline tools (scenarios, benchmarks) and for the first seed.
 
 Matching rules: names and aliases case-insensitively on word boundaries ("Acme's" and "(Acme)" match,
 "Acmeville" does not); cashtags as ``$TAG`` in any case; where matches overlap the longest wins ("Bank of
@@ -15,7 +19,6 @@ A capped text is tagged from its beginning up to where the scan stopped.
 
 from __future__ import annotations
 
-import tomllib
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -23,6 +26,7 @@ from pathlib import Path
 
 import ahocorasick
 
+from core.watchlist import Entity, read_watchlist
 from stream.events import MAX_ENTITIES as EVENT_MAX_ENTITIES
 
 __all__ = ["MAX_ENTITIES", "MAX_MATCHES", "Entity", "EntityMatcher", "Tagging", "load_watchlist"]
@@ -31,25 +35,9 @@ MAX_MATCHES = 1_000  # automaton hits read per text: hundreds of times what a re
 MAX_ENTITIES = EVENT_MAX_ENTITIES  # entities reported per text: the bound an event's own `entities` list has
 
 
-@dataclass(frozen=True)
-class Entity:
-    id: str
-    names: tuple[str, ...] = ()
-    aliases: tuple[str, ...] = ()
-    cashtags: tuple[str, ...] = ()
-
-
 def load_watchlist(path: Path) -> list[Entity]:
-    data = tomllib.loads(Path(path).read_text())
-    return [
-        Entity(
-            id=str(item["id"]),
-            names=tuple(item.get("names", ())),
-            aliases=tuple(item.get("aliases", ())),
-            cashtags=tuple(item.get("cashtags", ())),
-        )
-        for item in data.get("entity", [])
-    ]
+    """The entities of a watchlist TOML file (``deploy/watchlist.toml``'s format); ConfigError when it is not one."""
+    return read_watchlist(path)
 
 
 def _fold(text: str) -> str:

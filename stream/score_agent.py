@@ -17,10 +17,10 @@ import faust
 
 from core.settings import Settings
 from inference.triton_client import TritonSentimentClient
-from stream.entities import EntityMatcher, load_watchlist
 from stream.events import EventTimePolicy
 from stream.score_stage import OutRecord, RecordSink, ScoreStage
 from stream.scoring import Incoming, RecentIds
+from stream.watchlist import LiveWatchlist
 
 __all__ = ["ProducerSink", "hold_back", "register_score_agent", "score_events", "stage_factory"]
 
@@ -48,10 +48,9 @@ def hold_back(events: Sequence[Any]) -> None:
         event.message.acked = True
 
 
-def stage_factory(settings: Settings, sink: RecordSink) -> Callable[[], ScoreStage]:
-    """A maker of score stages: one Triton client each, the watchlist and the memory of recent ids shared by the
-    agent's concurrent instances (as one worker's)."""
-    matcher = EntityMatcher(load_watchlist(settings.watchlist))
+def stage_factory(settings: Settings, sink: RecordSink, tag: Callable[[str], list[str]]) -> Callable[[], ScoreStage]:
+    """A maker of score stages: one Triton client each; the tagger (the worker's live watchlist) and the memory of
+    recent ids shared by the agent's concurrent instances (as one worker's)."""
     policy = EventTimePolicy(max_future_s=settings.event_max_future_s, max_age_s=settings.event_max_age_s)
     kind_of_topic = {settings.topics.raw_news: "news", settings.topics.raw_social: "social"}
     seen = RecentIds()
@@ -66,7 +65,7 @@ def stage_factory(settings: Settings, sink: RecordSink) -> Callable[[], ScoreSta
             scored_topic=settings.topics.scored,
             deadletter_topic=settings.topics.deadletter,
             kind_of_topic=kind_of_topic,
-            tag=matcher.tag,
+            tag=tag,
             policy=policy,
             seen=seen,
         )
@@ -85,14 +84,16 @@ async def score_events(stage: ScoreStage, events: Sequence[Any]) -> None:
     stage.acknowledge(prepared)
 
 
-def register_score_agent(app: faust.App, settings: Settings) -> Any:
+def register_score_agent(app: faust.App, settings: Settings, *, watchlist: LiveWatchlist) -> Any:
+    """The score agent, tagging with ``watchlist`` (refreshed from SQL by the worker: see stream.watchlist)."""
     raw = app.topic(*settings.topics.raw(), value_serializer="raw", key_serializer="raw")
-    new_stage = stage_factory(settings, ProducerSink(app))
+    new_stage = stage_factory(settings, ProducerSink(app), watchlist.tag)
     window_s = settings.batch_window_ms / 1000
 
     @app.agent(raw, name="score", concurrency=settings.score_concurrency)
     async def score(stream: faust.StreamT) -> None:
         stage = new_stage()
+        await watchlist.ready()
         await stage.start()
         async for events in stream.take_events(settings.max_batch_size, within=window_s):  # type: ignore[attr-defined]  # on Stream, not StreamT
             await score_events(stage, events)

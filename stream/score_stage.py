@@ -37,6 +37,7 @@ from stream.metrics import (
     INFERENCE_LATENCY,
     INFERENCE_RETRIES,
     TRITON_WAITING,
+    counts_in_flight,
 )
 from stream.scoring import Incoming, Prepared, RecentIds, encode, prepare_batch, scored_event, unhandled
 
@@ -153,6 +154,7 @@ class ScoreStage:
         log.info("scoring with %s at %s", self.info.label, self.model.url)
         return self.info
 
+    @counts_in_flight
     async def score_batch(self, items: Sequence[Incoming]) -> Prepared:
         """Validate, dedupe and tag ``items``, score the valid ones, and publish scored events and dead letters."""
         if self.info is None:

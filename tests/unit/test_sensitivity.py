@@ -1,0 +1,122 @@
+"""Per-entity sensitivity (stream.sensitivity): alerts below their entity's min_severity are dropped before the
+real sink (so neither recorded, published nor delivered); rollups and any other argument, such as the closer's
+resolutions, go through unchanged; the thresholds are read again at every minute."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from core.alerts import Alert
+from core.domain import Severity
+from stream.sensitivity import SensitivitySink, keep
+
+START = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
+
+
+def alert(entity: str, severity: str, detector: str = "volume_spike") -> Alert:
+    fields: dict[str, Any] = {
+        "window_start": START,
+        "window_end": START,
+        "observed": 40,
+        "expected": 4,
+        "score": 0.99,
+        "z": 9.0,
+    }
+    key = f"{entity}:{detector}:2026-03-02T09:30Z"
+    message = f"{entity}: {severity}"
+    return Alert(key=key, entity=entity, detector=detector, severity=Severity(severity), message=message, **fields)
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.calls: list[tuple[Any, ...]] = []
+
+    async def emit(self, minute: int, alerts: Any, rollups: Any, *args: Any, **kwargs: Any) -> None:
+        self.calls.append((minute, list(alerts), rollups, args, kwargs))
+
+
+@pytest.mark.parametrize(
+    ("floor", "kept"),
+    [
+        (None, ["info", "warning", "high", "critical"]),
+        (Severity.INFO, ["info", "warning", "high", "critical"]),
+        (Severity.WARNING, ["warning", "high", "critical"]),
+        (Severity.HIGH, ["high", "critical"]),
+        (Severity.CRITICAL, ["critical"]),
+    ],
+)
+def test_keep_drops_what_is_below_the_entitys_floor(floor: Severity | None, kept: list[str]) -> None:
+    alerts = [alert("ACME", s.value) for s in Severity]
+    thresholds = {"ACME": floor} if floor is not None else {}
+    assert [a.severity.value for a in keep(alerts, thresholds)] == kept
+
+
+def test_other_entities_and_json_alerts_are_judged_by_their_own_floor() -> None:
+    alerts = [alert("ACME", "warning").to_json(), alert("GLBX", "warning").to_json(), alert("INIT", "info").to_json()]
+    kept = keep(alerts, {"ACME": Severity.HIGH, "INIT": Severity.INFO})
+    assert [a["entity"] for a in kept] == ["GLBX", "INIT"]
+
+
+def test_a_resolution_in_the_alerts_always_passes() -> None:
+    resolved = alert("ACME", "warning").resolved(START)
+    assert keep([resolved], {"ACME": Severity.CRITICAL}) == [resolved]
+
+
+async def test_the_sink_filters_then_forwards_everything_else_unchanged() -> None:
+    real = Recorder()
+    thresholds = {"ACME": Severity.HIGH}
+    sink = SensitivitySink(real, lambda: thresholds)
+    rollups = [object()]
+    resolutions = [alert("ACME", "info").resolved(START)]  # a low one, opened before the floor went up
+    await sink.emit(7, [alert("ACME", "warning"), alert("ACME", "critical")], rollups, resolutions, extra=1)
+    minute, alerts, passed_rollups, args, kwargs = real.calls[0]
+    assert minute == 7 and [a.severity for a in alerts] == [Severity.CRITICAL]
+    assert passed_rollups is rollups and args == (resolutions,) and kwargs == {"extra": 1}
+    await sink.emit(8, [alert("ACME", "warning")], [], resolutions=resolutions)
+    assert real.calls[1][1] == [] and real.calls[1][4] == {"resolutions": resolutions}
+
+
+async def test_the_thresholds_are_read_at_every_minute() -> None:
+    real = Recorder()
+    thresholds: dict[str, Severity] = {}
+    sink = SensitivitySink(real, lambda: thresholds)
+    await sink.emit(1, [alert("ACME", "warning")], [])
+    thresholds["ACME"] = Severity.CRITICAL  # the watchlist was refreshed meanwhile
+    await sink.emit(2, [alert("ACME", "warning")], [])
+    assert [len(call[1]) for call in real.calls] == [1, 0]
+
+
+async def test_the_aggregate_agents_closer_filters_with_the_live_watchlist() -> None:
+    """SharedCloser puts the filter in front of the sink the worker gives it, with the watchlist's thresholds."""
+    from core.settings import Settings
+    from core.watchlist import Entity
+    from stream.aggregate_agent import SharedCloser
+    from stream.watchlist import LiveWatchlist
+
+    class Source:
+        name = "fake SQL"
+        entities = [Entity("ACME", ("Acme",), min_severity=Severity.HIGH)]
+
+        def read(self) -> list[Entity]:
+            return list(self.entities)
+
+    real = Recorder()
+
+    async def sink_factory(app: Any) -> Recorder:
+        return real
+
+    watchlist = LiveWatchlist(Source())
+    await watchlist.ready()
+    shared = SharedCloser(object(), Settings(), sink_factory, watchlist)  # type: ignore[arg-type]
+    store, closer = await shared.get()
+    try:
+        await closer.sink.emit(1, [alert("ACME", "warning"), alert("GLBX", "info")], [])
+        Source.entities = []  # the entity removed: its alerts are no longer filtered
+        await watchlist.refresh()
+        await closer.sink.emit(2, [alert("ACME", "warning")], [])
+    finally:
+        await store.client.aclose()
+    assert [[a.entity for a in call[1]] for call in real.calls] == [["GLBX"], ["ACME"]]
