@@ -9,6 +9,8 @@ They live at the bottom so that the stores (``storage``), the model code (``infe
 (['negative', 'neutral', 'positive'], <Label.POSITIVE: 'positive'>, 2)
 >>> Severity.HIGH >= Severity.WARNING, Severity("info").rank, Severity.at_least("high")
 (True, 0, [<Severity.HIGH: 'high'>, <Severity.CRITICAL: 'critical'>])
+>>> [status.value for status in AlertStatus], AlertStatus.ACKNOWLEDGED.is_active
+(['open', 'acknowledged', 'resolved'], True)
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 
-__all__ = ["LABELS", "Label", "MinuteStats", "Rollup", "Severity", "minute_start", "signed_score"]
+__all__ = ["LABELS", "AlertStatus", "Label", "MinuteStats", "Rollup", "Severity", "minute_start", "signed_score"]
 
 
 class Label(StrEnum):
@@ -86,6 +88,22 @@ class Severity(StrEnum):
 
 
 _SEVERITY_ORDER: tuple[Severity, ...] = tuple(Severity)
+
+
+class AlertStatus(StrEnum):
+    """Where an alert stands: open, acknowledged by a person, or resolved once its detector stayed normal."""
+
+    # open -> acknowledged -> resolved, or open -> resolved; resolved is final. The docstring is the published JSON
+    # Schemas' description.
+
+    OPEN = "open"
+    ACKNOWLEDGED = "acknowledged"
+    RESOLVED = "resolved"
+
+    @property
+    def is_active(self) -> bool:
+        """Open or acknowledged: not resolved yet."""
+        return self is not AlertStatus.RESOLVED
 
 
 @dataclass(frozen=True)

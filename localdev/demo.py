@@ -47,6 +47,7 @@ class Tally:
     dead_letters: int = 0
     alerts: list[dict[str, Any]] = field(default_factory=list)
     alert_seen_at: dict[str, float] = field(default_factory=dict)
+    resolved_delivered_at: dict[int, float] = field(default_factory=dict)  # alert id -> when alert.resolved arrived
     deliveries: int = 0
     bad_signatures: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -58,7 +59,7 @@ class DemoRun:
         topics = TopicNames(**{f: f"radar.demo{self.run_id}.{f}" for f in TopicNames.model_fields})
         self.settings = base.model_copy(update={
             "topics": topics, "consumer_group": f"radar-demo{self.run_id}", "redis_prefix": f"radar:demo{self.run_id}:",
-            "settle_s": 3.0, "idle_grace_s": 5.0, "allowed_lateness_s": 20.0,
+            "settle_s": 3.0, "idle_grace_s": 5.0, "allowed_lateness_s": 20.0, "alert_resolve_after_s": 600.0,
         })  # fmt: skip
         self.console, self.speedup, self.workers, self.headless = console, speedup, workers, headless
         self.children: list[tuple[str, subprocess.Popen[bytes]]] = []
@@ -139,9 +140,16 @@ class DemoRun:
         return thread
 
     def on_alert(self, raw: bytes) -> None:
+        """radar.alerts carries openings and, with ``status`` resolved, resolutions of the same alert (same key)."""
         alert = json.loads(raw)
         with self.tally.lock:
-            if alert["key"] not in self.tally.alert_seen_at:
+            if alert.get("status") == "resolved":
+                known = [i for i, a in enumerate(self.tally.alerts) if a["key"] == alert["key"]]
+                for i in known:
+                    self.tally.alerts[i] = alert
+                if known and self.headless:
+                    self.console.print(f"[green]RESOLVED[/] {alert['detector']:16} {alert['key']}")
+            elif alert["key"] not in self.tally.alert_seen_at:
                 self.tally.alert_seen_at[alert["key"]] = time.monotonic()
                 self.tally.alerts.append(alert)
                 if self.headless:

@@ -47,7 +47,7 @@ class AddEventArgs:
     score: float
     score_sq: float
     event_time: float
-    snippet: str  # JSON: id, text, score (the alert's evidence)
+    snippet: str  # JSON: id, text, score, source (the alert's evidence; storage.aggregates.snippet_of)
     ttl_seen: int
     ttl_minute: int
     ttl_hour: int

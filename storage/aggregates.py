@@ -21,11 +21,12 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
+from core.alerts import Evidence
 from core.domain import MinuteStats
 from storage.add_event import AddEventArgs, AddEventKeys, script_source
 from storage.redis_keys import ALL_ENTITIES, Keys
 
-__all__ = ["AddResult", "AggregateStore", "ScoredItem", "stats_from_hash"]
+__all__ = ["AddResult", "AggregateStore", "ScoredItem", "evidence_of", "snippet_of", "stats_from_hash"]
 
 KINDS = ("news", "social")
 _RELEASE_LOCK = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0"
@@ -44,9 +45,11 @@ class ScoredItem:
     published_at: datetime
     snippet: str
     partitions: tuple[str, ...] = ()  # where it came through (raw and scored partition), for their watermarks
+    source: str | None = None  # the event's source, shown with the evidence
 
     @classmethod
     def from_scored(cls, record: dict[str, Any], partitions: tuple[str, ...] = ()) -> ScoredItem:
+        source = record.get("source")
         return cls(
             id=str(record["id"]),
             kind=str(record["kind"]),
@@ -56,7 +59,29 @@ class ScoredItem:
             published_at=datetime.fromisoformat(str(record["published_at"]).replace("Z", "+00:00")),
             snippet=str(record.get("text", ""))[:200],
             partitions=partitions,
+            source=str(source) if source is not None else None,
         )
+
+
+def snippet_of(item: ScoredItem) -> str:
+    """The evidence entry kept for an event (JSON): id, the start of its text, its score and source.
+
+    >>> from datetime import UTC
+    >>> snippet_of(ScoredItem("e1", "news", (), "negative", -0.81234, datetime.now(UTC), "bad", source="wire"))
+    '{"id": "e1", "text": "bad", "score": -0.8123, "source": "wire"}'
+    """
+    return json.dumps({"id": item.id, "text": item.snippet, "score": round(item.score, 4), "source": item.source})
+
+
+def evidence_of(snippets: Sequence[bytes | str], limit: int) -> list[Evidence]:
+    """The ``limit`` most negative of the kept snippets; those kept before the source was (no "source") read too.
+
+    >>> [e.source for e in evidence_of(['{"id": "a", "text": "t", "score": -0.5}', '{"id": "b", "text": "u", '
+    ...  '"score": -0.9, "source": "wire"}'], limit=5)]
+    ['wire', None]
+    """
+    items = [Evidence.model_validate_json(raw) for raw in snippets]
+    return sorted(items, key=lambda item: item.score)[:limit]
 
 
 @dataclass
@@ -132,7 +157,7 @@ class AggregateStore:
             score=item.score,
             score_sq=item.score * item.score,
             event_time=ts,
-            snippet=json.dumps({"id": item.id, "text": item.snippet, "score": round(item.score, 4)}),
+            snippet=snippet_of(item),
             ttl_seen=self.dedupe_ttl_s,
             ttl_minute=self.minute_ttl_s,
             ttl_hour=self.hour_ttl_s,
@@ -192,13 +217,12 @@ class AggregateStore:
             total = total + stats_from_hash(raw)
         return total
 
-    async def evidence(self, entity: str, first_minute: int, last_minute: int, limit: int = 5) -> list[dict[str, Any]]:
+    async def evidence(self, entity: str, first_minute: int, last_minute: int, limit: int = 5) -> list[Evidence]:
         """The most negative recent events of the window: what an analyst reads first in an alert."""
         pipe = self.client.pipeline(transaction=False)
         for minute in range(first_minute, last_minute + 1):
             pipe.lrange(self.keys.evidence(entity, minute), 0, -1)
-        items = [json.loads(x) for chunk in await pipe.execute() for x in chunk]
-        return sorted(items, key=lambda item: item["score"])[:limit]
+        return evidence_of([x for chunk in await pipe.execute() for x in chunk], limit)
 
     async def active_entities(self, since_minute: int) -> list[str]:
         members = await self.client.zrangebyscore(self.keys.entities, since_minute, "+inf")

@@ -1,8 +1,12 @@
 """Alerts, rollups and the outbox: every SQL the product runs for them, as functions with keyword arguments.
 
-:func:`record_minute` is the alert sink's one transaction: alerts are inserted idempotently (unique alert key),
-each new alert gets an outbox row per matching subscription, and the minute's rollups are upserted. Running it
-twice for the same minute changes nothing, which is what makes re-closing a minute after a crash safe.
+:func:`record_minute` is the alert sink's one transaction: alerts are inserted idempotently (unique alert key,
+status open, opened_at = created_at), each new alert gets an ``opened`` outbox row per matching subscription, the
+alerts the minute resolves are marked resolved (open or acknowledged alike) with a ``resolved`` outbox row per
+matching subscription, and the minute's rollups are upserted. Running it twice for the same minute changes nothing,
+which is what makes re-closing a minute after a crash safe.
+
+:func:`acknowledge_alert` is a person's part of the lifecycle: open -> acknowledged (idempotent), never once resolved.
 """
 
 from __future__ import annotations
@@ -16,17 +20,20 @@ from sqlalchemy import Select, and_, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, joinedload
 
-from core.alerts import Alert, StoredAlert
-from core.domain import Rollup, Severity, minute_start
+from core.alerts import Alert, AlertEvent, StoredAlert
+from core.domain import AlertStatus, Rollup, Severity, minute_start
+from core.errors import Conflict, NotFound
 from storage.models import Alert as AlertRow
 from storage.models import EntityMinuteStat, WebhookDelivery, WebhookSubscription
 
 __all__ = [
+    "acknowledge_alert",
     "alert_from_row",
     "claim_due",
     "delivery_counts",
     "entity_series",
     "finish_delivery",
+    "get_alert",
     "list_alerts",
     "record_minute",
     "renew_leases",
@@ -57,13 +64,22 @@ def subscription_matches(subscription: WebhookSubscription, alert: Alert) -> boo
 
 
 def record_minute(
-    session: Session, *, alerts: Sequence[Alert], rollups: Sequence[Rollup], now: datetime | None = None
+    session: Session,
+    *,
+    alerts: Sequence[Alert],
+    rollups: Sequence[Rollup],
+    resolved: Sequence[Alert] = (),
+    now: datetime | None = None,
 ) -> list[int]:
-    """Insert alerts, their outbox rows and the rollups in the caller's transaction; returns new alert ids."""
+    """Insert alerts, resolve ``resolved`` (by key), their outbox rows and the rollups in the caller's transaction;
+    returns the ids of the alerts new here (a re-closed minute's are not). An alert that resolves but was never
+    recorded is skipped: there is nothing to resolve, nor anybody told it opened."""
     now = now or datetime.now(UTC)
     new_ids: list[int] = []
     subscriptions = (
-        list(session.scalars(select(WebhookSubscription).where(WebhookSubscription.enabled))) if alerts else []
+        list(session.scalars(select(WebhookSubscription).where(WebhookSubscription.enabled)))
+        if alerts or resolved
+        else []
     )
     for alert in alerts:
         statement = _insert(session, AlertRow).values(**_row(alert, now))
@@ -72,16 +88,37 @@ def record_minute(
         if inserted is None:
             continue  # already recorded (a re-closed minute): its outbox rows exist too
         new_ids.append(inserted)
-        rows = [_outbox_row(inserted, s.id, now) for s in subscriptions if subscription_matches(s, alert)]
-        if rows:
-            session.execute(
-                _insert(session, WebhookDelivery)
-                .values(rows)
-                .on_conflict_do_nothing(index_elements=["alert_id", "subscription_id"])
-            )
+        _fan_out(session, inserted, alert, subscriptions, AlertEvent.OPENED, now)
+    for alert in resolved:
+        changed = session.execute(
+            update(AlertRow)
+            .where(AlertRow.alert_key == alert.key, AlertRow.status != AlertStatus.RESOLVED.value)
+            .values(status=AlertStatus.RESOLVED.value, resolved_at=alert.resolved_at or now)
+            .returning(AlertRow.id)
+        ).scalar_one_or_none()
+        if changed is not None:  # None: unknown, or resolved already (a re-closed minute): its outbox rows exist
+            _fan_out(session, changed, alert, subscriptions, AlertEvent.RESOLVED, now)
     if rollups:
         _upsert_rollups(session, rollups)
     return new_ids
+
+
+def _fan_out(
+    session: Session,
+    alert_id: int,
+    alert: Alert,
+    subscriptions: Sequence[WebhookSubscription],
+    event: AlertEvent,
+    now: datetime,
+) -> None:
+    """One outbox row announcing ``event`` per subscription whose filters match the alert."""
+    rows = [_outbox_row(alert_id, s.id, now, event) for s in subscriptions if subscription_matches(s, alert)]
+    if rows:
+        session.execute(
+            _insert(session, WebhookDelivery)
+            .values(rows)
+            .on_conflict_do_nothing(index_elements=["alert_id", "subscription_id", "event"])
+        )
 
 
 def _row(alert: Alert, now: datetime) -> dict[str, Any]:
@@ -100,13 +137,16 @@ def _row(alert: Alert, now: datetime) -> dict[str, Any]:
         "message": alert.message,
         "evidence": [item.model_dump(mode="json") for item in alert.evidence],
         "created_at": now,
+        "status": AlertStatus.OPEN.value,
+        "opened_at": now,
     }
 
 
-def _outbox_row(alert_id: int, subscription_id: int, now: datetime) -> dict[str, Any]:
+def _outbox_row(alert_id: int, subscription_id: int, now: datetime, event: AlertEvent) -> dict[str, Any]:
     return {
         "alert_id": alert_id,
         "subscription_id": subscription_id,
+        "event": event.value,
         "webhook_id": f"msg_{uuid.uuid4().hex}",
         "status": "pending",
         "attempts": 0,
@@ -145,6 +185,7 @@ def list_alerts(
     entity: str | None = None,
     detector: str | None = None,
     min_severity: Severity | None = None,
+    status: AlertStatus | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
     before_id: int | None = None,
@@ -154,6 +195,8 @@ def list_alerts(
     query: Select[Any] = select(AlertRow).order_by(AlertRow.id.desc()).limit(limit)
     if entity:
         query = query.where(AlertRow.entity == entity)
+    if status:
+        query = query.where(AlertRow.status == AlertStatus(status).value)
     if detector:
         query = query.where(AlertRow.detector == detector)
     if min_severity:
@@ -260,12 +303,40 @@ def alert_from_row(row: AlertRow) -> StoredAlert:
         message=row.message,
         evidence=row.evidence,
         created_at=_utc(row.created_at),
+        status=AlertStatus(row.status),
+        opened_at=_utc(row.opened_at or row.created_at),
+        acknowledged_at=_utc(row.acknowledged_at) if row.acknowledged_at else None,
+        acknowledged_by=row.acknowledged_by,
+        resolved_at=_utc(row.resolved_at) if row.resolved_at else None,
     )
 
 
 def _utc(value: datetime) -> datetime:
     """SQLite hands back naive datetimes; everything we store is UTC."""
     return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def get_alert(session: Session, *, alert_id: int) -> AlertRow | None:
+    """One alert by id (None: no such alert), as the database holds it now."""
+    query = select(AlertRow).where(AlertRow.id == alert_id).execution_options(populate_existing=True)
+    return session.scalars(query).first()
+
+
+def acknowledge_alert(session: Session, *, alert_id: int, by: str, now: datetime | None = None) -> AlertRow:
+    """Mark an open alert acknowledged by ``by``; an acknowledged one stays as it is (the first acknowledgement
+    counts), so acknowledging twice is harmless. NotFound for an unknown id, Conflict for a resolved alert."""
+    session.execute(
+        update(AlertRow)
+        .where(AlertRow.id == alert_id, AlertRow.status == AlertStatus.OPEN.value)
+        .values(status=AlertStatus.ACKNOWLEDGED.value, acknowledged_at=now or datetime.now(UTC), acknowledged_by=by)
+    )
+    row = get_alert(session, alert_id=alert_id)
+    if row is None:
+        raise NotFound(f"no alert with id {alert_id}")
+    if row.status == AlertStatus.RESOLVED.value:
+        resolved = f" at {_utc(row.resolved_at).isoformat()}" if row.resolved_at else ""
+        raise Conflict(f"alert {alert_id} ({row.alert_key}) is resolved{resolved}: there is nothing to acknowledge")
+    return row
 
 
 def delivery_counts(session: Session) -> dict[str, int]:

@@ -14,8 +14,9 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
+from core.alerts import Evidence
 from core.domain import MinuteStats
-from storage.aggregates import KINDS, AddResult, ScoredItem, stats_from_hash
+from storage.aggregates import KINDS, AddResult, ScoredItem, evidence_of, snippet_of, stats_from_hash
 from storage.redis_keys import ALL_ENTITIES
 
 __all__ = ["EVIDENCE_KEPT", "MemoryAggregateStore"]
@@ -72,7 +73,7 @@ class MemoryAggregateStore:
         if self._closed_through is not None and minute <= self._closed_through:
             return 2
         one = stats_from_hash({"n": "1", item.label: "1", "total": str(item.score), "total_sq": str(item.score**2)})
-        snippet = json.dumps({"id": item.id, "text": item.snippet, "score": round(item.score, 4)})
+        snippet = snippet_of(item)
         for entity in (ALL_ENTITIES, *item.entities):
             key = (entity, item.kind, minute)
             self._buckets[key] = self._buckets.get(key, MinuteStats()) + one
@@ -123,13 +124,11 @@ class MemoryAggregateStore:
             for entity in entities
         }
 
-    async def evidence(self, entity: str, first_minute: int, last_minute: int, limit: int = 5) -> list[dict[str, Any]]:
-        items = [
-            json.loads(raw)
-            for minute in range(first_minute, last_minute + 1)
-            for raw in self._evidence.get((entity, minute), [])
+    async def evidence(self, entity: str, first_minute: int, last_minute: int, limit: int = 5) -> list[Evidence]:
+        kept = [
+            raw for minute in range(first_minute, last_minute + 1) for raw in self._evidence.get((entity, minute), [])
         ]
-        return sorted(items, key=lambda item: item["score"])[:limit]
+        return evidence_of(kept, limit)
 
     async def load_detectors(self, entities: Sequence[str]) -> dict[str, dict[str, Any] | None]:
         return {e: (json.loads(self._detectors[e]) if e in self._detectors else None) for e in entities}

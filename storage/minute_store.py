@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Any, Protocol
 
+from core.alerts import Evidence
 from core.domain import MinuteStats
 
 __all__ = ["MinuteStore"]
@@ -48,8 +49,8 @@ class MinuteStore(Protocol):
 
     async def minute_stats(self, entities: Sequence[str], minute: int) -> dict[str, MinuteStats]: ...
 
-    async def evidence(self, entity: str, first_minute: int, last_minute: int, limit: int = 5) -> list[dict[str, Any]]:
-        """The most negative events of the window, for an alert."""
+    async def evidence(self, entity: str, first_minute: int, last_minute: int, limit: int = 5) -> list[Evidence]:
+        """The most negative events of the window, for an alert (id, the start of the text, score, source)."""
         ...
 
     async def load_detectors(self, entities: Sequence[str]) -> dict[str, dict[str, Any] | None]: ...

@@ -15,6 +15,10 @@ One worker at a time holds the closing lock; minutes are closed in order and ``c
 after a minute's alerts and rollups are handed to the sink, so a crash re-closes a minute rather than skip it.
 Re-closing is harmless: detectors ignore minutes they already learnt and alerts are idempotent by key.
 
+Besides the alerts that open, a closed minute hands the sink the alerts that resolve at its end (their detector
+has been normal for ``resolve_after_s``, counted in closed minutes: event time). Both carry their evidence, the
+most negative events of the alert's window, read again for a resolution (the window's minutes no longer change).
+
 The closer reads and writes through :class:`storage.minute_store.MinuteStore`: Redis in the workers, an in-memory
 store in the unit tests.
 """
@@ -24,13 +28,14 @@ from __future__ import annotations
 import logging
 import math
 from collections import deque
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any, Protocol
 
+from core.alerts import Alert
 from core.domain import Rollup
 from storage.minute_store import MinuteStore
 from storage.redis_keys import ALL_ENTITIES
-from stream.detect import EntityDetectors, minute_start, observe_minute
+from stream.detect import EntityDetectors, detect_minute, minute_start, resolve_after_minutes
 
 __all__ = ["Backlog", "DetectionSink", "MinuteCloser", "Rollup", "last_closable_minute", "low_watermark"]
 
@@ -38,7 +43,11 @@ log = logging.getLogger("radar.closer")
 
 
 class DetectionSink(Protocol):
-    async def emit(self, minute: int, alerts: list[dict[str, Any]], rollups: list[Rollup]) -> None: ...
+    """Takes a closed minute: the alerts that open, its rollups, the alerts that resolve (see stream.sinks)."""
+
+    async def emit(
+        self, minute: int, alerts: Sequence[Alert], rollups: Sequence[Rollup], resolved: Sequence[Alert] = ()
+    ) -> None: ...
 
 
 class Backlog(Protocol):
@@ -86,11 +95,13 @@ class MinuteCloser:
         idle_grace_s: float = 120.0,
         max_minutes: int = 600,
         max_future_s: float = 300.0,
+        resolve_after_s: float = 900.0,
     ) -> None:
         self.store, self.sink, self.backlog = store, sink, backlog
         self.lateness_s, self.settle_s, self.idle_grace_s = lateness_s, settle_s, idle_grace_s
         self.max_minutes = max_minutes
         self.max_future_s = max_future_s
+        self.resolve_after = resolve_after_minutes(resolve_after_s)
         self._samples: deque[tuple[float, float]] = deque()  # (wall time, low watermark) when it changed
         self._high: tuple[float, float] | None = None  # (wall time, largest event time) when it last moved
 
@@ -145,20 +156,27 @@ class MinuteCloser:
     async def _close(self, minute: int, entities: list[str]) -> None:
         stats = await self.store.minute_stats([*entities, ALL_ENTITIES], minute)
         states = await self.store.load_detectors(entities)
-        alerts: list[dict[str, Any]] = []
+        opened: list[Alert] = []
+        resolved: list[Alert] = []
         updated: dict[str, dict[str, Any]] = {}
         for entity in entities:
             if states[entity] is None and stats[entity].n == 0:
                 continue  # an entity's detection starts with its first events
             detectors = EntityDetectors.from_state(states[entity])
-            for alert in observe_minute(detectors, entity, minute, stats[entity]):
-                first_minute = int(alert.window_start.timestamp() // 60)
-                evidence = await self.store.evidence(entity, first_minute, minute)
-                alerts.append({**alert.to_json(), "evidence": evidence})
+            found = detect_minute(detectors, entity, minute, stats[entity], resolve_after=self.resolve_after)
+            opened += [await self._with_evidence(alert) for alert in found.opened]
+            resolved += [await self._with_evidence(alert) for alert in found.resolved]
             updated[entity] = detectors.to_state()
         rollups = [Rollup(e, minute, s) for e, s in stats.items() if s.n > 0]
-        await self.sink.emit(minute, alerts, rollups)
+        await self.sink.emit(minute, opened, rollups, resolved)
         await self.store.save_detectors(updated)
-        if alerts:
-            messages = "; ".join(a["message"] for a in alerts)
-            log.warning("minute %s: %d alert(s): %s", minute_start(minute).strftime("%H:%M"), len(alerts), messages)
+        at = minute_start(minute).strftime("%H:%M")
+        if opened:
+            log.warning("minute %s: %d alert(s): %s", at, len(opened), "; ".join(a.message for a in opened))
+        if resolved:
+            log.warning("minute %s: %d alert(s) resolved: %s", at, len(resolved), ", ".join(a.key for a in resolved))
+
+    async def _with_evidence(self, alert: Alert) -> Alert:
+        """The alert with the most negative events of its window (minutes window_start to window_end, exclusive)."""
+        first, end = (int(instant.timestamp() // 60) for instant in (alert.window_start, alert.window_end))
+        return alert.with_evidence(await self.store.evidence(alert.entity, first, end - 1))

@@ -1,15 +1,16 @@
 """Where closed minutes go: alerts published to ``radar.alerts`` (and, in front of it, the SQL store).
 
-Every sink takes the domain's :class:`core.alerts.Alert`; ``radar.alerts`` carries ``alert.model_dump(mode="json")``
-(key: the alert key).
+Every sink takes the domain's :class:`core.alerts.Alert`: the alerts a minute opens (status open) and those it
+resolves (status resolved, with resolved_at). ``radar.alerts`` carries ``alert.model_dump(mode="json")`` for both
+(key: the alert key), so a consumer tells an opening from a resolution by ``status``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, Protocol
+from collections.abc import Sequence
+from typing import Protocol
 
 import faust
 from sqlalchemy import Engine
@@ -18,19 +19,23 @@ from core.alerts import Alert
 from core.domain import Rollup
 from storage.alerts_repo import record_minute
 from storage.db import make_sessionmaker, require_current_schema
-from stream.metrics import ALERTS
+from stream.metrics import ALERTS, RESOLVED
 
 __all__ = ["AlertSink", "ChainSink", "KafkaAlertPublisher", "SqlAlertSink"]
 
 
 class AlertSink(Protocol):
-    """Takes a closed minute's alerts and rollups; idempotent, since a minute may be closed again after a crash."""
+    """Takes a closed minute's alerts (opened and resolved) and rollups; idempotent, since a minute may be closed
+    again after a crash."""
 
-    async def emit(self, minute: int, alerts: Sequence[Alert], rollups: Sequence[Rollup]) -> None: ...
+    async def emit(
+        self, minute: int, alerts: Sequence[Alert], rollups: Sequence[Rollup], resolved: Sequence[Alert] = ()
+    ) -> None: ...
 
 
 class SqlAlertSink:
-    """Alerts, their outbox rows and the minute's rollups in one SQL transaction (idempotent by alert key).
+    """Alerts, their resolutions, their outbox rows and the minute's rollups in one SQL transaction (idempotent by
+    alert key).
 
     The schema is brought up to date by the first write, not at start-up: a worker starts and scores while the
     database is away, and a failed write (schema included) just leaves the minute open for the next try.
@@ -41,31 +46,38 @@ class SqlAlertSink:
         self.sessions = make_sessionmaker(engine)
         self._schema_ready = False
 
-    async def emit(self, minute: int, alerts: Sequence[Alert], rollups: Sequence[Rollup]) -> None:
-        await asyncio.to_thread(self._write, alerts, rollups)
+    async def emit(
+        self, minute: int, alerts: Sequence[Alert], rollups: Sequence[Rollup], resolved: Sequence[Alert] = ()
+    ) -> None:
+        await asyncio.to_thread(self._write, alerts, rollups, resolved)
 
-    def _write(self, alerts: Sequence[Alert], rollups: Sequence[Rollup]) -> None:
+    def _write(self, alerts: Sequence[Alert], rollups: Sequence[Rollup], resolved: Sequence[Alert]) -> None:
         if not self._schema_ready:
             require_current_schema(self.engine)
             self._schema_ready = True
         with self.sessions.begin() as session:
-            record_minute(session, alerts=alerts, rollups=rollups)
+            record_minute(session, alerts=alerts, rollups=rollups, resolved=resolved)
 
 
 class KafkaAlertPublisher:
-    """Publishes each alert (key = alert key) and waits for Kafka to have it."""
+    """Publishes each alert, opened then resolved (key = alert key), and waits for Kafka to have it."""
 
     def __init__(self, app: faust.App, topic: str) -> None:
         self.app, self.topic = app, topic
 
-    async def emit(self, minute: int, alerts: Sequence[Alert], rollups: Sequence[Rollup]) -> None:
+    async def emit(
+        self, minute: int, alerts: Sequence[Alert], rollups: Sequence[Rollup], resolved: Sequence[Alert] = ()
+    ) -> None:
         futures = [
-            await self.app.producer.send(self.topic, a.key.encode(), _value(a), None, None, None) for a in alerts
+            await self.app.producer.send(self.topic, a.key.encode(), _value(a), None, None, None)
+            for a in (*alerts, *resolved)
         ]
         for future in futures:
             await future
         for alert in alerts:
             ALERTS.labels(alert.detector, alert.severity.value).inc()
+        for alert in resolved:
+            RESOLVED.labels(alert.detector, alert.severity.value).inc()
 
 
 def _value(alert: Alert) -> bytes:
@@ -78,13 +90,8 @@ class ChainSink:
     def __init__(self, *sinks: AlertSink) -> None:
         self.sinks = sinks
 
-    async def emit(self, minute: int, alerts: Sequence[Alert | Mapping[str, Any]], rollups: Sequence[Rollup]) -> None:
-        typed = _typed(alerts)
+    async def emit(
+        self, minute: int, alerts: Sequence[Alert], rollups: Sequence[Rollup], resolved: Sequence[Alert] = ()
+    ) -> None:
         for sink in self.sinks:
-            await sink.emit(minute, typed, rollups)
-
-
-def _typed(alerts: Iterable[Alert | Mapping[str, Any]]) -> list[Alert]:
-    """Alerts as the domain type. A mapping is the published JSON of one: the closer hands those over until it hands
-    the alerts themselves (then this, and the Mapping in ``ChainSink.emit``, go)."""
-    return [alert if isinstance(alert, Alert) else Alert.model_validate(alert) for alert in alerts]
+            await sink.emit(minute, alerts, rollups, resolved)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -9,6 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request, Response
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse
 from sqlalchemy.exc import OperationalError
 
@@ -42,6 +45,14 @@ async def _database_unavailable(request: Request, exc: Exception) -> JSONRespons
                         headers={"Retry-After": str(_DATABASE_RETRY_AFTER_S)})  # fmt: skip
 
 
+async def _invalid_request(request: Request, exc: Exception) -> Response:
+    """FastAPI's 422, written as ASCII JSON: a JSON body may hold a lone surrogate ("\\ud800" decodes to one), which
+    the echoed input would otherwise fail to encode as UTF-8 (a 500 for bad input)."""
+    errors = exc.errors() if isinstance(exc, RequestValidationError) else []
+    body = json.dumps({"detail": jsonable_encoder(errors)}, ensure_ascii=True, separators=(",", ":"))
+    return Response(body, status_code=422, media_type="application/json")
+
+
 def create_app_from_env() -> FastAPI:
     """The factory ``radar api --workers N`` gives uvicorn: each worker process builds its own Settings."""
     return create_app(Settings())
@@ -69,13 +80,15 @@ def create_app(settings: Settings, *, producer: EventProducer | None = None) -> 
             engine.dispose()
 
     app = FastAPI(title="Opinion Radar", version="0.1.0", lifespan=lifespan)
-    from services.api import health, ingest, queries
+    from services.api import health, ingest, queries, watchlist
 
     app.include_router(ingest.build_router(settings))
     app.include_router(queries.router)
     app.include_router(health.router)
+    app.include_router(watchlist.router)
     app.add_exception_handler(KafkaUnavailable, _kafka_unavailable)
     app.add_exception_handler(OperationalError, _database_unavailable)
+    app.add_exception_handler(RequestValidationError, _invalid_request)
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     async def dashboard() -> HTMLResponse:

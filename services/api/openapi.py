@@ -14,7 +14,15 @@ from pydantic import BaseModel
 from core.events import RawEvent
 from services.api.schemas import ErrorOut
 
-__all__ = ["DATABASE_UNAVAILABLE", "FORBIDDEN", "UNAUTHORIZED", "ingest_request_body", "ingest_responses"]
+__all__ = [
+    "ACK_REFUSALS",
+    "DATABASE_UNAVAILABLE",
+    "FORBIDDEN",
+    "NOT_FOUND",
+    "UNAUTHORIZED",
+    "ingest_request_body",
+    "ingest_responses",
+]
 
 Responses = dict[int | str, dict[str, Any]]
 
@@ -29,6 +37,13 @@ UNAUTHORIZED: Responses = {
 FORBIDDEN: Responses = {403: {"model": ErrorOut, "description": "the read-only token on a route that writes"}}
 DATABASE_UNAVAILABLE: Responses = {
     503: {"model": ErrorOut, "description": "the SQL store is unreachable; retry later", "headers": _RETRY_AFTER}
+}
+NOT_FOUND: Responses = {404: {"model": ErrorOut, "description": "no alert with that id"}}
+ACK_REFUSALS: Responses = {
+    **NOT_FOUND,
+    400: {"model": ErrorOut, "description": "a body that cannot be parsed as JSON (too deep, a number too long)"},
+    403: {"model": ErrorOut, "description": "the read-only token: acknowledging takes RADAR_API_TOKEN"},
+    409: {"model": ErrorOut, "description": "the alert is resolved already: there is nothing to acknowledge"},
 }
 
 

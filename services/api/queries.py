@@ -1,4 +1,5 @@
-"""Read endpoints for analysts and the dashboard (read-only token): alerts, entities and their series.
+"""Endpoints for analysts and the dashboard: alerts, entities and their series (read-only token), and acknowledging
+an alert (the write token, RADAR_API_TOKEN: the read-only one gets 403).
 
 Every query value is bounded where it is declared, so out-of-range input is a 422 and never reaches the database:
 ids fit the id column (a 32-bit INTEGER in PostgreSQL: SQLite and PostgreSQL refuse bigger ones with an error, a 500),
@@ -10,14 +11,15 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import APIRouter, Body, Depends, HTTPException, Path, Query, Request
 from sqlalchemy.orm import Session
 
-from core.domain import Severity
-from services.api.deps import require_read_token
-from services.api.openapi import DATABASE_UNAVAILABLE, UNAUTHORIZED
-from services.api.schemas import AlertOut, AlertPage, EntityOut, SeriesOut, SeriesPoint
-from storage.alerts_repo import alert_from_row, entity_series, list_alerts
+from core.domain import AlertStatus, Severity
+from core.errors import Conflict, NotFound
+from services.api.deps import require_ingest_token, require_read_token
+from services.api.openapi import ACK_REFUSALS, DATABASE_UNAVAILABLE, NOT_FOUND, UNAUTHORIZED
+from services.api.schemas import PRINTABLE, AckIn, AlertOut, AlertPage, EntityOut, SeriesOut, SeriesPoint
+from storage.alerts_repo import acknowledge_alert, alert_from_row, entity_series, get_alert, list_alerts
 from storage.dashboard import entity_overview
 
 __all__ = ["router"]
@@ -27,8 +29,8 @@ router = APIRouter(
 )
 
 MAX_ID = 2**31 - 1  # alerts.id is a 32-bit INTEGER in PostgreSQL (migration 0001)
-PRINTABLE = r"^[^\x00-\x1f\x7f]*$"  # no control characters (NUL above all)
 Name = Annotated[str | None, Query(max_length=256, pattern=PRINTABLE, description="exact match; empty: any")]
+AlertId = Annotated[int, Path(ge=1, le=MAX_ID, description="the alert's id")]
 
 
 def get_session(request: Request):
@@ -49,6 +51,7 @@ def alerts(
     entity: Name = None,
     detector: Name = None,
     min_severity: Annotated[Severity | None, Query(description="this severity or a higher one")] = None,
+    status: Annotated[AlertStatus | None, Query(description="only alerts in this state")] = None,
     since: datetime | None = None,
     until: datetime | None = None,
     before_id: Annotated[int | None, Query(ge=1, le=MAX_ID, description="next_before_id of the page before")] = None,
@@ -59,6 +62,7 @@ def alerts(
         entity=entity,
         detector=detector,
         min_severity=min_severity,
+        status=status,
         since=since,
         until=until,
         before_id=before_id,
@@ -66,6 +70,34 @@ def alerts(
     )
     items = [AlertOut.of(alert_from_row(a)) for a in rows]
     return AlertPage(items=items, next_before_id=rows[-1].id if len(rows) == limit else None)
+
+
+@router.get("/alerts/{alert_id}", response_model=AlertOut, responses=NOT_FOUND)
+def alert(alert_id: AlertId, session: SessionDep) -> AlertOut:
+    """One alert with its status and evidence (the texts that drove it, with their scores and sources)."""
+    row = get_alert(session, alert_id=alert_id)
+    if row is None:
+        raise HTTPException(404, f"no alert with id {alert_id}")
+    return AlertOut.of(alert_from_row(row))
+
+
+@router.post(
+    "/alerts/{alert_id}/ack",
+    response_model=AlertOut,
+    dependencies=[Depends(require_ingest_token)],
+    responses=ACK_REFUSALS,
+)
+def acknowledge(alert_id: AlertId, session: SessionDep, body: Annotated[AckIn | None, Body()] = None) -> AlertOut:
+    """Acknowledge an open alert (who: ``by``, "api" by default). Acknowledging it again changes nothing (the
+    first acknowledgement stands); a resolved alert cannot be acknowledged (409)."""
+    try:
+        acknowledged = alert_from_row(acknowledge_alert(session, alert_id=alert_id, by=body.by if body else "api"))
+        session.commit()
+    except NotFound as exc:
+        raise HTTPException(404, str(exc)) from None
+    except Conflict as exc:
+        raise HTTPException(409, str(exc)) from None
+    return AlertOut.of(acknowledged)
 
 
 @router.get("/entities", response_model=list[EntityOut])

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from core.alerts import StoredAlert
 
-__all__ = ["AlertOut", "AlertPage", "EntityOut", "ErrorOut", "SeriesOut", "SeriesPoint"]
+__all__ = ["PRINTABLE", "AckIn", "AlertOut", "AlertPage", "EntityOut", "ErrorOut", "SeriesOut", "SeriesPoint"]
+
+PRINTABLE = r"^[^\x00-\x1f\x7f]*$"  # no control characters (NUL above all)
 
 
 class AlertOut(StoredAlert):
@@ -19,10 +21,20 @@ class AlertOut(StoredAlert):
     window_start: datetime
     window_end: datetime
     created_at: datetime
+    opened_at: datetime | None = None
+    acknowledged_at: datetime | None = None
+    resolved_at: datetime | None = None
 
     @classmethod
     def of(cls, alert: StoredAlert) -> AlertOut:
         return cls.model_validate(alert, from_attributes=True)
+
+
+class AckIn(BaseModel):
+    """Who acknowledges the alert (optional: "api" when the body is left out)."""
+
+    # pydantic refuses a lone surrogate (JSON "\\ud800") as no valid string: 422, never stored
+    by: str = Field(default="api", min_length=1, max_length=128, pattern=PRINTABLE, description="a name or handle")
 
 
 class AlertPage(BaseModel):

@@ -18,10 +18,12 @@ app = typer.Typer(
 
 
 def _register_subcommands() -> None:
+    from services.cli.alerts import alerts_app
     from services.cli.api import api_cmd
     from services.cli.db import db_app, topics_app
     from services.cli.demo import demo_cmd
     from services.cli.detect import detect_cmd
+    from services.cli.entities import entities_app
     from services.cli.model import model_app
     from services.cli.replay import replay_cmd
     from services.cli.schemas import schemas_cmd
@@ -39,6 +41,8 @@ def _register_subcommands() -> None:
     app.command("detect")(detect_cmd)
     app.command("schemas")(schemas_cmd)
     app.add_typer(webhooks_app, name="webhooks")
+    app.add_typer(alerts_app, name="alerts")
+    app.add_typer(entities_app, name="entities")
     app.command("dispatcher")(dispatcher_cmd)
     app.command("demo")(demo_cmd)
 

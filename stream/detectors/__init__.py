@@ -1,6 +1,6 @@
 """Anomaly detectors: pure, small, O(1) state, serialisable (see STYLE.md). No I/O, no clock, no Redis."""
 
-from stream.detectors.policy import AlertDecision, AlertPolicy
+from stream.detectors.policy import AlertDecision, AlertPolicy, OpenAlerts
 from stream.detectors.robust import RobustLevel
 from stream.detectors.signals import MinuteStats, NegativeShare, SentimentShift, Signal, VolumeSpike
 
@@ -9,6 +9,7 @@ __all__ = [
     "AlertPolicy",
     "MinuteStats",
     "NegativeShare",
+    "OpenAlerts",
     "RobustLevel",
     "SentimentShift",
     "Signal",

@@ -4,17 +4,25 @@ An alert opens when the score reaches ``open_at`` (z about 4.2), or ``confirm_at
 path for incidents that build up), stays open until the score falls below ``close_below`` (hysteresis: no flapping), and
 after it closes the same detector stays quiet for ``cooldown`` minutes. Only the opening minute emits an alert,
 so one incident is one alert, whose key is entity + detector + window start.
+
+When an alert *resolves* is :class:`OpenAlerts`' rule, the same for every detector: once its detector has been
+normal (:attr:`AlertDecision.normal`: the episode is over) for ``resolve_after`` closed minutes in a row.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
 from typing import Any
 
+from core.alerts import Alert
 from core.domain import Severity
 from stream.detectors.signals import Signal
 
-__all__ = ["AlertDecision", "AlertPolicy", "severity_for"]
+__all__ = ["MAX_OPEN", "AlertDecision", "AlertPolicy", "OpenAlerts", "severity_for"]
+
+MAX_OPEN = 16  # open alerts kept per detector (bounded state); beyond, the oldest resolves at once
 
 # the least z of each severity above info, highest first
 _Z_FLOORS = ((12.0, Severity.CRITICAL), (7.0, Severity.HIGH), (4.5, Severity.WARNING))
@@ -31,9 +39,16 @@ def severity_for(z: float) -> Severity:
 
 @dataclass(frozen=True)
 class AlertDecision:
+    """One closed minute's verdict: an alert opens (``fire``); the episode goes on (``active``) or is over."""
+
     fire: bool
     active: bool
     severity: Severity = Severity.INFO
+
+    @property
+    def normal(self) -> bool:
+        """No episode: the minute counts towards resolving the detector's open alerts."""
+        return not self.active and not self.fire
 
 
 @dataclass
@@ -65,9 +80,9 @@ class AlertPolicy:
                 self.active = False
                 self.quiet_for = self.cooldown
             return AlertDecision(False, self.active, severity_for(signal.z))
-        if self.quiet_for > 0:
+        if self.quiet_for > 0:  # no new alert yet; a score back above close_below still says the episode goes on
             self.quiet_for -= 1
-            return AlertDecision(False, False)
+            return AlertDecision(False, signal.score >= self.close_below)
         opens = signal.score >= self.open_at or (signal.score >= self.confirm_at and previous >= self.confirm_at)
         if opens:
             self.active = True
@@ -80,3 +95,53 @@ class AlertPolicy:
     @classmethod
     def from_state(cls, state: dict[str, Any]) -> AlertPolicy:
         return cls(**state)
+
+
+@dataclass
+class OpenAlerts:
+    """A detector's open alerts (as raised, without evidence) and how long it has been normal since the last opened.
+
+    They resolve together, at the end of the ``resolve_after``-th normal closed minute in a row; a minute that is
+    not normal starts the count again, and so does a new alert (an incident that got worse is still one episode).
+
+    >>> from datetime import UTC, timedelta
+    >>> at = datetime(2026, 1, 5, 10, tzinfo=UTC)
+    >>> alert = Alert(key="ACME:x", entity="ACME", detector="x", window_start=at, window_end=at, observed=9,
+    ...               expected=1, score=0.9, z=5, severity="warning", message="ACME: 9")
+    >>> lifecycle = OpenAlerts()
+    >>> lifecycle.observe([alert], normal=False, resolve_after=3, at=at)
+    []
+    >>> [len(lifecycle.observe([], normal=n, resolve_after=3, at=at)) for n in (True, False, True, True)]
+    [0, 0, 0, 0]
+    >>> [(a.key, a.status.value) for a in lifecycle.observe([], normal=True, resolve_after=3, at=at)]
+    [('ACME:x', 'resolved')]
+    >>> lifecycle.alerts, OpenAlerts.from_state(lifecycle.to_state()) == lifecycle
+    ([], True)
+    """
+
+    alerts: list[Alert] = field(default_factory=list)
+    normal_for: int = 0  # closed minutes in a row the detector has been normal since the last alert opened
+
+    def observe(self, opened: Sequence[Alert], *, normal: bool, resolve_after: int, at: datetime) -> list[Alert]:
+        """One closed minute ending at ``at``: keep the alerts that ``opened``; returns those that resolve, resolved
+        at ``at``."""
+        if opened:
+            kept = [*self.alerts, *opened]
+            self.alerts, self.normal_for = kept[-MAX_OPEN:], 0
+            return [alert.resolved(at) for alert in kept[:-MAX_OPEN]]
+        if not self.alerts:
+            return []
+        self.normal_for = self.normal_for + 1 if normal else 0
+        if self.normal_for < max(resolve_after, 1):
+            return []
+        done, self.alerts, self.normal_for = self.alerts, [], 0
+        return [alert.resolved(at) for alert in done]
+
+    def to_state(self) -> dict[str, Any]:
+        return {"alerts": [alert.to_json() for alert in self.alerts], "normal_for": self.normal_for}
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any] | None) -> OpenAlerts:
+        if not state:
+            return cls()
+        return cls([Alert.model_validate(alert) for alert in state["alerts"]], int(state["normal_for"]))

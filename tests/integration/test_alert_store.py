@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
+import pytest
 import sqlalchemy as sa
 from sqlalchemy import func, select
 
 from core.alerts import Alert as DomainAlert
 from core.alerts import Evidence, alert_key
-from core.domain import Severity
-from storage.alerts_repo import entity_series, list_alerts, record_minute
+from core.domain import AlertStatus, Severity
+from core.errors import Conflict
+from storage.alerts_repo import acknowledge_alert, alert_from_row, entity_series, list_alerts, record_minute
 from storage.db import make_engine, make_sessionmaker
 from storage.models import Alert, WebhookDelivery, WebhookSubscription
 from stream.closer import Rollup
@@ -34,13 +36,16 @@ def _alert(entity: str, detector: str, severity: str = "high", minute: int = MIN
         score=0.97,
         z=8.1,
         message=f"{entity} spiked",
-        evidence=[Evidence(id="e1", text="bad news", score=-0.9)],
+        evidence=[Evidence(id="e1", text="bad news", score=-0.9, source="newswire")],
     )
 
 
 def _subscribe(session, name: str, **filters) -> None:  # type: ignore[no-untyped-def]
-    session.add(WebhookSubscription(name=name, url="http://example.invalid/hook", secret="whsec_eA==",
-                                    created_at=T, enabled=True, **filters))  # fmt: skip
+    session.add(
+        WebhookSubscription(
+            name=name, url="http://example.invalid/hook", secret="whsec_eA==", created_at=T, enabled=True, **filters
+        )
+    )
 
 
 def test_alerts_are_idempotent_and_fan_out_to_matching_subscriptions(database_url: str) -> None:
@@ -59,8 +64,13 @@ def test_alerts_are_idempotent_and_fan_out_to_matching_subscriptions(database_ur
     with sessions() as session:
         assert session.scalar(select(func.count()).select_from(Alert)) == 2
         pairs = {(d.alert.entity, d.subscription.name) for d in session.scalars(select(WebhookDelivery))}
-        assert pairs == {("ACME", "all"), ("ACME", "acme-only"), ("ACME", "volume-only"),
-                         ("GLBX", "all"), ("GLBX", "critical-only")}  # fmt: skip
+        assert pairs == {
+            ("ACME", "all"),
+            ("ACME", "acme-only"),
+            ("ACME", "volume-only"),
+            ("GLBX", "all"),
+            ("GLBX", "critical-only"),
+        }
         assert len({d.webhook_id for d in session.scalars(select(WebhookDelivery))}) == 5
         series = entity_series(session, entity="ACME")
         assert [(s.n, s.negative, round(s.mean_score, 3)) for s in series] == [(40, 30, -0.5)]
@@ -90,4 +100,41 @@ def test_rollups_upsert_the_latest_counts(database_url: str) -> None:
         record_minute(session, alerts=[], rollups=[Rollup("ACME", MINUTE, MinuteStats(7, 1, 1, 5, 2.0, 3.0))])
     with sessions() as session:
         assert [(s.n, s.positive) for s in entity_series(session, entity="ACME")] == [(7, 5)]
+    engine.dispose()
+
+
+def test_resolutions_and_acknowledgements(database_url: str) -> None:
+    """An alert opens (status open, opened_at = created_at), is acknowledged, resolves once (acknowledged or not)
+    with one 'resolved' outbox row per matching subscription, in the transaction of its minute."""
+    engine = make_engine(database_url)
+    sessions = make_sessionmaker(engine)
+    with sessions.begin() as session:
+        _subscribe(session, "all")
+        _subscribe(session, "critical-only", min_severity="critical")
+    acme, glbx = _alert("ACME", "volume_spike"), _alert("GLBX", "negative_surge", "critical")
+    with sessions.begin() as session:
+        record_minute(session, alerts=[acme, glbx], rollups=[], now=T)
+    with sessions.begin() as session:
+        acknowledge_alert(session, alert_id=1, by="alice")
+    resolved_at = T + timedelta(minutes=20)
+    for _ in range(2):  # a re-closed minute resolves nothing twice
+        with sessions.begin() as session:
+            record_minute(session, alerts=[], rollups=[], resolved=[a.resolved(resolved_at) for a in (acme, glbx)])
+    with sessions() as session:
+        stored = [alert_from_row(row) for row in list_alerts(session)][::-1]
+        assert [(a.status, a.resolved_at, a.opened_at) for a in stored] == [(AlertStatus.RESOLVED, resolved_at, T)] * 2
+        assert stored[0].acknowledged_by == "alice"
+        events = sorted(
+            (d.alert.entity, d.subscription.name, d.event) for d in session.scalars(select(WebhookDelivery))
+        )
+        assert events == [
+            ("ACME", "all", "opened"),
+            ("ACME", "all", "resolved"),
+            ("GLBX", "all", "opened"),
+            ("GLBX", "all", "resolved"),
+            ("GLBX", "critical-only", "opened"),
+            ("GLBX", "critical-only", "resolved"),
+        ]
+        with pytest.raises(Conflict):
+            acknowledge_alert(session, alert_id=2, by="bob")
     engine.dispose()

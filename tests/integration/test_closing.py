@@ -3,14 +3,16 @@ nothing left to read does not, and Kafka's committed offsets tell the two apart.
 
 from __future__ import annotations
 
+import json
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import pytest
 import redis.asyncio as aioredis
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.structs import OffsetAndMetadata
 
+from core.alerts import Alert, Evidence
 from core.settings import Settings
 from storage.aggregates import AggregateStore, ScoredItem
 from stream.backlog import KafkaBacklog, partition_name
@@ -23,10 +25,18 @@ BASE = int(T0.timestamp() // 60)
 
 def _items(first: int, minutes: range, partition: str, entity: str = "ACME") -> list[ScoredItem]:
     return [
-        ScoredItem(f"{partition}-{first + i}", "news", (entity,), "neutral", 0.0,
-                   T0 + timedelta(minutes=m, seconds=30), "text", partitions=(partition, "scored:0"))
+        ScoredItem(
+            f"{partition}-{first + i}",
+            "news",
+            (entity,),
+            "neutral",
+            0.0,
+            T0 + timedelta(minutes=m, seconds=30),
+            "text",
+            partitions=(partition, "scored:0"),
+        )
         for i, m in enumerate(minutes)
-    ]  # fmt: skip
+    ]
 
 
 class Pending:
@@ -43,7 +53,9 @@ class Minutes:
     def __init__(self) -> None:
         self.closed: list[int] = []
 
-    async def emit(self, minute: int, alerts: list[dict[str, Any]], rollups: list[Rollup]) -> None:
+    async def emit(
+        self, minute: int, alerts: Sequence[Alert], rollups: Sequence[Rollup], resolved: Sequence[Alert] = ()
+    ) -> None:
         self.closed.append(minute)
 
 
@@ -115,13 +127,38 @@ async def test_kafka_reports_the_partitions_with_uncommitted_records(fresh_topic
     backlog = KafkaBacklog(settings, [topic])
     try:
         assert await backlog.pending() == {partition_name(topic, 1), partition_name(topic, 2)}
-        consumer = KafkaConsumer(**settings.kafka_python_config(), group_id=settings.consumer_group,
-                                 enable_auto_commit=False)  # fmt: skip
-        consumer.commit({TopicPartition(topic, 1): OffsetAndMetadata(3, "", -1),
-                         TopicPartition(topic, 2): OffsetAndMetadata(1, "", -1)})  # fmt: skip
+        consumer = KafkaConsumer(
+            **settings.kafka_python_config(), group_id=settings.consumer_group, enable_auto_commit=False
+        )
+        consumer.commit(
+            {
+                TopicPartition(topic, 1): OffsetAndMetadata(3, "", -1),
+                TopicPartition(topic, 2): OffsetAndMetadata(1, "", -1),
+            }
+        )
         assert await backlog.pending() == {partition_name(topic, 1)}, "two of partition 1's five are left"
         consumer.commit({TopicPartition(topic, 1): OffsetAndMetadata(5, "", -1)})
         consumer.close()
         assert await backlog.pending() == set()
     finally:
         backlog.close()
+
+
+async def test_evidence_carries_each_event_source_and_reads_old_snippets(store: AggregateStore) -> None:
+    at = T0 + timedelta(minutes=3, seconds=10)
+    items = [
+        ScoredItem(f"ev-{i}", "social", ("ACME",), "negative", -0.1 * i, at, f"text {i}", source=f"feed-{i}")
+        for i in range(1, 8)
+    ]
+    await store.add_batch(items)
+    old = json.dumps({"id": "old-1", "text": "kept by the release before", "score": -0.95})  # no "source"
+    await store.client.lpush(store.keys.evidence("ACME", BASE + 3), old)
+    evidence = await store.evidence("ACME", BASE, BASE + 5)
+    assert all(isinstance(e, Evidence) for e in evidence)
+    assert [(e.id, e.source) for e in evidence] == [
+        ("old-1", None),
+        ("ev-7", "feed-7"),
+        ("ev-6", "feed-6"),
+        ("ev-5", "feed-5"),
+        ("ev-4", "feed-4"),
+    ]

@@ -48,8 +48,9 @@ PUBLISHED = (
     '{"key": "ACME:volume_spike:2026-01-05T10:00Z", "entity": "ACME", "detector": "volume_spike", '
     '"window_start": "2026-01-05T10:00:00+00:00", "window_end": "2026-01-05T10:01:00+00:00", "observed": 40.0, '
     '"expected": 4.0, "score": 0.9412, "z": 9.2, "severity": "high", "message": "ACME: 40 items", '
-    '"evidence": [{"id": "e1", "text": "bad news", "score": -0.9}]}'
-)
+    '"evidence": [{"id": "e1", "text": "bad news", "score": -0.9, "source": null}], "status": "open", '
+    '"resolved_at": null}'
+)  # since #16 (alert lifecycle) with evidence "source", "status" and "resolved_at": fields added, none changed
 
 
 class _Producer:
@@ -71,9 +72,13 @@ class _App:
 class _Recorder:
     def __init__(self) -> None:
         self.alerts: list[Alert] = []
+        self.resolved: list[Alert] = []
 
-    async def emit(self, minute: int, alerts: Sequence[Alert], rollups: Sequence[Rollup]) -> None:
+    async def emit(
+        self, minute: int, alerts: Sequence[Alert], rollups: Sequence[Rollup], resolved: Sequence[Alert] = ()
+    ) -> None:
         self.alerts.extend(alerts)
+        self.resolved.extend(resolved)
 
 
 def test_the_detector_raises_the_domain_alert_rounded_as_published() -> None:
@@ -94,10 +99,20 @@ async def test_radar_alerts_carries_the_same_json_as_before() -> None:
     assert app.producer.sent == [("radar.alerts", ALERT.key.encode(), PUBLISHED.encode())]
 
 
+async def test_a_resolution_is_the_same_alert_with_status_resolved() -> None:
+    app = _App()
+    done = ALERT.resolved(START + timedelta(minutes=20))
+    await KafkaAlertPublisher(app, "radar.alerts").emit(0, [], [], [done])  # type: ignore[arg-type]
+    [(_, key, value)] = app.producer.sent
+    expected = {**json.loads(PUBLISHED), "status": "resolved", "resolved_at": "2026-01-05T10:20:00+00:00"}
+    assert key == ALERT.key.encode() and json.loads(value) == expected
+
+
 async def test_the_chain_hands_every_sink_the_domain_alert() -> None:
     first, second = _Recorder(), _Recorder()
-    await ChainSink(first, second).emit(0, [ALERT, ALERT.model_dump(mode="json")], [])
-    assert first.alerts == second.alerts == [ALERT, ALERT]
+    done = ALERT.resolved(START + timedelta(minutes=20))
+    await ChainSink(first, second).emit(0, [ALERT], [], [done])
+    assert first.alerts == second.alerts == [ALERT] and first.resolved == second.resolved == [done]
 
 
 @pytest.fixture
@@ -130,7 +145,7 @@ def _store(engine: Engine, *alerts: Alert) -> StoredAlert:
 
 def test_the_store_records_the_alert_and_gives_it_back(engine: Engine) -> None:
     stored = _store(engine, ALERT)
-    assert stored == StoredAlert(**dict(ALERT), id=1, created_at=START)
+    assert stored == StoredAlert(**dict(ALERT), id=1, created_at=START, opened_at=START)
     with sessionmaker(engine)() as session:
         routed = {d.subscription.name for d in session.scalars(select(WebhookDelivery))}
         assert routed == {"all", "warning", "odd"}  # an unknown floor lets everything through, as it always did
@@ -141,10 +156,11 @@ def test_the_store_records_the_alert_and_gives_it_back(engine: Engine) -> None:
 def test_webhook_bodies_are_rendered_from_the_stored_alert(engine: Engine) -> None:
     stored = _store(engine, ALERT)
     radar = json.loads(render("radar", stored, receiver="r", external_url="http://radar.invalid"))
+    lifecycle = {"opened_at": "2026-01-05T10:00:00+00:00", "acknowledged_at": None, "acknowledged_by": None}
     assert radar == {
-        "type": "alert.raised",
+        "type": "alert.opened",  # "alert.raised" before #16
         "timestamp": "2026-01-05T10:00:00+00:00",
-        "data": {**json.loads(PUBLISHED), "id": 1, "created_at": "2026-01-05T10:00:00+00:00"},
+        "data": {**json.loads(PUBLISHED), "id": 1, "created_at": "2026-01-05T10:00:00+00:00", **lifecycle},
     }
     body = render("alertmanager", stored, receiver="r", external_url="http://radar.invalid")
     firing = json.loads(body)["alerts"][0]
@@ -164,6 +180,7 @@ async def test_the_api_lists_alerts_as_it_always_has(engine: Engine) -> None:
         refused = await client.get("/v1/alerts", params={"min_severity": "severe"}, headers=read)
     first = page["items"][-1]
     assert first["window_start"] == "2026-01-05T10:00:00Z" and first["created_at"] == "2026-01-05T10:00:00Z"
-    assert first["severity"] == "high" and first["evidence"] == [{"id": "e1", "text": "bad news", "score": -0.9}]
+    evidence = [{"id": "e1", "text": "bad news", "score": -0.9, "source": None}]
+    assert first["severity"] == "high" and first["evidence"] == evidence and first["status"] == "open"
     assert [a["key"] for a in critical["items"]] == ["ACME:x"]
     assert refused.status_code == 422

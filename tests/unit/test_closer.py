@@ -4,11 +4,13 @@ rules run on real Redis in tests/integration/test_closing.py."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
+from core.alerts import Alert
 from core.domain import Rollup
 from storage.aggregates import ScoredItem
 from storage.memory_aggregates import MemoryAggregateStore
@@ -44,15 +46,19 @@ class Sink:
 
     def __init__(self, fail_on: int | None = None) -> None:
         self.closed: list[int] = []
-        self.alerts: list[dict[str, Any]] = []
+        self.alerts: list[Alert] = []
+        self.resolved: list[tuple[int, Alert]] = []
         self.rollups: list[Rollup] = []
         self.fail_on = fail_on
 
-    async def emit(self, minute: int, alerts: list[dict[str, Any]], rollups: list[Rollup]) -> None:
+    async def emit(
+        self, minute: int, alerts: Sequence[Alert], rollups: Sequence[Rollup], resolved: Sequence[Alert] = ()
+    ) -> None:
         if minute == self.fail_on:
             raise ConnectionError("the SQL store is away")
         self.closed.append(minute)
         self.alerts += alerts
+        self.resolved += [(minute, alert) for alert in resolved]
         self.rollups += rollups
 
 
@@ -158,7 +164,10 @@ async def test_rollups_cover_every_entity_with_events_and_the_total(store: Memor
 
 def _burst(minute: int, n: int, label: str, score: float, tag: str) -> list[ScoredItem]:
     at = T0 + timedelta(minutes=minute, seconds=20)
-    return [ScoredItem(f"{tag}{minute}-{i}", "social", ("ACME",), label, score, at, f"{tag} {i}") for i in range(n)]
+    return [
+        ScoredItem(f"{tag}{minute}-{i}", "social", ("ACME",), label, score, at, f"{tag} {i}", source="sim-social")
+        for i in range(n)
+    ]
 
 
 async def test_a_negative_storm_raises_alerts_with_the_most_negative_evidence(store: MemoryAggregateStore) -> None:
@@ -172,10 +181,11 @@ async def test_a_negative_storm_raises_alerts_with_the_most_negative_evidence(st
     await closer.close_ready(WALL)
     await closer.close_ready(WALL + 100.0)
     assert sink.closed == list(range(BASE, BASE + 64))
-    assert {a["detector"] for a in sink.alerts} == {"negative_surge", "sentiment_shift", "volume_spike"}
+    assert {a.detector for a in sink.alerts} == {"negative_surge", "sentiment_shift", "volume_spike"}
     for alert in sink.alerts:
-        assert alert["entity"] == "ACME" and alert["evidence"]
-        assert all(e["score"] == -0.9 for e in alert["evidence"]), "the most negative events are the evidence"
+        assert isinstance(alert, Alert) and alert.entity == "ACME" and alert.evidence
+        assert all(e.score == -0.9 for e in alert.evidence), "the most negative events are the evidence"
+        assert all(e.source == "sim-social" for e in alert.evidence), "each with its source"
     before = len(sink.alerts)
     await store.set_closed_through(BASE + 59)  # a crash before closed_through moved: the minutes close again
     await closer.close_ready(WALL + 200.0)

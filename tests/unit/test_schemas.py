@@ -8,7 +8,7 @@ as the dispatcher renders it.
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -124,17 +124,25 @@ def records() -> dict[str, list[Any]]:
     engine = create_engine("sqlite://")
     Base.metadata.create_all(engine)
     sessions = sessionmaker(engine)
+    resolved = alert.resolved(alert.window_end + timedelta(minutes=15))
     with sessions.begin() as session:
         record_minute(session, alerts=[alert], rollups=[], now=START)
     with sessions() as session:
+        opened = alert_from_row(session.scalars(select(AlertRow)).one())
+    with sessions.begin() as session:
+        record_minute(session, alerts=[], rollups=[], resolved=[resolved], now=START)
+    with sessions() as session:
         stored = alert_from_row(session.scalars(select(AlertRow)).one())
-    webhook = json.loads(render("radar", stored, receiver="r", external_url="http://radar.invalid"))
+    webhooks = [
+        json.loads(render("radar", opened, receiver="r", external_url="http://radar.invalid")),
+        json.loads(render("radar", stored, receiver="r", external_url="http://radar.invalid", event="resolved")),
+    ]
     engine.dispose()
     return {
         "raw_event": raw,
         "scored_event": scored,
-        "alert": [alert.model_dump(mode="json")],
-        "webhook_payload": [webhook],
+        "alert": [alert.model_dump(mode="json"), resolved.model_dump(mode="json")],
+        "webhook_payload": webhooks,
     }
 
 
@@ -153,4 +161,5 @@ def test_the_schemas_refuse_what_the_contracts_refuse(records: dict[str, list[An
     assert _errors("scored_event", {k: v for k, v in scored.items() if k != "scored_at"})
     assert _errors("alert", {**alert, "severity": "severe"})
     assert _errors("alert", {**alert, "window_start": "2026-01-05T10:00:00"})  # no time zone
-    assert _errors("webhook_payload", {**records["webhook_payload"][0], "type": "alert.resolved"})
+    assert _errors("alert", {**alert, "status": "closed"})
+    assert _errors("webhook_payload", {**records["webhook_payload"][0], "type": "alert.raised"})  # before #16
