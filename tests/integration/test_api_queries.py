@@ -106,6 +106,11 @@ def test_dashboard_renders_in_headless_chromium(api, tmp_path, database_url) -> 
     assert len(re.findall(r'<rect class="bar"', chart)) == 60
     assert len(re.findall(r'class="alert-marker"', chart)) == 2
     assert "ACME spiked" in dom and "Volume and sentiment: ACME" in dom
+    # the watchlist's entities (seeded from deploy/watchlist.toml), then the all-entities total apart from them
+    entities = re.search(r'<div id="entities">(.*?)</section>', dom, re.S).group(1)  # type: ignore[union-attr]
+    listed = re.findall(r'data-entity="([^"]+)"', entities)
+    assert listed[0] == "ACME" and listed[-1] == "_all" and {"GLBX", "INIT"} <= set(listed), listed
+    assert entities.index("watchlist (") < entities.index('data-entity="ACME"') < entities.index('id="total-label"')
     shot = tmp_path / "dashboard.png"
     subprocess.run([*flags, f"--screenshot={shot}", url], capture_output=True, timeout=120, check=True)
     assert shot.stat().st_size > 10_000
