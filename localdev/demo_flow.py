@@ -3,13 +3,15 @@ view and the summary. ``radar demo`` (services/cli/demo.py) only reads its optio
 
 from __future__ import annotations
 
+import json
 import random
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from rich.console import Console
@@ -32,6 +34,7 @@ class DemoOptions:
     model: str = "trained"
     seed: int = 7
     keep_stack: bool = False
+    summary_json: Path | None = None
 
 
 def run_demo(options: DemoOptions, console: Console) -> int:
@@ -91,14 +94,19 @@ def _run(run: DemoRun, options: DemoOptions, console: Console, clock: float) -> 
     settings = run.settings
     secret = new_secret()
     receiver = Receiver(secret=secret)
-    receiver.on_delivery = lambda *_: _count_delivery(run)
+    receiver.on_delivery = lambda _headers, body: _count_delivery(run, body)
     with running_receiver(receiver) as hook_url:
         dashboard = _start_processes(run, hook_url, secret, console)
         token = settings.api_read_token.get_secret_value()
         console.log(f"dashboard: [bold]{dashboard}/#token={token}[/]")
         console.log(f"ready {time.monotonic() - clock:.0f} s after start; logs in {run.logs}")
-        scenario, truth, incident_wall = _stream(run, options, console)
-        code = _summary(run, console, scenario, truth, incident_wall, dashboard, token, receiver)
+        scenario, truth, replay_started = _stream(run, options, console)
+        outcome = _outcome(run, scenario, truth, replay_started, options.speedup, receiver)
+        _print_summary(run, console, scenario, outcome, dashboard, token)
+        if options.summary_json is not None:
+            _write_summary(options.summary_json, outcome)
+            console.log(f"summary written to {options.summary_json}")
+        code = 0 if outcome.incident_detected else 1
         if not options.headless:
             console.print("[dim]the dashboard stays up; Ctrl-C stops everything the demo started[/]")
             while True:
@@ -136,6 +144,7 @@ def _start_processes(run: DemoRun, hook_url: str, secret: str, console: Console)
 
 
 def _stream(run: DemoRun, options: DemoOptions, console: Console) -> tuple[Any, dict[str, Any], float]:
+    """Returns the scenario, its incident's ground truth, and when (monotonic) the replay started."""
     """Replay the demo scenario (real texts, an incident, malformed records) and watch until it has all closed."""
     from localdev.demo import add_malformed
     from localdev.scenarios import build_scenario
@@ -167,9 +176,9 @@ def _stream(run: DemoRun, options: DemoOptions, console: Console) -> tuple[Any, 
         options.headless,
         total=len(records),
         limit=limit,
-        done=lambda: _finished(run, replayer, scenario),
+        done=lambda: _finished(run, replayer, scenario, truth),
     )
-    return scenario, truth, replay_started + (truth["start_min"] * 60) / speedup
+    return scenario, truth, replay_started
 
 
 def _port_free(port: int) -> bool:
@@ -179,9 +188,17 @@ def _port_free(port: int) -> bool:
         return sock.connect_ex(("127.0.0.1", port)) != 0
 
 
-def _count_delivery(run: DemoRun) -> None:
+def _count_delivery(run: DemoRun, body: bytes) -> None:
+    """Count a delivery; note when each alert's resolution reached the receiver (the demo's resolution figure)."""
+    try:
+        payload = json.loads(body)
+        event, alert_id = payload["type"], payload["data"]["id"]
+    except (ValueError, KeyError, TypeError):
+        event, alert_id = None, None
     with run.tally.lock:
         run.tally.deliveries += 1
+        if event == "alert.resolved":
+            run.tally.resolved_delivered_at.setdefault(alert_id, time.monotonic())
 
 
 def _replay(run: DemoRun, records: list[Any], speedup: float) -> None:
@@ -196,13 +213,21 @@ def _replay(run: DemoRun, records: list[Any], speedup: float) -> None:
     run.tally.sent = summary.sent + summary.failed
 
 
-def _finished(run: DemoRun, replayer: threading.Thread, scenario: Any) -> bool:
-    """The replay is done, every valid event is scored and the last minutes have had time to close."""
+def _finished(run: DemoRun, replayer: threading.Thread, scenario: Any, truth: dict[str, Any]) -> bool:
+    """The replay is done, every valid event is scored, the last minutes have had time to close, and the incident's
+    alerts have resolved with their resolution at the receiver (or a minute more has passed: the summary says so)."""
     if replayer.is_alive() or run.tally.scored < len(scenario.events):
         return False
     if run.finished_at is None:
         run.finished_at = time.monotonic()
-    return time.monotonic() - run.finished_at > run.settings.idle_grace_s + run.settings.settle_s + 8
+    waited = time.monotonic() - run.finished_at
+    if waited <= run.settings.idle_grace_s + run.settings.settle_s + 8:
+        return False
+    with run.tally.lock:
+        incident = [a for a in run.tally.alerts if _on_target(a, truth)]
+        delivered = len(run.tally.resolved_delivered_at)
+    resolved = all(a.get("status") == "resolved" for a in incident)
+    return (resolved and delivered >= len(incident)) or waited > 60
 
 
 def _watch(
@@ -230,48 +255,149 @@ def _watch(
         live.update(run.view("done", total))
 
 
-def _summary(
-    run: DemoRun,
-    console: Console,
-    scenario: Any,
+def _on_target(alert: dict[str, Any], truth: dict[str, Any]) -> bool:
+    """An alert on the incident's entity whose window ends inside the incident."""
+    start, end = datetime.fromisoformat(truth["start"]), datetime.fromisoformat(truth["end"])
+    return alert["entity"] == truth["entity"] and start < datetime.fromisoformat(alert["window_end"]) <= end
+
+
+@dataclass
+class DemoOutcome:
+    """What the demo shows at the end and writes with --summary-json."""
+
+    truth: dict[str, Any]
+    incident_detected: bool
+    other_alerts: int
+    detection: str  # one line: by what, how long after the incident began
+    resolution: str  # one line: how long after the incident ended alert.resolved reached the receiver
+    alerts: list[dict[str, Any]] = field(default_factory=list)  # from SQL: the run's alerts with their lifecycle
+    webhooks: list[dict[str, Any]] = field(default_factory=list)  # what the receiver got, signature verified or not
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "incident_detected": self.incident_detected,
+            "other_alerts": self.other_alerts,
+            "alerts": self.alerts,
+            "webhooks": self.webhooks,
+        }
+
+
+def _outcome(
+    run: DemoRun, scenario: Any, truth: dict[str, Any], replay_started: float, speedup: float, receiver: Receiver
+) -> DemoOutcome:
+    t = run.tally
+    with t.lock:
+        seen = list(t.alerts)
+        resolved_at_receiver = dict(t.resolved_delivered_at)
+    on_target = [a for a in seen if _on_target(a, truth)]
+    stored = _stored_alerts(run, {a["key"] for a in seen}, scenario.start)
+    start = datetime.fromisoformat(truth["start"])
+    detection, resolution = "NOT detected", "no alert to resolve"
+    if on_target:
+        first = min(on_target, key=lambda a: a["window_end"])
+        delay_min = (datetime.fromisoformat(first["window_end"]) - start).total_seconds() / 60
+        wall = t.alert_seen_at[first["key"]] - (replay_started + truth["start_min"] * 60 / speedup)
+        detection = f"DETECTED by {first['detector']} {delay_min:.0f} simulated min after it began ({wall:.0f} s)"
+        resolution = _resolution_line(on_target, stored, resolved_at_receiver, truth, replay_started, speedup)
+    return DemoOutcome(
+        truth=truth,
+        incident_detected=bool(on_target),
+        other_alerts=len(seen) - len(on_target),
+        detection=detection,
+        resolution=resolution,
+        alerts=[_alert_summary(a) for a in stored],
+        webhooks=_webhooks_summary(receiver),
+    )
+
+
+def _resolution_line(
+    on_target: list[dict[str, Any]],
+    stored: list[Any],
+    resolved_at_receiver: dict[int, float],
     truth: dict[str, Any],
-    incident_wall: float,
-    dashboard: str,
-    token: str,
-    receiver: Receiver,
-) -> int:
+    replay_started: float,
+    speedup: float,
+) -> str:
+    keys = {a["key"] for a in on_target}
+    mine = [a for a in stored if a.key in keys]
+    if not mine or any(a.resolved_at is None or a.id not in resolved_at_receiver for a in mine):
+        return "NOT resolved by the end of the replay"
+    end = datetime.fromisoformat(truth["end"])
+    last = max(mine, key=lambda a: a.resolved_at)
+    simulated = (last.resolved_at - end).total_seconds() / 60
+    incident_end_wall = replay_started + (truth["start_min"] + truth["duration_min"]) * 60 / speedup
+    wall = max(resolved_at_receiver[a.id] for a in mine) - incident_end_wall
+    return f"alert.resolved at the receiver {simulated:.0f} simulated min after it ended ({wall:.0f} s)"
+
+
+def _stored_alerts(run: DemoRun, keys: set[str], since: datetime) -> list[Any]:
+    """This run's alerts as SQL holds them (the database may hold other runs' too)."""
+    from storage.alerts_repo import alert_from_row, list_alerts
+    from storage.db import make_engine, make_sessionmaker
+
+    engine = make_engine(run.settings.database_url)
+    try:
+        with make_sessionmaker(engine)() as session:
+            rows = list_alerts(session, since=since, limit=500)
+            return sorted((alert_from_row(r) for r in rows if r.alert_key in keys), key=lambda a: a.id)
+    finally:
+        engine.dispose()
+
+
+def _alert_summary(alert: Any) -> dict[str, Any]:
+    fields = alert.model_dump(mode="json", include={"id", "entity", "detector", "severity", "status"})
+    stamps = {k: getattr(alert, k) for k in ("opened_at", "resolved_at")}
+    return fields | {k: v.isoformat() if v is not None else None for k, v in stamps.items()}
+
+
+def _webhooks_summary(receiver: Receiver) -> list[dict[str, Any]]:
+    with receiver.lock:
+        received = list(zip(receiver.received, receiver.verified, strict=False))
+    out = []
+    for (_headers, body, answer), verified in received:
+        if answer != "ok":
+            continue
+        try:
+            payload = json.loads(body)
+            out.append({"type": payload["type"], "alert_id": payload["data"]["id"], "verified": verified})
+        except (ValueError, KeyError, TypeError):
+            out.append({"type": None, "alert_id": None, "verified": verified})
+    return out
+
+
+def _write_summary(path: Path, outcome: DemoOutcome) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(outcome.to_json(), indent=2) + "\n")
+
+
+def _print_summary(
+    run: DemoRun, console: Console, scenario: Any, outcome: DemoOutcome, dashboard: str, token: str
+) -> None:
     from collections import Counter
 
-    t = run.tally
-    start = datetime.fromisoformat(truth["start"])
-    end = datetime.fromisoformat(truth["end"])
-    on_target = [
-        a for a in t.alerts if a["entity"] == truth["entity"] and start < datetime.fromisoformat(a["window_end"]) <= end
-    ]
-    other = [a for a in t.alerts if a not in on_target]
+    t, truth = run.tally, outcome.truth
     table = Table(title="demo summary", show_header=False)
     table.add_column(justify="left")
     table.add_column(justify="left")
     table.add_row("events replayed", f"{len(scenario.events)} real texts + {t.invalid_sent} malformed records")
     table.add_row("scored", str(t.scored))
     table.add_row("dead letters", f"{t.dead_letters} (each with its reason)")
+    by_detector = Counter(a["detector"] for a in outcome.alerts)
+    by_status = Counter(a["status"] for a in outcome.alerts)
     table.add_row(
-        "alerts", ", ".join(f"{d} {n}" for d, n in Counter(a["detector"] for a in t.alerts).items()) or "none"
+        "alerts",
+        (", ".join(f"{d} {n}" for d, n in by_detector.items()) or "none")
+        + (f"  ({', '.join(f'{n} {s}' for s, n in by_status.items())})" if by_status else ""),
     )
-    if on_target:
-        first = min(on_target, key=lambda a: a["window_end"])
-        delay_min = (datetime.fromisoformat(first["window_end"]) - start).total_seconds() / 60
-        wall = t.alert_seen_at[first["key"]] - incident_wall
-        table.add_row(
-            "incident",
-            f"{truth['entity']} from {truth['start'][11:16]} UTC: DETECTED by "
-            f"{first['detector']} {delay_min:.0f} simulated min after it began ({wall:.0f} s of wall time)",
-        )
-    else:
-        table.add_row("incident", f"{truth['entity']} from {truth['start'][11:16]} UTC: NOT detected")
-    table.add_row("other alerts", str(len(other)))
-    verified = sum(receiver.verified)
-    table.add_row("webhooks", f"{t.deliveries} delivered, {verified}/{len(receiver.verified)} signatures verified")
+    table.add_row("incident", f"{truth['entity']} from {truth['start'][11:16]} UTC: {outcome.detection}")
+    table.add_row("resolution", outcome.resolution)
+    table.add_row("other alerts", str(outcome.other_alerts))
+    types = Counter(w["type"] for w in outcome.webhooks)
+    verified = sum(1 for w in outcome.webhooks if w["verified"])
+    table.add_row(
+        "webhooks",
+        f"{', '.join(f'{n} {k}' for k, n in types.items()) or 'none'}; "
+        f"{verified}/{len(outcome.webhooks)} signatures verified",
+    )
     table.add_row("dashboard", f"{dashboard}/#token={token}")
     console.print(table)
-    return 0 if on_target else 1

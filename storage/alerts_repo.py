@@ -1,7 +1,7 @@
 """Alerts, rollups and the outbox: every SQL the product runs for them, as functions with keyword arguments.
 
 :func:`record_minute` is the alert sink's one transaction: alerts are inserted idempotently (unique alert key,
-status open, opened_at = created_at), each new alert gets an ``opened`` outbox row per matching subscription, the
+status open, opened_at = window_end: event time, like resolved_at), each new alert gets an ``opened`` outbox row per matching subscription, the
 alerts the minute resolves are marked resolved (open or acknowledged alike) with a ``resolved`` outbox row per
 matching subscription, and the minute's rollups are upserted. Running it twice for the same minute changes nothing,
 which is what makes re-closing a minute after a crash safe.
@@ -138,7 +138,7 @@ def _row(alert: Alert, now: datetime) -> dict[str, Any]:
         "evidence": [item.model_dump(mode="json") for item in alert.evidence],
         "created_at": now,
         "status": AlertStatus.OPEN.value,
-        "opened_at": now,
+        "opened_at": alert.window_end,  # event time, as resolved_at is: the two compare
     }
 
 
@@ -304,7 +304,7 @@ def alert_from_row(row: AlertRow) -> StoredAlert:
         evidence=row.evidence,
         created_at=_utc(row.created_at),
         status=AlertStatus(row.status),
-        opened_at=_utc(row.opened_at or row.created_at),
+        opened_at=_utc(row.opened_at or row.window_end),
         acknowledged_at=_utc(row.acknowledged_at) if row.acknowledged_at else None,
         acknowledged_by=row.acknowledged_by,
         resolved_at=_utc(row.resolved_at) if row.resolved_at else None,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -20,11 +21,15 @@ def demo_cmd(
     model: Annotated[str, typer.Option(help="trained (default) or tiny (untrained, for a fast smoke run)")] = "trained",
     seed: int = 7,
     keep_stack: Annotated[bool, typer.Option(help="leave Kafka, Redis, PostgreSQL and Triton running")] = False,
+    summary_json: Annotated[
+        Path | None,
+        typer.Option(help="also write the outcome as JSON: incident, alerts and their lifecycle, webhooks"),
+    ] = None,
 ) -> None:
     """Everything end to end: stack, model, workers, dispatcher, API, a replay with an incident, live alerts."""
     from localdev.demo_flow import DemoOptions, run_demo
 
     if model not in ("trained", "tiny"):
         raise typer.BadParameter("--model is trained or tiny")
-    options = DemoOptions(duration, headless, speedup, workers, model, seed, keep_stack)
+    options = DemoOptions(duration, headless, speedup, workers, model, seed, keep_stack, summary_json)
     raise typer.Exit(run_demo(options, Console()))

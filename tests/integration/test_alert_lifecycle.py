@@ -120,7 +120,7 @@ def _check_sql(settings: Settings, key: str) -> datetime:
     engine = make_engine(settings.database_url)
     with make_sessionmaker(engine)() as session:
         row = session.scalars(select(AlertRow).where(AlertRow.alert_key == key)).one()
-        assert row.status == "resolved" and row.resolved_at is not None and row.opened_at == row.created_at
+        assert row.status == "resolved" and row.resolved_at is not None and row.opened_at == row.window_end
         deliveries = session.scalars(select(WebhookDelivery).where(WebhookDelivery.alert_id == row.id)).all()
         got = sorted((d.subscription.name, d.event, d.status) for d in deliveries)
         resolved_at = row.resolved_at

@@ -104,7 +104,7 @@ def test_rollups_upsert_the_latest_counts(database_url: str) -> None:
 
 
 def test_resolutions_and_acknowledgements(database_url: str) -> None:
-    """An alert opens (status open, opened_at = created_at), is acknowledged, resolves once (acknowledged or not)
+    """An alert opens (status open, opened_at = its window end), is acknowledged, resolves once (acknowledged or not)
     with one 'resolved' outbox row per matching subscription, in the transaction of its minute."""
     engine = make_engine(database_url)
     sessions = make_sessionmaker(engine)

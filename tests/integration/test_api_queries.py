@@ -136,7 +136,7 @@ def test_alert_status_filter_and_one_alert_with_its_evidence(api) -> None:  # ty
         resolved_id = client.get("/v1/alerts", params={"status": "resolved"}).json()["items"][0]["id"]
         one = client.get(f"/v1/alerts/{resolved_id}").json()
         assert (one["status"], one["resolved_at"]) == ("resolved", RESOLVED_AT.strftime("%Y-%m-%dT%H:%M:%SZ"))
-        assert one["opened_at"] == one["created_at"] and one["acknowledged_at"] is None
+        assert one["opened_at"] == one["window_end"] and one["acknowledged_at"] is None
         assert one["evidence"] == [{"id": "e1", "text": "bad news", "score": -0.9, "source": "newswire"}]
         assert client.get("/v1/alerts/999").status_code == 404
         for bad in ("0", "-1", "2147483648", "99999999999999999999", "x"):

@@ -145,7 +145,7 @@ def _store(engine: Engine, *alerts: Alert) -> StoredAlert:
 
 def test_the_store_records_the_alert_and_gives_it_back(engine: Engine) -> None:
     stored = _store(engine, ALERT)
-    assert stored == StoredAlert(**dict(ALERT), id=1, created_at=START, opened_at=START)
+    assert stored == StoredAlert(**dict(ALERT), id=1, created_at=START, opened_at=ALERT.window_end)
     with sessionmaker(engine)() as session:
         routed = {d.subscription.name for d in session.scalars(select(WebhookDelivery))}
         assert routed == {"all", "warning", "odd"}  # an unknown floor lets everything through, as it always did
@@ -156,7 +156,7 @@ def test_the_store_records_the_alert_and_gives_it_back(engine: Engine) -> None:
 def test_webhook_bodies_are_rendered_from_the_stored_alert(engine: Engine) -> None:
     stored = _store(engine, ALERT)
     radar = json.loads(render("radar", stored, receiver="r", external_url="http://radar.invalid"))
-    lifecycle = {"opened_at": "2026-01-05T10:00:00+00:00", "acknowledged_at": None, "acknowledged_by": None}
+    lifecycle = {"opened_at": "2026-01-05T10:01:00+00:00", "acknowledged_at": None, "acknowledged_by": None}
     assert radar == {
         "type": "alert.opened",  # "alert.raised" before #16
         "timestamp": "2026-01-05T10:00:00+00:00",

@@ -217,7 +217,7 @@ def test_the_store_resolves_once_with_one_resolved_delivery_per_matching_subscri
         stored = alert_from_row(session.scalars(select(AlertRow)).one())
     assert (stored.status, stored.opened_at, stored.created_at, stored.resolved_at) == (
         "open",
-        opened_at,
+        T0 + timedelta(minutes=1),  # event time: the end of its window
         opened_at,
         None,
     )

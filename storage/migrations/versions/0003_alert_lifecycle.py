@@ -30,7 +30,7 @@ def upgrade() -> None:
     op.add_column('alerts', sa.Column('acknowledged_at', sa.DateTime(timezone=True), nullable=True))
     op.add_column('alerts', sa.Column('acknowledged_by', sa.String(length=128), nullable=True))
     op.add_column('alerts', sa.Column('resolved_at', sa.DateTime(timezone=True), nullable=True))
-    op.execute("UPDATE alerts SET opened_at = created_at")
+    op.execute("UPDATE alerts SET opened_at = window_end")  # event time, as resolved_at
     op.create_index('ix_alerts_status', 'alerts', ['status'])
     initial = _initial()
     initial._drop_views()
