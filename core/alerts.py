@@ -100,7 +100,9 @@ class StoredAlert(Alert):
 
     id: int = Field(description="the row id; the API pages by it")
     created_at: IsoInstant = Field(description="when the alert was recorded")
-    opened_at: IsoInstant | None = Field(default=None, description="when it opened, in event time (the end of its window)")
+    opened_at: IsoInstant | None = Field(
+        default=None, description="when it opened, in event time (the end of its window)"
+    )
     acknowledged_at: IsoInstant | None = Field(default=None, description="when a person acknowledged it; or null")
     acknowledged_by: str | None = Field(default=None, description="who acknowledged it; or null")
 

@@ -1,10 +1,10 @@
 """Alerts, rollups and the outbox: every SQL the product runs for them, as functions with keyword arguments.
 
 :func:`record_minute` is the alert sink's one transaction: alerts are inserted idempotently (unique alert key,
-status open, opened_at = window_end: event time, like resolved_at), each new alert gets an ``opened`` outbox row per matching subscription, the
-alerts the minute resolves are marked resolved (open or acknowledged alike) with a ``resolved`` outbox row per
-matching subscription, and the minute's rollups are upserted. Running it twice for the same minute changes nothing,
-which is what makes re-closing a minute after a crash safe.
+status open, opened_at = window_end: event time, like resolved_at), each new alert gets an ``opened`` outbox row
+per matching subscription, the alerts the minute resolves are marked resolved (open or acknowledged alike) with a
+``resolved`` outbox row per matching subscription, and the minute's rollups are upserted. Running it twice for the
+same minute changes nothing, which is what makes re-closing a minute after a crash safe.
 
 :func:`acknowledge_alert` is a person's part of the lifecycle: open -> acknowledged (idempotent), never once resolved.
 """
