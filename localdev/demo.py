@@ -57,10 +57,17 @@ class DemoRun:
     def __init__(self, base: Settings, console: Console, *, speedup: float, workers: int, headless: bool) -> None:
         self.run_id = datetime.now(UTC).strftime("%H%M%S") + uuid.uuid4().hex[:4]
         topics = TopicNames(**{f: f"radar.demo{self.run_id}.{f}" for f in TopicNames.model_fields})
-        self.settings = base.model_copy(update={
-            "topics": topics, "consumer_group": f"radar-demo{self.run_id}", "redis_prefix": f"radar:demo{self.run_id}:",
-            "settle_s": 3.0, "idle_grace_s": 5.0, "allowed_lateness_s": 20.0, "alert_resolve_after_s": 600.0,
-        })  # fmt: skip
+        self.settings = base.model_copy(
+            update={
+                "topics": topics,
+                "consumer_group": f"radar-demo{self.run_id}",
+                "redis_prefix": f"radar:demo{self.run_id}:",
+                "settle_s": 3.0,
+                "idle_grace_s": 5.0,
+                "allowed_lateness_s": 20.0,
+                "alert_resolve_after_s": 600.0,
+            }
+        )
         self.console, self.speedup, self.workers, self.headless = console, speedup, workers, headless
         self.children: list[tuple[str, subprocess.Popen[bytes]]] = []
         self.tally = Tally()
@@ -73,8 +80,14 @@ class DemoRun:
     def spawn(self, name: str, *args: str, env: dict[str, str] | None = None) -> None:
         full_env = {**os.environ, **self.settings.to_env(), **(env or {})}
         with (self.logs / f"{name}.log").open("ab") as log:
-            proc = subprocess.Popen([sys.executable, "-m", "services.cli", *args], cwd=ROOT, env=full_env,
-                                    stdout=log, stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "services.cli", *args],
+                cwd=ROOT,
+                env=full_env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         self.children.append((name, proc))
 
     def check_children(self) -> None:
@@ -126,8 +139,13 @@ class DemoRun:
     def consume(self, topic: str, on_value) -> threading.Thread:
         def loop() -> None:
             group = f"demo-view-{uuid.uuid4().hex[:6]}"
-            consumer = KafkaConsumer(topic, **self.settings.kafka_python_config(), group_id=group,
-                                     auto_offset_reset="earliest", consumer_timeout_ms=300)  # fmt: skip
+            consumer = KafkaConsumer(
+                topic,
+                **self.settings.kafka_python_config(),
+                group_id=group,
+                auto_offset_reset="earliest",
+                consumer_timeout_ms=300,
+            )
             while not self.stop.is_set():
                 for message in consumer:
                     on_value(message.value)
@@ -167,17 +185,26 @@ class DemoRun:
         t = self.tally
         counters = Table.grid(padding=(0, 3))
         counters.add_row(
-            f"[bold]{phase}[/]", f"sent {t.sent}/{total}", f"scored {t.scored}", f"dead letters {t.dead_letters}",
-            f"alerts {len(t.alerts)}", f"webhooks {t.deliveries}",
-        )  # fmt: skip
+            f"[bold]{phase}[/]",
+            f"sent {t.sent}/{total}",
+            f"scored {t.scored}",
+            f"dead letters {t.dead_letters}",
+            f"alerts {len(t.alerts)}",
+            f"webhooks {t.deliveries}",
+        )
         table = Table(title="alerts as they fire", expand=True)
         for column in ("event time", "entity", "detector", "severity", "what happened"):
             table.add_column(column, overflow="fold")
         colours = {"critical": "bold red", "high": "red", "warning": "yellow"}
         for alert in t.alerts[-12:]:
             colour = colours.get(alert["severity"], "white")
-            table.add_row(alert["window_end"][11:16], alert["entity"], alert["detector"],
-                          f"[{colour}]{alert['severity']}[/]", alert["message"])  # fmt: skip
+            table.add_row(
+                alert["window_end"][11:16],
+                alert["entity"],
+                alert["detector"],
+                f"[{colour}]{alert['severity']}[/]",
+                alert["message"],
+            )
         return Group(Panel(counters, title=f"Opinion Radar demo {self.run_id}"), table)
 
 

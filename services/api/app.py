@@ -34,15 +34,19 @@ _PROMETHEUS_TEXT: dict[int | str, dict[str, Any]] = {
 async def _kafka_unavailable(request: Request, exc: Exception) -> JSONResponse:
     """Kafka away or too slow for ingest: 503 with Retry-After (see services.api.publish)."""
     retry_after = exc.retry_after_s if isinstance(exc, KafkaUnavailable) else _DATABASE_RETRY_AFTER_S
-    return JSONResponse({"detail": f"{exc}; retry after {retry_after} s"}, status_code=503,
-                        headers={"Retry-After": str(retry_after)})  # fmt: skip
+    return JSONResponse(
+        {"detail": f"{exc}; retry after {retry_after} s"}, status_code=503, headers={"Retry-After": str(retry_after)}
+    )
 
 
 async def _database_unavailable(request: Request, exc: Exception) -> JSONResponse:
     """The SQL store down or unreachable is a 503 to retry, not a 500: the request itself was fine."""
     log.warning("API: the SQL store failed: %s", exc)
-    return JSONResponse({"detail": "the SQL store is unreachable; retry later"}, status_code=503,
-                        headers={"Retry-After": str(_DATABASE_RETRY_AFTER_S)})  # fmt: skip
+    return JSONResponse(
+        {"detail": "the SQL store is unreachable; retry later"},
+        status_code=503,
+        headers={"Retry-After": str(_DATABASE_RETRY_AFTER_S)},
+    )
 
 
 async def _invalid_request(request: Request, exc: Exception) -> Response:

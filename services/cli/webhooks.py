@@ -92,9 +92,14 @@ def list_cmd() -> None:
     with _sessions(Settings())() as session:
         for s in list_subscriptions(session):
             filters = ", ".join(
-                f for f in (f"entities={s.entities}" if s.entities else "", f"detectors={s.detectors}" if s.detectors
-                            else "", f">= {s.min_severity}") if f
-            )  # fmt: skip
+                f
+                for f in (
+                    f"entities={s.entities}" if s.entities else "",
+                    f"detectors={s.detectors}" if s.detectors else "",
+                    f">= {s.min_severity}",
+                )
+                if f
+            )
             state = "enabled" if s.enabled else f"disabled: {s.disabled_reason}"
             table.add_row(s.name, s.url, s.payload_format, filters, state)
     console.print(table)

@@ -42,18 +42,45 @@ async def test_every_alert_arrives_signed_once_per_webhook_id(database_url: str)
         Receiver(lambda i: "400"),
     )
     secret = new_secret()
-    with (running_receiver(flaky) as url1, running_receiver(manager) as url2, running_receiver(gone) as url3,
-          running_receiver(refusing) as url4):  # fmt: skip
+    with (
+        running_receiver(flaky) as url1,
+        running_receiver(manager) as url2,
+        running_receiver(gone) as url3,
+        running_receiver(refusing) as url4,
+    ):
         with sessions.begin() as session:
-            for name, url, fmt in (("flaky", url1, "radar"), ("manager", url2, "alertmanager"), ("gone", url3, "radar"),
-                                   ("refusing", url4, "radar")):  # fmt: skip
-                session.add(WebhookSubscription(name=name, url=url, secret=secret, payload_format=fmt, enabled=True,
-                                                allow_private=True, created_at=datetime.now(UTC)))  # fmt: skip
-            session.add(WebhookSubscription(name="private", url=url2, secret=secret, enabled=True, allow_private=False,
-                                            created_at=datetime.now(UTC), entities=["E0"]))  # fmt: skip
+            for name, url, fmt in (
+                ("flaky", url1, "radar"),
+                ("manager", url2, "alertmanager"),
+                ("gone", url3, "radar"),
+                ("refusing", url4, "radar"),
+            ):
+                session.add(
+                    WebhookSubscription(
+                        name=name,
+                        url=url,
+                        secret=secret,
+                        payload_format=fmt,
+                        enabled=True,
+                        allow_private=True,
+                        created_at=datetime.now(UTC),
+                    )
+                )
+            session.add(
+                WebhookSubscription(
+                    name="private",
+                    url=url2,
+                    secret=secret,
+                    enabled=True,
+                    allow_private=False,
+                    created_at=datetime.now(UTC),
+                    entities=["E0"],
+                )
+            )
         with sessions.begin() as session:
-            record_minute(session, alerts=[_alert(f"E{i}", "volume_spike", minute=MINUTE + i) for i in range(N)],
-                          rollups=[])  # fmt: skip
+            record_minute(
+                session, alerts=[_alert(f"E{i}", "volume_spike", minute=MINUTE + i) for i in range(N)], rollups=[]
+            )
         dispatcher = Dispatcher(sessions, timeout_s=0.5, backoff_base_s=0.05, max_attempts=8, concurrency=4)
         await _drain(dispatcher)
         await dispatcher.close()

@@ -47,23 +47,33 @@ def _subscribe(
     sessions: sessionmaker[Session], name: str, url: str, secret: str, *, allow_private: bool = True
 ) -> None:
     with sessions.begin() as session:
-        session.add(WebhookSubscription(name=name, url=url, secret=secret, enabled=True, allow_private=allow_private,
-                                        created_at=datetime.now(UTC)))  # fmt: skip
+        session.add(
+            WebhookSubscription(
+                name=name,
+                url=url,
+                secret=secret,
+                enabled=True,
+                allow_private=allow_private,
+                created_at=datetime.now(UTC),
+            )
+        )
 
 
 def _raise_alerts(sessions: sessionmaker[Session], n: int) -> None:
     with sessions.begin() as session:
-        record_minute(session, alerts=[_alert(f"E{i}", "volume_spike", minute=MINUTE + i) for i in range(n)],
-                      rollups=[])  # fmt: skip
+        record_minute(
+            session, alerts=[_alert(f"E{i}", "volume_spike", minute=MINUTE + i) for i in range(n)], rollups=[]
+        )
 
 
 def _rows(sessions: sessionmaker[Session]) -> list[tuple[str, str, str | None]]:
     """(subscription, status, last_error) of every outbox row."""
     with sessions() as session:
         rows = session.execute(
-            select(WebhookSubscription.name, WebhookDelivery.status, WebhookDelivery.last_error)
-            .join(WebhookSubscription, WebhookSubscription.id == WebhookDelivery.subscription_id)
-        )  # fmt: skip
+            select(WebhookSubscription.name, WebhookDelivery.status, WebhookDelivery.last_error).join(
+                WebhookSubscription, WebhookSubscription.id == WebhookDelivery.subscription_id
+            )
+        )
         return [(name, status, error) for name, status, error in rows]
 
 
@@ -113,8 +123,16 @@ def test_two_dispatchers_isolate_bad_subscriptions_and_deliver_each_alert_once(
         _raise_alerts(pg_sessions, n)
 
         def dispatcher() -> Dispatcher:
-            d = Dispatcher(pg_sessions, timeout_s=1.0, lease_s=2.0, batch=25, per_subscription=3, concurrency=8,
-                           backoff_base_s=0.02, max_attempts=3)  # fmt: skip
+            d = Dispatcher(
+                pg_sessions,
+                timeout_s=1.0,
+                lease_s=2.0,
+                batch=25,
+                per_subscription=3,
+                concurrency=8,
+                backoff_base_s=0.02,
+                max_attempts=3,
+            )
             post = d.sender.post
 
             async def post_or_explode(url: str, *args: Any, **kwargs: Any) -> Any:
@@ -164,10 +182,12 @@ def test_two_dispatchers_isolate_bad_subscriptions_and_deliver_each_alert_once(
         assert status[(name, "dead")] == n, (name, status)
         assert len(reasons[name]) == 1 and reason in (next(iter(reasons[name])) or ""), (name, reasons[name])
     duplicates = sum(c - 1 for r in (fast, slow) for ids in _ids_per_alert(r).values() for c in ids.values())
-    print(f"\nFIGURE dispatcher faults: 2 dispatchers, {n} alerts x 9 subscriptions in {seconds:.1f} s; "
-          f"good receivers got {len(fast.received)} + {len(slow.received)} requests for {n} + {n} alerts, "
-          f"{duplicates} duplicates; 7 bad subscriptions: {7 * n} rows dead with their reasons, 0 left sending; "
-          f"attempts per dispatcher {made}")  # fmt: skip
+    print(
+        f"\nFIGURE dispatcher faults: 2 dispatchers, {n} alerts x 9 subscriptions in {seconds:.1f} s; "
+        f"good receivers got {len(fast.received)} + {len(slow.received)} requests for {n} + {n} alerts, "
+        f"{duplicates} duplicates; 7 bad subscriptions: {7 * n} rows dead with their reasons, 0 left sending; "
+        f"attempts per dispatcher {made}"
+    )
 
 
 def test_a_slow_receiver_holds_the_round_for_one_deadline(pg_sessions: sessionmaker[Session]) -> None:
@@ -208,10 +228,16 @@ def test_endless_and_trickling_answers_are_cut(pg_sessions: sessionmaker[Session
     """An endless error body is read up to the cap; one that trickles a byte every 0.1 s (never tripping a
     per-read timeout) is cut at the overall deadline; an endless 200 is delivered."""
     secret = new_secret()
-    plans = {"huge500": Receiver(lambda _: "huge500"), "trickle500": Receiver(lambda _: "trickle500"),
-             "huge": Receiver(lambda _: "huge")}  # fmt: skip
-    with (running_receiver(plans["huge500"]) as u1, running_receiver(plans["trickle500"]) as u2,
-          running_receiver(plans["huge"]) as u3):  # fmt: skip
+    plans = {
+        "huge500": Receiver(lambda _: "huge500"),
+        "trickle500": Receiver(lambda _: "trickle500"),
+        "huge": Receiver(lambda _: "huge"),
+    }
+    with (
+        running_receiver(plans["huge500"]) as u1,
+        running_receiver(plans["trickle500"]) as u2,
+        running_receiver(plans["huge"]) as u3,
+    ):
         for name, url in zip(plans, (u1, u2, u3), strict=True):
             _subscribe(pg_sessions, name, url, secret)
         _raise_alerts(pg_sessions, 2)
@@ -322,10 +348,16 @@ def test_only_the_lease_holder_renews_or_records(database: str, stack: Settings,
             assert [r.id for r in claim_due(session, now=later, lease_s=30, owner="B")] == [row_id]
         with sessions.begin() as session:
             assert renew_leases(session, ids=[row_id], owner="A", now=later, lease_s=30) == set()
-            assert not finish_delivery(session, delivery_id=row_id, owner="A", now=later,
-                                       values={"status": "dead", "attempts": 1})  # fmt: skip
-            assert finish_delivery(session, delivery_id=row_id, owner="B", now=later,
-                                   values={"status": "delivered", "attempts": 1, "delivered_at": later})  # fmt: skip
+            assert not finish_delivery(
+                session, delivery_id=row_id, owner="A", now=later, values={"status": "dead", "attempts": 1}
+            )
+            assert finish_delivery(
+                session,
+                delivery_id=row_id,
+                owner="B",
+                now=later,
+                values={"status": "delivered", "attempts": 1, "delivered_at": later},
+            )
         with sessions() as session:
             row = session.get(WebhookDelivery, row_id)
             assert row is not None and (row.status, row.lease_owner, row.lease_until) == ("delivered", None, None)
@@ -378,10 +410,18 @@ def test_sender_reports_refusals_without_raising() -> None:
     async def run() -> list[Any]:
         sender = Sender(timeout_s=1.0)
         try:
-            return [await sender.post(u, b"{}", {}, allow_private=False)
-                    for u in ("http://127.0.0.1:9/x", "http://localhost:9/x", "http://[::ffff:169.254.169.254]/",
-                              "http://2130706433:9/", "http://0x7f.0.0.1:9/", "http://no-such-host.invalid/",
-                              "gopher://127.0.0.1/")]  # fmt: skip
+            return [
+                await sender.post(u, b"{}", {}, allow_private=False)
+                for u in (
+                    "http://127.0.0.1:9/x",
+                    "http://localhost:9/x",
+                    "http://[::ffff:169.254.169.254]/",
+                    "http://2130706433:9/",
+                    "http://0x7f.0.0.1:9/",
+                    "http://no-such-host.invalid/",
+                    "gopher://127.0.0.1/",
+                )
+            ]
         finally:
             await sender.close()
 

@@ -18,8 +18,9 @@ ROOT = Path(__file__).resolve().parents[2]
 def _k8s_documents() -> list[dict]:  # type: ignore[type-arg]
     kubectl = shutil.which("kubectl")
     if kubectl:  # kustomize, as `kubectl apply -k` would render it
-        rendered = subprocess.run([kubectl, "kustomize", str(ROOT / "deploy/k8s")], capture_output=True, text=True,
-                                  check=True).stdout  # fmt: skip
+        rendered = subprocess.run(
+            [kubectl, "kustomize", str(ROOT / "deploy/k8s")], capture_output=True, text=True, check=True
+        ).stdout
         return [d for d in yaml.safe_load_all(rendered) if d]
     kustomization = yaml.safe_load((ROOT / "deploy/k8s/kustomization.yaml").read_text())
     return [

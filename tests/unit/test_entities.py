@@ -103,10 +103,41 @@ def test_caps_must_be_positive() -> None:
 # --- same answers as the former (quadratic) tagger wherever no cap is reached ---
 
 FRAGMENTS = [
-    "Acme", "ACME", "acme", "Corp", "corporation", "Bank", "of", "America", "Movil", "América", "Móvil", "$ACME",
-    "$bac", "$$glbx", "Globex", "Stark", "Industries", "Ind", "Initech", "Initrode", "BofA", "ville", "_", "s",
-    "'", "(", ")", ",", ".", "$", "x", "é", "\u0301", "İ",
-]  # fmt: skip
+    "Acme",
+    "ACME",
+    "acme",
+    "Corp",
+    "corporation",
+    "Bank",
+    "of",
+    "America",
+    "Movil",
+    "América",
+    "Móvil",
+    "$ACME",
+    "$bac",
+    "$$glbx",
+    "Globex",
+    "Stark",
+    "Industries",
+    "Ind",
+    "Initech",
+    "Initrode",
+    "BofA",
+    "ville",
+    "_",
+    "s",
+    "'",
+    "(",
+    ")",
+    ",",
+    ".",
+    "$",
+    "x",
+    "é",
+    "\u0301",
+    "İ",
+]
 
 
 REFERENCE = EntityMatcher(load_watchlist(WATCHLIST))
