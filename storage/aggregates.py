@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import math
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -90,6 +90,23 @@ class AddResult:
     duplicates: int = 0
     late: list[int] = field(default_factory=list)  # positions of the items whose minute was already closed
 
+    @classmethod
+    def of_codes(cls, codes: Iterable[int]) -> AddResult:
+        """Tally add_event.lua's answers, one per item in order: 0 duplicate, 2 late, anything else counted.
+
+        >>> AddResult.of_codes([1, 0, 2, 1])
+        AddResult(counted=2, duplicates=1, late=[2])
+        """
+        result = cls()
+        for position, code in enumerate(codes):
+            if code == 0:
+                result.duplicates += 1
+            elif code == 2:
+                result.late.append(position)
+            else:
+                result.counted += 1
+        return result
+
 
 def stats_from_hash(raw: dict[bytes, bytes] | dict[str, str]) -> MinuteStats:
     """A bucket hash as MinuteStats (an absent bucket is all zeros).
@@ -125,15 +142,7 @@ class AggregateStore:
         pipe = self.client.pipeline(transaction=False)
         for item in items:
             await self._add(keys=self._keys_of(item).argv(), args=self._args_of(item).argv(), client=pipe)
-        result = AddResult()
-        for position, code in enumerate(await pipe.execute()):
-            if code == 0:
-                result.duplicates += 1
-            elif code == 2:
-                result.late.append(position)
-            else:
-                result.counted += 1
-        return result
+        return AddResult.of_codes(await pipe.execute())
 
     def _keys_of(self, item: ScoredItem) -> AddEventKeys:
         k = self.keys

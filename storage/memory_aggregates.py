@@ -52,16 +52,7 @@ class MemoryAggregateStore:
 
     # --- writes ---
     async def add_batch(self, items: Sequence[ScoredItem]) -> AddResult:
-        result = AddResult()
-        for position, item in enumerate(items):
-            code = self._add(item)
-            if code == 0:
-                result.duplicates += 1
-            elif code == 2:
-                result.late.append(position)
-            else:
-                result.counted += 1
-        return result
+        return AddResult.of_codes([self._add(item) for item in items])
 
     def _add(self, item: ScoredItem) -> int:
         """add_event.lua's steps: 0 duplicate, 2 late, 1 counted."""
