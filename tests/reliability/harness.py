@@ -207,11 +207,12 @@ class Pipeline:
         assert Counter(a.detector for a in alerts)["volume_spike"] == 1
         self.wait_delivered(len(alerts))
         ok = self.receiver.delivered()
-        ids_per_alert: dict[str, set[str]] = {}
+        ids_per_event: dict[tuple[str, str], set[str]] = {}  # (alert, opened | resolved): one id for all retries
         for headers, body, _ in self.receiver.received:
-            ids_per_alert.setdefault(json.loads(body)["data"]["key"], set()).add(headers["webhook-id"])
+            payload = json.loads(body)
+            ids_per_event.setdefault((payload["data"]["key"], payload["type"]), set()).add(headers["webhook-id"])
         assert {json.loads(b)["data"]["key"] for _, b in ok} == {a.alert_key for a in alerts}
-        assert all(len(ids) == 1 for ids in ids_per_alert.values())
+        assert all(len(ids) == 1 for ids in ids_per_event.values()), ids_per_event
         assert all(verify(self.secret, h, b) for h, b in ok)
         duplicate_letters = 0
         if malformed:
