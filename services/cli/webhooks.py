@@ -83,25 +83,38 @@ def add_cmd(
 
 
 @webhooks_app.command("list")
-def list_cmd() -> None:
+def list_cmd(as_json: Annotated[bool, typer.Option("--json", help="one JSON array, for scripts")] = False) -> None:
+    """The subscriptions with their filters and state (secrets are never shown)."""
     from storage.subscriptions import list_subscriptions
 
+    with _sessions(Settings())() as session:
+        rows = [
+            {
+                "name": s.name,
+                "url": s.url,
+                "format": s.payload_format,
+                "entities": s.entities,
+                "detectors": s.detectors,
+                "min_severity": s.min_severity,
+                "enabled": s.enabled,
+                "disabled_reason": s.disabled_reason,
+            }
+            for s in list_subscriptions(session)
+        ]
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2))
+        return
     table = Table(title="webhook subscriptions")
     for column in ("name", "url", "format", "filters", "state"):
         table.add_column(column)
-    with _sessions(Settings())() as session:
-        for s in list_subscriptions(session):
-            filters = ", ".join(
-                f
-                for f in (
-                    f"entities={s.entities}" if s.entities else "",
-                    f"detectors={s.detectors}" if s.detectors else "",
-                    f">= {s.min_severity}",
-                )
-                if f
-            )
-            state = "enabled" if s.enabled else f"disabled: {s.disabled_reason}"
-            table.add_row(s.name, s.url, s.payload_format, filters, state)
+    for r in rows:
+        filters = [
+            f"entities={r['entities']}" if r["entities"] else "",
+            f"detectors={r['detectors']}" if r["detectors"] else "",
+        ]
+        filters.append(f">= {r['min_severity']}")
+        state = "enabled" if r["enabled"] else f"disabled: {r['disabled_reason']}"
+        table.add_row(str(r["name"]), str(r["url"]), str(r["format"]), ", ".join(f for f in filters if f), state)
     console.print(table)
 
 

@@ -3,6 +3,7 @@ that carries only what a person needs (library logs go to a file)."""
 
 from __future__ import annotations
 
+import json
 import logging
 import subprocess
 import sys
@@ -59,3 +60,18 @@ def test_library_logs_go_to_the_file_and_not_the_console(tmp_path: Path, capfd) 
         for handler in [h for h in root.handlers if isinstance(h, logging.FileHandler)]:
             root.removeHandler(handler)
             handler.close()
+
+
+def test_webhooks_list_speaks_json_for_scripts(tmp_path: Path) -> None:
+    database = f"sqlite:///{tmp_path / 'radar.db'}"
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "RADAR_DATABASE_URL": database}
+
+    def radar(*args: str) -> subprocess.CompletedProcess[str]:
+        command = [sys.executable, "-m", "services.cli", *args]
+        return subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=120, env=env)
+
+    assert json.loads(radar("webhooks", "list", "--json").stdout) == []
+    added = radar("webhooks", "add", "oncall", "http://127.0.0.1:9/hook", "--allow-private", "--min-severity", "high")
+    assert added.returncode == 0, added.stdout + added.stderr
+    (listed,) = json.loads(radar("webhooks", "list", "--json").stdout)
+    assert listed["name"] == "oncall" and listed["min_severity"] == "high" and "secret" not in listed
