@@ -5,7 +5,7 @@ RadarError
 ├── StackError               a local service failed to install, start or become ready
 ├── EventError               a raw record that breaks the event contract (goes to the dead-letter topic)
 ├── InferenceError
-│   ├── ModelContractError   the served model does not match ARCHITECTURE.md's contract
+│   ├── ModelContractError   the served model does not match docs/architecture.md's contract
 │   └── InferenceUnavailable Triton cannot be reached or keeps failing (retry later, never drop)
 ├── StorageError             Redis or SQL failed
 ├── NotFound                 a named thing (alert, subscription, entity) does not exist

@@ -17,7 +17,7 @@ __all__ = ["Settings", "TopicNames"]
 
 
 class TopicNames(BaseModel):
-    """Kafka topics of ARCHITECTURE.md; overridable so tests and tenants can use their own names."""
+    """Kafka topics of docs/architecture.md; overridable so tests and tenants can use their own names."""
 
     raw_news: str = "radar.raw.news"
     raw_social: str = "radar.raw.social"

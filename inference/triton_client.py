@@ -36,7 +36,7 @@ class ModelInfo:
 
 
 def check_contract(metadata: dict[str, Any], config: dict[str, Any]) -> ModelInfo:
-    """Validate Triton's model metadata and config (as JSON dicts) against ARCHITECTURE.md's model contract.
+    """Validate Triton's model metadata and config (as JSON dicts) against docs/architecture.md's model contract.
 
     >>> md = {"name": "sentiment", "versions": ["2"],
     ...       "inputs": [{"name": "TEXT", "datatype": "BYTES", "shape": ["-1", "1"]}],

@@ -1,4 +1,4 @@
-"""Builds Triton model repositories for the ``sentiment`` model of ARCHITECTURE.md.
+"""Builds Triton model repositories for the ``sentiment`` model of docs/architecture.md.
 
 A repository holds one model directory with a ``config.pbtxt`` and numbered version directories. Each version
 carries the python-backend ``model.py``, the runtime module and the model's files, so a repository is

@@ -37,8 +37,8 @@ class SqlAlertSink:
     """Alerts, their resolutions, their outbox rows and the minute's rollups in one SQL transaction (idempotent by
     alert key).
 
-    The schema is brought up to date by the first write, not at start-up: a worker starts and scores while the
-    database is away, and a failed write (schema included) just leaves the minute open for the next try.
+    The schema revision is checked (never migrated) by the first write, not at start-up: a worker starts and scores
+    while the database is away, and a failed write (schema included) just leaves the minute open for the next try.
     """
 
     def __init__(self, engine: Engine) -> None:

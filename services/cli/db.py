@@ -139,7 +139,7 @@ def _revision(engine: Engine) -> SchemaRevision:
 def topics_create(
     partitions: Annotated[int | None, typer.Option(help="default: RADAR_TOPIC_PARTITIONS")] = None,
 ) -> None:
-    """Create the topics of ARCHITECTURE.md that do not exist yet (existing ones are left as they are)."""
+    """Create the topics of docs/architecture.md that do not exist yet (existing ones are left as they are)."""
     from stream.topics import ensure_topics
 
     settings = Settings()

@@ -23,7 +23,7 @@ def run_dispatcher(
     from services.webhooks.housekeeping import Pruner
     from storage.db import make_engine, make_sessionmaker
 
-    sessions = make_sessionmaker(make_engine(settings.database_url))  # the schema is applied by the first round
+    sessions = make_sessionmaker(make_engine(settings.database_url))  # checked (never migrated) by the first round
 
     async def main() -> None:
         stop = asyncio.Event()
