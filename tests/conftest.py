@@ -16,16 +16,23 @@ def settings() -> Settings:
 
 
 @pytest.fixture(scope="session")
-def stack(settings: Settings) -> Settings:
+def stack(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Settings:
     """Bring the real Kafka, Redis, PostgreSQL and Triton up (no-op when already up). Never skipped: a test
     that needs a service it cannot start fails with the service's log tail. Tests score with the tiny model and
-    replay fixed dates, so the event-time policy's age limit is off for them (its own tests set it)."""
+    replay fixed dates, so the event-time policy's age limit is off for them (its own tests set it). Their SQL
+    default is a SQLite file of this session, migrated here, never the developer's var/radar.db."""
     from inference.model_store import TINY_MODEL_NAME
     from localdev.stack import Stack
+    from storage.db import make_engine, upgrade
 
     Stack(settings).up()
+    database_url = f"sqlite:///{tmp_path_factory.mktemp('sql') / 'radar.db'}"
+    engine = make_engine(database_url)
+    upgrade(engine)
+    engine.dispose()
     # the tests replay fixed dates of 2026 (reproducible scenarios): a historic replay, on purpose
-    return settings.model_copy(update={"model_name": TINY_MODEL_NAME, "event_max_age_s": 0.0})
+    update = {"model_name": TINY_MODEL_NAME, "event_max_age_s": 0.0, "database_url": database_url}
+    return settings.model_copy(update=update)
 
 
 @pytest.fixture

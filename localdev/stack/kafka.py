@@ -13,10 +13,9 @@ import subprocess
 from pathlib import Path
 from string import Template
 
-from kafka import KafkaAdminClient
-
 from core.errors import StackError
 from localdev.stack.base import LOOPBACK, LocalService
+from stream.topics import admin_client
 
 __all__ = ["REPO_ROOT", "KafkaService", "listener_hosts"]
 
@@ -120,7 +119,7 @@ class KafkaService(LocalService):
         return self.probe()
 
     def probe(self) -> bool:
-        admin = KafkaAdminClient(**self.settings.kafka_python_config(), request_timeout_ms=3000)
+        admin = admin_client(self.settings, request_timeout_ms=3000)
         try:
             return bool(admin.describe_cluster().get("brokers"))
         finally:

@@ -23,7 +23,6 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
 
 from kafka import KafkaProducer
 from kafka.errors import KafkaConnectionError, KafkaError
@@ -31,6 +30,7 @@ from kafka.producer.future import FutureRecordMetadata
 
 from core.settings import Settings
 from stream.producer import EventProducer, delivered
+from stream.topics import closed_on_failure
 
 __all__ = ["KafkaUnavailable", "Outgoing", "Publisher"]
 
@@ -135,16 +135,10 @@ def _listening(bootstrap_servers: str, timeout_s: float) -> None:
 def _bounded_producer(settings: Settings, wait_ms: int) -> EventProducer:
     """An EventProducer whose bootstrap and sends block at most ``wait_ms``; on failure its sockets are closed
     (kafka-python leaves the client of a producer whose bootstrap failed open)."""
-    clients: list[Any] = []
     make_client = KafkaProducer.DEFAULT_CONFIG["kafka_client"]
-
-    def client(**configs: Any) -> Any:
-        clients.append(make_client(**configs))
-        return clients[-1]
-
-    try:
-        return EventProducer(settings, bootstrap_timeout_ms=wait_ms, max_block_ms=wait_ms, kafka_client=client)
-    except BaseException:
-        for made in clients:
-            made.close()
-        raise
+    return closed_on_failure(
+        lambda **configs: EventProducer(settings, **configs),
+        make_client,
+        bootstrap_timeout_ms=wait_ms,
+        max_block_ms=wait_ms,
+    )
