@@ -26,6 +26,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from alembic.util import CommandError
 from sqlalchemy import Connection, Engine, create_engine, event, inspect
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.errors import StorageError
@@ -150,7 +151,7 @@ def require_current_schema(engine: Engine) -> None:
     runs); nothing else is ever migrated here. An unreachable database raises SQLAlchemy's error, to retry."""
     problem = schema_problem(engine)
     if problem is not None and engine.dialect.name == "sqlite":
-        if _create_empty_sqlite(engine):
+        if _create_empty_sqlite_with_retries(engine):
             return
         problem = schema_problem(engine)  # another process may just have created it
     if problem is None:
@@ -160,6 +161,19 @@ def require_current_schema(engine: Engine) -> None:
         _last_logged[problem] = now
         log.error("%s", problem)
     raise StorageError(problem)
+
+
+def _create_empty_sqlite_with_retries(engine: Engine, attempts: int = 3) -> bool:
+    """Processes starting together on one new file race for it; a loser can meet the winner's lock or half-made
+    file as an OperationalError, and simply looks again."""
+    for attempt in range(attempts):
+        try:
+            return _create_empty_sqlite(engine)
+        except OperationalError:
+            if attempt == attempts - 1:
+                raise
+            time.sleep(0.2 * (attempt + 1))
+    return False
 
 
 def _create_empty_sqlite(engine: Engine) -> bool:

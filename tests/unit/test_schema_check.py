@@ -88,7 +88,7 @@ def test_processes_starting_together_on_a_new_sqlite_file_create_it_once(tmp_pat
         for _ in range(4)
     ]
     outputs = [p.communicate(timeout=60)[1] for p in procs]
-    assert [p.returncode for p in procs] == [0, 0, 0, 0], outputs
+    assert [p.returncode for p in procs] == [0, 0, 0, 0], "\n---\n".join(outputs)
     assert sum("created the schema" in o for o in outputs) == 1, outputs
     engine = make_engine(url)
     assert schema_problem(engine) is None
