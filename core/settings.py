@@ -61,7 +61,6 @@ class Settings(BaseSettings):
     event_max_future_s: float = Field(default=300.0, ge=0)
     event_max_age_s: float = Field(default=2 * 86_400.0, ge=0)
     allowed_lateness_s: float = 30.0
-    settle_s: float = 5.0
     idle_grace_s: float = 120.0
     close_interval_s: float = 5.0
     # an open alert resolves once its detector has stayed normal this long (event time)

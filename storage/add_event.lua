@@ -1,6 +1,6 @@
 -- Count one scored event exactly once: dedupe by id and every bucket increment in one atomic step.
 -- Named arguments: this is the script's body. storage/add_event.py prepends a generated header that binds the
--- fields of AddEventKeys and AddEventArgs (seen_key ... partition_marks_key, prefix ... partitions, entities) to
+-- fields of AddEventKeys and AddEventArgs (seen_key ... closed_through_key, prefix ... ttl_meta, entities) to
 -- their KEYS and ARGV positions; the body reads those names only, never KEYS or ARGV (a unit test checks).
 -- Returns 0 for a duplicate, 1 when counted, 2 when late: its minute was already closed, so it is not counted
 -- (the caller dead-letters it with that reason; its id stays seen, so a redelivery is a duplicate, not a second
@@ -34,13 +34,6 @@ redis.call('EXPIRE', entities_key, ttl_meta)
 local watermark = tonumber(redis.call('GET', watermark_key) or '0')
 if tonumber(event_time) > watermark then
   redis.call('SET', watermark_key, event_time, 'EX', ttl_meta)
-end
-for name in string.gmatch(partitions, '[^\n]+') do
-  local mark = tonumber(redis.call('HGET', partition_marks_key, name) or '0')
-  if tonumber(event_time) > mark then
-    redis.call('HSET', partition_marks_key, name, event_time)
-  end
-  redis.call('EXPIRE', partition_marks_key, ttl_meta)
 end
 local first = tonumber(redis.call('GET', first_minute_key) or '-1')
 if first < 0 or tonumber(minute) < first then

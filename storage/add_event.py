@@ -29,7 +29,6 @@ class AddEventKeys:
     watermark_key: str  # the largest event time counted
     first_minute_key: str  # the earliest minute counted
     closed_through_key: str  # the last minute closed (the closer's)
-    partition_marks_key: str  # hash: partition -> the largest event time counted from it
 
     def argv(self) -> list[str]:
         return [getattr(self, f.name) for f in fields(self)]
@@ -52,7 +51,6 @@ class AddEventArgs:
     ttl_minute: int
     ttl_hour: int
     ttl_meta: int
-    partitions: str  # newline-separated, may be empty
     entities: tuple[str, ...]
 
     def argv(self) -> list[str | int | float]:
@@ -63,7 +61,7 @@ class AddEventArgs:
 def header() -> str:
     """The Lua lines that bind every name of the two tables to its position.
 
-    >>> print(header().splitlines()[0]); print(header().splitlines()[6])
+    >>> print(header().splitlines()[0]); print(header().splitlines()[5])
     local seen_key = KEYS[1]
     local prefix = ARGV[1]
     """

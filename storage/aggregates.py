@@ -44,11 +44,10 @@ class ScoredItem:
     score: float
     published_at: datetime
     snippet: str
-    partitions: tuple[str, ...] = ()  # where it came through (raw and scored partition), for their watermarks
     source: str | None = None  # the event's source, shown with the evidence
 
     @classmethod
-    def from_scored(cls, record: dict[str, Any], partitions: tuple[str, ...] = ()) -> ScoredItem:
+    def from_scored(cls, record: dict[str, Any]) -> ScoredItem:
         source = record.get("source")
         return cls(
             id=str(record["id"]),
@@ -58,7 +57,6 @@ class ScoredItem:
             score=float(record["sentiment"]["score"]),
             published_at=datetime.fromisoformat(str(record["published_at"]).replace("Z", "+00:00")),
             snippet=str(record.get("text", ""))[:200],
-            partitions=partitions,
             source=str(source) if source is not None else None,
         )
 
@@ -152,7 +150,6 @@ class AggregateStore:
             watermark_key=k.watermark,
             first_minute_key=k.first_minute,
             closed_through_key=k.closed_through,
-            partition_marks_key=k.partition_marks,
         )
 
     def _args_of(self, item: ScoredItem) -> AddEventArgs:
@@ -171,7 +168,6 @@ class AggregateStore:
             ttl_minute=self.minute_ttl_s,
             ttl_hour=self.hour_ttl_s,
             ttl_meta=self.meta_ttl_s,
-            partitions="\n".join(item.partitions),
             entities=(ALL_ENTITIES, *item.entities),
         )
 
@@ -241,11 +237,6 @@ class AggregateStore:
     async def watermark(self) -> float | None:
         value = await self.client.get(self.keys.watermark)
         return float(value) if value is not None else None
-
-    async def partition_marks(self) -> dict[str, float]:
-        """The largest event time counted per partition it came through."""
-        raw = await self.client.hgetall(self.keys.partition_marks)
-        return {(k.decode() if isinstance(k, bytes) else str(k)): float(v) for k, v in raw.items()}
 
     async def first_minute(self) -> int | None:
         value = await self.client.get(self.keys.first_minute)

@@ -44,7 +44,6 @@ class MemoryAggregateStore:
         self._evidence: dict[tuple[str, int], list[str]] = {}  # newest first, as LPUSH leaves it
         self._entities: dict[str, int] = {}  # entity -> last minute with events
         self._watermark: float | None = None
-        self._marks: dict[str, float] = {}
         self._first_minute: int | None = None
         self._closed_through: int | None = None
         self._detectors: dict[str, str] = {}  # JSON, as Redis keeps it
@@ -71,8 +70,6 @@ class MemoryAggregateStore:
             self._evidence[(entity, minute)] = [snippet, *self._evidence.get((entity, minute), [])][:EVIDENCE_KEPT]
             self._entities[entity] = max(minute, self._entities.get(entity, minute))
         self._watermark = ts if self._watermark is None else max(self._watermark, ts)
-        for name in item.partitions:
-            self._marks[name] = max(ts, self._marks.get(name, ts))
         self._first_minute = minute if self._first_minute is None else min(self._first_minute, minute)
         return 1
 
@@ -95,9 +92,6 @@ class MemoryAggregateStore:
     # --- reads ---
     async def watermark(self) -> float | None:
         return self._watermark
-
-    async def partition_marks(self) -> dict[str, float]:
-        return dict(self._marks)
 
     async def first_minute(self) -> int | None:
         return self._first_minute

@@ -19,14 +19,10 @@ __all__ = ["MinuteStore"]
 
 
 class MinuteStore(Protocol):
-    """The counted minutes, the marks that say how far they are complete, the closing state and detector state."""
+    """The counted minutes, the largest event time counted, the closing state and detector state."""
 
     async def watermark(self) -> float | None:
         """The largest event time counted (None before the first event)."""
-        ...
-
-    async def partition_marks(self) -> dict[str, float]:
-        """The largest event time counted per partition it came through."""
         ...
 
     async def first_minute(self) -> int | None:

@@ -8,7 +8,6 @@
 | ``ev:{entity}:{minute}``              | list   | up to 20 recent events (id, snippet, score)        | 2 days      |
 | ``entities``                          | zset   | entity -> last minute with events                  | 8 days      |
 | ``watermark``                         | string | largest event time seen (epoch seconds)            | 8 days      |
-| ``marks``                             | hash   | partition -> largest event time counted from it    | 8 days      |
 | ``first_minute``                      | string | the first minute with events                       | 8 days      |
 | ``closed_through``                    | string | last minute whose buckets are closed and detected  | 8 days      |
 | ``det:{entity}``                      | string | detector state (JSON), so a restart resumes        | 8 days      |
@@ -53,10 +52,6 @@ class Keys:
     @property
     def watermark(self) -> str:
         return f"{self.prefix}watermark"
-
-    @property
-    def partition_marks(self) -> str:
-        return f"{self.prefix}marks"
 
     @property
     def first_minute(self) -> str:

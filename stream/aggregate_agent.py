@@ -21,7 +21,7 @@ import redis.asyncio as aioredis
 from core.retry import Backoff, retry_forever
 from core.settings import Settings
 from storage.aggregates import AddResult, AggregateStore, ScoredItem
-from stream.backlog import SOURCE_HEADER, KafkaBacklog, partition_name
+from stream.backlog import KafkaBacklog
 from stream.closer import DetectionSink, MinuteCloser
 from stream.deadletter import DeadLetter, dead_letter
 from stream.lag import report_close_delay
@@ -38,7 +38,6 @@ __all__ = [
     "close_quietly",
     "count_until_stored",
     "late_letters",
-    "partitions_of",
     "read_batch",
     "register_aggregate_agent",
 ]
@@ -52,15 +51,6 @@ class BatchStore(Protocol):
     """What counting needs of the store (:class:`storage.aggregates.AggregateStore` in the workers)."""
 
     async def add_batch(self, items: Sequence[ScoredItem]) -> AddResult: ...
-
-
-def partitions_of(event: faust.EventT) -> tuple[str, ...]:
-    """The raw partition a scored event was read from (the score agent's header) and its scored partition."""
-    message = event.message
-    headers = dict(message.headers or ())
-    source = headers.get(SOURCE_HEADER)
-    scored = partition_name(message.topic, message.partition)
-    return (source.decode(), scored) if isinstance(source, bytes) else (scored,)
 
 
 def _letter(event: faust.EventT, reason: str) -> DeadLetter:
@@ -84,7 +74,7 @@ def read_batch(events: Sequence[faust.EventT]) -> tuple[list[ScoredItem], list[f
     letters: list[DeadLetter] = []
     for event in events:
         try:
-            items.append(ScoredItem.from_scored(json.loads(event.value), partitions_of(event)))
+            items.append(ScoredItem.from_scored(json.loads(event.value)))
             read.append(event)
         except Exception as exc:  # noqa: BLE001 - no record may stop the batch: it is dead-lettered
             letters.append(_letter(event, f"unreadable scored event: {exc!r}"))
@@ -153,14 +143,13 @@ class SharedCloser:
         if self.store is None or self.closer is None:
             s = self.settings
             store = AggregateStore(aioredis.from_url(s.redis_url), prefix=s.redis_prefix)
-            backlog = KafkaBacklog(s, [*s.topics.raw(), s.topics.scored])
+            backlog = KafkaBacklog(s, s.topics.raw(), s.topics.scored)
             sink = SensitivitySink(await self.sink_factory(self.app), lambda: self.watchlist.thresholds)
             self.closer = MinuteCloser(
                 store,
                 sink,
                 backlog,
                 lateness_s=s.allowed_lateness_s,
-                settle_s=s.settle_s,
                 idle_grace_s=s.idle_grace_s,
                 max_future_s=s.event_max_future_s,
                 resolve_after_s=s.alert_resolve_after_s,

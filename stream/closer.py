@@ -1,16 +1,19 @@
-"""Closing minutes: when the low watermark passes a minute, run detection on it for every active entity, once.
+"""Closing minutes: when every event up to a minute (plus the allowed lateness) is counted, run detection on it for
+every active entity, once.
 
-Each partition an event came through (its raw partition and its scored partition) keeps a mark: the largest event
-time counted from it. The low watermark is the smallest mark among the partitions that still hold uncommitted
-records (asked of Kafka), or the largest event time when none does. A partition that is stuck (Triton away, a
-worker killed before the rebalance) therefore holds every minute open until its records are counted, however far
-the other partitions have run ahead; a partition with nothing to read holds nothing. Watermarks advance with the
-events, never with the clock, so a replay of last year's data closes its minutes as correctly as a live feed.
+Which events are still uncounted is asked of Kafka (:mod:`stream.backlog`): each look gives a bound, the event time
+of the first uncommitted valid record of every raw partition that has one (or, where none has, the largest event
+time counted), and the scored topic's end offsets. The bound becomes true once a later look shows the aggregate
+stage committed through those end offsets: then everything the raw commits covered is counted, and what is left is
+at or after the bound. The closer keeps its looks and closes up to the newest confirmed bound. A partition that is
+stuck (Triton away, a worker killed before the rebalance) therefore holds every minute open until its records are
+counted, however far the others have run ahead; a partition with nothing to read holds nothing. Bounds advance
+with the events, never with the clock, so a replay of last year's data closes its minutes as correctly as a live
+feed. (Counted event times alone give no such bound: the scored topic merges every raw partition, written by
+several workers and concurrent batches, so an old event can wait in a scored partition behind newer ones.)
 
-A minute closes once the low watermark minus the allowed lateness has been past it for ``settle_s`` of wall time
-(records in flight between the two topics are counted first). When nothing is pending and the largest event time
-has not moved for ``idle_grace_s``, the stream is quiet and the minute holding the last event is closed too, so
-the end of a burst is not left open.
+When nothing is pending and the largest event time has not moved for ``idle_grace_s``, the stream is quiet and the
+minute holding the last event is closed too, so the end of a burst is not left open.
 One worker at a time holds the closing lock; minutes are closed in order and ``closed_through`` advances only
 after a minute's alerts and rollups are handed to the sink, so a crash re-closes a minute rather than skip it.
 Re-closing is harmless: detectors ignore minutes they already learnt and alerts are idempotent by key.
@@ -28,16 +31,17 @@ from __future__ import annotations
 import logging
 import math
 from collections import deque
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
 from core.alerts import Alert
 from core.domain import Rollup
 from storage.minute_store import MinuteStore
 from storage.redis_keys import ALL_ENTITIES
+from stream.backlog import Backlog
 from stream.detect import EntityDetectors, detect_minute, minute_start, resolve_after_minutes
 
-__all__ = ["Backlog", "DetectionSink", "MinuteCloser", "Rollup", "last_closable_minute", "low_watermark"]
+__all__ = ["BacklogSource", "DetectionSink", "MinuteCloser", "Rollup", "last_closable_minute"]
 
 log = logging.getLogger("radar.closer")
 
@@ -50,24 +54,10 @@ class DetectionSink(Protocol):
     ) -> None: ...
 
 
-class Backlog(Protocol):
-    async def pending(self) -> set[str]: ...
+class BacklogSource(Protocol):
+    """Where the closer learns what is uncounted (:class:`stream.backlog.KafkaBacklog` in the workers)."""
 
-
-def low_watermark(marks: Mapping[str, float], pending: Collection[str], high: float) -> float | None:
-    """The event time up to which every event is counted; None while a pending partition has no mark yet.
-
-    >>> low_watermark({"raw:0": 600.0, "raw:1": 900.0}, pending={"raw:0"}, high=900.0)  # raw:0 is behind
-    600.0
-    >>> low_watermark({"raw:0": 600.0, "raw:1": 900.0}, pending=set(), high=900.0)  # nothing left to read
-    900.0
-    >>> low_watermark({"raw:1": 900.0}, pending={"raw:0"}, high=900.0) is None  # raw:0 not counted from yet
-    True
-    """
-    behind = [marks.get(name) for name in pending]
-    if any(mark is None for mark in behind):
-        return None
-    return min([high, *(mark for mark in behind if mark is not None)])
+    async def snapshot(self) -> Backlog: ...
 
 
 def last_closable_minute(watermark: float, *, lateness_s: float, quiet: bool) -> int:
@@ -88,54 +78,57 @@ class MinuteCloser:
         self,
         store: MinuteStore,
         sink: DetectionSink,
-        backlog: Backlog,
+        backlog: BacklogSource,
         *,
         lateness_s: float = 30.0,
-        settle_s: float = 5.0,
         idle_grace_s: float = 120.0,
         max_minutes: int = 600,
         max_future_s: float = 300.0,
         resolve_after_s: float = 900.0,
+        max_looks: int = 256,
     ) -> None:
         self.store, self.sink, self.backlog = store, sink, backlog
-        self.lateness_s, self.settle_s, self.idle_grace_s = lateness_s, settle_s, idle_grace_s
+        self.lateness_s, self.idle_grace_s = lateness_s, idle_grace_s
         self.max_minutes = max_minutes
         self.max_future_s = max_future_s
         self.resolve_after = resolve_after_minutes(resolve_after_s)
-        self._samples: deque[tuple[float, float]] = deque()  # (wall time, low watermark) when it changed
+        # looks not confirmed yet, oldest first: (their bound, the scored end offsets they saw)
+        self._looks: deque[tuple[float, Mapping[str, int]]] = deque(maxlen=max_looks)
+        self._confirmed: float | None = None  # the newest confirmed bound
         self._high: tuple[float, float] | None = None  # (wall time, largest event time) when it last moved
 
-    def _settled(self, now: float) -> float | None:
-        """The low watermark as it was ``settle_s`` ago (the newest sample at least that old)."""
-        while len(self._samples) > 1 and self._samples[1][0] <= now - self.settle_s:
-            self._samples.popleft()
-        first = self._samples[0] if self._samples else None
-        return first[1] if first and first[0] <= now - self.settle_s else None
+    def _confirm(self, look: Backlog) -> float | None:
+        """The bound of the newest look whose published records ``look`` shows all counted (commits are read before
+        end offsets, so a look whose commits reach its own end offsets confirms itself)."""
+        while self._looks and look.counted_through(self._looks[0][1]):
+            bound, _ = self._looks.popleft()
+            self._confirmed = bound if self._confirmed is None else max(self._confirmed, bound)
+        return self._confirmed
 
     async def close_ready(self, now: float) -> int:
-        """Close every minute the watermark allows (at most ``max_minutes`` per call); returns how many.
+        """Close every minute the confirmed bound allows (at most ``max_minutes`` per call); returns how many.
 
-        ``now`` is wall-clock time, used to notice that the watermark stopped moving and to never close a minute
-        that has not begun yet (beyond the allowed skew).
+        ``now`` is wall-clock time, used to notice that the stream went quiet and to never close a minute that has
+        not begun yet (beyond the allowed skew).
         """
         high = await self.store.watermark()
         if high is None:
             return 0
         if self._high is None or self._high[1] != high:
             self._high = (now, high)
-        pending = await self.backlog.pending()
-        low = low_watermark(await self.store.partition_marks(), pending, high)
-        if low is not None and (not self._samples or self._samples[-1][1] != low):
-            self._samples.append((now, low))
-        quiet = not pending and now - self._high[0] >= self.idle_grace_s
+        look = await self.backlog.snapshot()
+        bound = look.bound(high)
+        if bound is not None:
+            self._looks.append((bound, look.published))
+        confirmed = self._confirm(look)  # a look confirms itself when everything it saw published is counted
+        quiet = not look.pending and now - self._high[0] >= self.idle_grace_s
         if quiet:
             target = last_closable_minute(high, lateness_s=self.lateness_s, quiet=True)  # everything is counted
         else:
-            settled = self._settled(now)
-            if settled is None or low is None:
+            if confirmed is None or bound is None:
                 return 0
-            # a partition that has records again can pull the low watermark back below the settled one
-            target = last_closable_minute(min(settled, low), lateness_s=self.lateness_s, quiet=False)
+            # a partition that has records again can hold the bound back below the confirmed one
+            target = last_closable_minute(min(confirmed, bound), lateness_s=self.lateness_s, quiet=False)
         # never past the wall clock plus the allowed skew, whatever event time came in (the score stage refuses
         # events stamped further ahead; this holds even for one that slipped through another way)
         target = min(target, math.floor((now + self.max_future_s) / 60) - 1)

@@ -25,7 +25,6 @@ from core.errors import InferenceUnavailable
 from core.retry import Backoff, RandomSource, retry_forever
 from inference.resilience import CircuitBreaker
 from inference.triton_client import ModelInfo
-from stream.backlog import SOURCE_HEADER, partition_name
 from stream.deadletter import DeadLetter
 from stream.events import EventTimePolicy
 from stream.metrics import (
@@ -187,13 +186,12 @@ class ScoreStage:
         now = self.clock()
         records = []
         for (event, entities, source), p in zip(prepared.valid, probs, strict=True):
-            headers = ((SOURCE_HEADER, partition_name(source.topic, source.partition).encode()),)
             try:
                 value = encode(scored_event(event, entities, p.tolist(), model=model, now=now))
             except Exception as exc:  # noqa: BLE001 - this record's problem, not the batch's
                 prepared.dead.append(unhandled(source, exc))
                 continue
-            records.append(OutRecord(self.scored_topic, event.id.encode(), value, headers=headers))
+            records.append(OutRecord(self.scored_topic, event.id.encode(), value))
         return records
 
     async def infer(self, texts: list[str]) -> np.ndarray:

@@ -15,7 +15,7 @@ from kafka.structs import OffsetAndMetadata
 from core.alerts import Alert, Evidence
 from core.settings import Settings
 from storage.aggregates import AggregateStore, ScoredItem
-from stream.backlog import KafkaBacklog, partition_name
+from stream.backlog import Backlog, KafkaBacklog, partition_name
 from stream.closer import MinuteCloser, Rollup
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -24,29 +24,20 @@ BASE = int(T0.timestamp() // 60)
 
 
 def _items(first: int, minutes: range, partition: str, entity: str = "ACME") -> list[ScoredItem]:
+    at = [T0 + timedelta(minutes=m, seconds=30) for m in minutes]
     return [
-        ScoredItem(
-            f"{partition}-{first + i}",
-            "news",
-            (entity,),
-            "neutral",
-            0.0,
-            T0 + timedelta(minutes=m, seconds=30),
-            "text",
-            partitions=(partition, "scored:0"),
-        )
-        for i, m in enumerate(minutes)
+        ScoredItem(f"{partition}-{first + i}", "news", (entity,), "neutral", 0.0, t, "text") for i, t in enumerate(at)
     ]
 
 
-class Pending:
+class Looks:
     """The backlog as a test sets it (the Kafka side has its own test below)."""
 
     def __init__(self) -> None:
-        self.names: set[str] = set()
+        self.heads: dict[str, float | None] = {}
 
-    async def pending(self) -> set[str]:
-        return set(self.names)
+    async def snapshot(self) -> Backlog:
+        return Backlog(pending=frozenset(self.heads), heads=dict(self.heads))
 
 
 class Minutes:
@@ -70,77 +61,71 @@ async def store(stack, unique):  # type: ignore[no-untyped-def]
 
 
 async def test_a_partition_that_is_behind_holds_every_minute_open(store: AggregateStore) -> None:
-    backlog, sink = Pending(), Minutes()
-    closer = MinuteCloser(store, sink, backlog, lateness_s=30, settle_s=5, idle_grace_s=60)
+    backlog, sink = Looks(), Minutes()
+    closer = MinuteCloser(store, sink, backlog, lateness_s=30, idle_grace_s=60)
     await store.add_batch(_items(0, range(0, 11), "raw:0") + _items(100, range(0, 41), "raw:1"))
-    assert await store.partition_marks() == {
-        "raw:0": (T0 + timedelta(minutes=10, seconds=30)).timestamp(),
-        "raw:1": (T0 + timedelta(minutes=40, seconds=30)).timestamp(),
-        "scored:0": (T0 + timedelta(minutes=40, seconds=30)).timestamp(),
-    }
+    assert await store.watermark() == (T0 + timedelta(minutes=40, seconds=30)).timestamp()
 
-    backlog.names = {"raw:0"}  # raw:0 has records nobody has counted yet (its worker is waiting for Triton)
+    backlog.heads = {"raw:0": (T0 + timedelta(minutes=11, seconds=30)).timestamp()}  # its worker waits for Triton
     await closer.close_ready(WALL + 1000.0)
-    await closer.close_ready(WALL + 1006.0)
-    assert sink.closed == list(range(BASE, BASE + 10)), "only minutes before raw:0's mark minus lateness close"
+    assert sink.closed == list(range(BASE, BASE + 11)), "only minutes before raw:0's head minus lateness close"
     await closer.close_ready(WALL + 1100.0)
-    assert sink.closed[-1] == BASE + 9, "a stuck partition is not taken for a quiet one, however long it waits"
+    assert sink.closed[-1] == BASE + 10, "a stuck partition is not taken for a quiet one, however long it waits"
 
     await store.add_batch(_items(0, range(11, 41), "raw:0"))  # raw:0 catches up
-    backlog.names = set()
-    await closer.close_ready(
-        WALL + 1101.0
-    )  # nothing pending, nothing newer for 100 s: quiet, the last minute closes too
+    backlog.heads = {}
+    await closer.close_ready(WALL + 1101.0)  # nothing pending, nothing newer for 100 s: quiet, the last closes too
     assert sink.closed == list(range(BASE, BASE + 41))
 
 
-async def test_a_partition_with_nothing_to_read_holds_nothing(store: AggregateStore) -> None:
-    backlog, sink = Pending(), Minutes()
-    closer = MinuteCloser(store, sink, backlog, lateness_s=30, settle_s=5, idle_grace_s=60)
-    await store.add_batch(_items(0, range(0, 3), "raw:0") + _items(100, range(0, 21), "raw:1"))
-    backlog.names = {"raw:1"}  # raw:0 has been quiet since minute 2; raw:1 still has records to read
-    await closer.close_ready(WALL + 1000.0)
-    await closer.close_ready(WALL + 1006.0)
-    assert sink.closed == list(range(BASE, BASE + 20))
+def _raw(event_id: str, minute: int) -> bytes:
+    at = T0 + timedelta(minutes=minute)
+    return json.dumps({"id": event_id, "source": "s", "text": "t", "published_at": at.isoformat()}).encode()
 
 
-async def test_a_pending_partition_without_a_mark_holds_everything(store: AggregateStore) -> None:
-    backlog, sink = Pending(), Minutes()
-    closer = MinuteCloser(store, sink, backlog, lateness_s=30, settle_s=5, idle_grace_s=60)
-    await store.add_batch(_items(100, range(0, 21), "raw:1"))
-    backlog.names = {"raw:0"}  # not one of raw:0's records counted yet
-    for now in (1000.0, 1006.0, 1100.0):
-        await closer.close_ready(WALL + now)
-    assert sink.closed == []
-
-
-async def test_kafka_reports_the_partitions_with_uncommitted_records(fresh_topics) -> None:  # type: ignore[no-untyped-def]
+async def test_kafka_reports_heads_and_scored_progress(fresh_topics) -> None:  # type: ignore[no-untyped-def]
+    """The raw heads are the first *valid* uncommitted records (junk is dead-lettered, never counted, so it holds
+    nothing); the scored side reports end offsets and the group's committed positions."""
     settings: Settings = fresh_topics(partitions=3)
-    topic = settings.topics.raw_news
+    raw, scored = settings.topics.raw_news, settings.topics.scored
     producer = KafkaProducer(**settings.kafka_python_config())
     for i in range(5):
-        producer.send(topic, f"r{i}".encode(), partition=1)
-    producer.send(topic, b"other", partition=2)
+        producer.send(raw, _raw(f"r{i}", 10 + i), partition=1)
+    producer.send(raw, b"{not json", partition=2)
+    producer.send(raw, _raw("late-valid", 3), partition=2)
+    producer.send(raw, b"junk only", partition=0)
+    for _ in range(4):
+        producer.send(scored, b"{}", partition=0)
     producer.flush()
     producer.close()
 
-    backlog = KafkaBacklog(settings, [topic])
+    backlog = KafkaBacklog(settings, [raw], scored)
+    consumer = KafkaConsumer(
+        **settings.kafka_python_config(), group_id=settings.consumer_group, enable_auto_commit=False
+    )
     try:
-        assert await backlog.pending() == {partition_name(topic, 1), partition_name(topic, 2)}
-        consumer = KafkaConsumer(
-            **settings.kafka_python_config(), group_id=settings.consumer_group, enable_auto_commit=False
-        )
+        look = await backlog.snapshot()
+        name = partition_name
+        assert look.pending == {name(raw, 0), name(raw, 1), name(raw, 2), name(scored, 0)}
+        minute = lambda m: (T0 + timedelta(minutes=m)).timestamp()  # noqa: E731
+        heads = {name(raw, 1): minute(10), name(raw, 2): minute(3)}
+        assert look.heads == heads, "junk skipped, junk alone holds nothing"
+        assert (look.published[name(scored, 0)], look.counted[name(scored, 0)]) == (4, 0)
+
         consumer.commit(
             {
-                TopicPartition(topic, 1): OffsetAndMetadata(3, "", -1),
-                TopicPartition(topic, 2): OffsetAndMetadata(1, "", -1),
+                TopicPartition(raw, 1): OffsetAndMetadata(3, "", -1),
+                TopicPartition(raw, 2): OffsetAndMetadata(2, "", -1),
+                TopicPartition(scored, 0): OffsetAndMetadata(4, "", -1),
             }
         )
-        assert await backlog.pending() == {partition_name(topic, 1)}, "two of partition 1's five are left"
-        consumer.commit({TopicPartition(topic, 1): OffsetAndMetadata(5, "", -1)})
-        consumer.close()
-        assert await backlog.pending() == set()
+        look = await backlog.snapshot()
+        assert look.heads == {name(raw, 1): minute(13)}, "two of partition 1's five are left"
+        assert look.counted_through({name(scored, 0): 4}) and name(scored, 0) not in look.pending
+        consumer.commit({TopicPartition(raw, p): OffsetAndMetadata(5 if p == 1 else 1, "", -1) for p in (0, 1)})
+        assert (await backlog.snapshot()).pending == set()
     finally:
+        consumer.close()
         backlog.close()
 
 

@@ -195,7 +195,10 @@ class Pipeline:
         await store.client.aclose()
         assert marked == {*self.settings.topics.raw(), self.settings.topics.scored}, marked  # the header made it
         counted = {e: sum(s.n for s in minutes) for e, minutes in series.items()}
-        assert counted == dict(Counter(e["meta"]["entity"] for e in scenario.events)), counted
+        expected = dict(Counter(e["meta"]["entity"] for e in scenario.events))
+        if counted != expected:  # name what became of the missing: a late dead letter says which minute closed early
+            late = [x.reason for x in self.dead_letters(distinct=10**9, timeout_s=5) if x.reason.startswith("late")]
+            raise AssertionError(f"counted {counted}, produced {expected}; late dead letters: {late}")
         with self.sessions() as session:
             alerts = list(session.scalars(select(Alert)))
             rollups = session.scalars(select(EntityMinuteStat).where(EntityMinuteStat.entity != "_all"))

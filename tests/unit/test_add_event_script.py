@@ -111,7 +111,7 @@ async def test_the_store_passes_each_value_under_its_name() -> None:
     client = _Redis()
     store = AggregateStore(client, prefix="radar:t:", dedupe_ttl_s=111, meta_ttl_s=999)  # type: ignore[arg-type]
     at = datetime(2026, 1, 5, 12, 1, 30, tzinfo=UTC)
-    item = ScoredItem("e1", "social", ("ACME",), "negative", -0.5, at, "text", ("raw:0", "scored:1"))
+    item = ScoredItem("e1", "social", ("ACME",), "negative", -0.5, at, "text")
     result = await store.add_batch([item])
     assert (result.counted, client.source) == (1, script_source())
     ((keys, args),) = client.script.calls
@@ -120,6 +120,6 @@ async def test_the_store_passes_each_value_under_its_name() -> None:
     minute = int(at.timestamp() // 60)
     assert named["kind"] == "social" and named["label"] == "negative" and named["minute"] == minute
     assert (named["score"], named["score_sq"], named["event_time"]) == (-0.5, 0.25, at.timestamp())
-    assert (named["ttl_seen"], named["ttl_meta"], named["partitions"]) == (111, 999, "raw:0\nscored:1")
+    assert (named["ttl_seen"], named["ttl_meta"]) == (111, 999)
     assert args[len(names) :] == [ALL_ENTITIES, "ACME"]
     assert dict(zip([f.name for f in fields(AddEventKeys)], keys, strict=True))["seen_key"] == "radar:t:seen:e1"

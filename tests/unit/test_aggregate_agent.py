@@ -17,7 +17,6 @@ from core.settings import Settings
 from storage.aggregates import AddResult, ScoredItem
 from storage.memory_aggregates import MemoryAggregateStore
 from stream.aggregate_agent import aggregate_events, count_until_stored, late_letters, read_batch
-from stream.backlog import SOURCE_HEADER
 from stream.score_stage import OutRecord
 
 AT = datetime(2026, 3, 2, 9, 30, 15, tzinfo=UTC)
@@ -40,9 +39,7 @@ def events(*values: bytes) -> list[Any]:
         SimpleNamespace(
             value=v,
             key=None,
-            message=SimpleNamespace(
-                topic="radar.scored", partition=1, offset=i, headers=[(SOURCE_HEADER, b"raw:3")], acked=False
-            ),
+            message=SimpleNamespace(topic="radar.scored", partition=1, offset=i, acked=False),
         )
         for i, v in enumerate(values)
     ]
@@ -82,7 +79,6 @@ def test_unreadable_records_become_dead_letters_and_the_rest_go_on() -> None:
     batch = events(scored("a"), b"{not json", scored("b"))
     items, read, letters = read_batch(batch)
     assert [i.id for i in items] == ["a", "b"] and read == [batch[0], batch[2]]
-    assert items[0].partitions == ("raw:3", "radar.scored:1")
     (letter,) = letters
     assert letter.reason.startswith("unreadable scored event") and (letter.stage, letter.offset) == ("aggregate", 1)
 

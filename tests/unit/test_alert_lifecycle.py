@@ -21,6 +21,7 @@ from storage.alerts_repo import acknowledge_alert, alert_from_row, get_alert, li
 from storage.memory_aggregates import MemoryAggregateStore
 from storage.models import Alert as AlertRow
 from storage.models import Base, WebhookDelivery, WebhookSubscription
+from stream.backlog import Backlog
 from stream.closer import MinuteCloser
 from stream.detect import EntityDetectors, detect_minute, resolve_after_minutes
 from stream.detectors import OpenAlerts
@@ -133,8 +134,8 @@ class _Sink:
 
 
 class _Nothing:
-    async def pending(self) -> set[str]:
-        return set()
+    async def snapshot(self) -> Backlog:
+        return Backlog()
 
 
 def _minute(minute: int, stats: MinuteStats) -> list[ScoredItem]:
@@ -149,7 +150,7 @@ def _minute(minute: int, stats: MinuteStats) -> list[ScoredItem]:
 
 async def test_the_closer_hands_the_sinks_resolutions_with_their_evidence() -> None:
     store, sink = MemoryAggregateStore(), _Sink()
-    closer = MinuteCloser(store, sink, _Nothing(), lateness_s=30, settle_s=5, idle_grace_s=60, resolve_after_s=300)
+    closer = MinuteCloser(store, sink, _Nothing(), lateness_s=30, idle_grace_s=60, resolve_after_s=300)
     stream = [QUIET] * 60 + [STORM] * 4 + [QUIET] * 30
     for minute, stats in enumerate(stream):
         await store.add_batch(_minute(minute, stats))

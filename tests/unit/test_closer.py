@@ -16,6 +16,7 @@ from storage.aggregates import ScoredItem
 from storage.memory_aggregates import MemoryAggregateStore
 from storage.minute_store import MinuteStore
 from storage.redis_keys import ALL_ENTITIES
+from stream.backlog import Backlog
 from stream.closer import MinuteCloser
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -26,19 +27,30 @@ BASE = int(T0.timestamp() // 60)
 def items(first: int, minutes: range, partition: str, entity: str = "ACME") -> list[ScoredItem]:
     at = [T0 + timedelta(minutes=m, seconds=30) for m in minutes]
     return [
-        ScoredItem(f"{partition}-{first + i}", "news", (entity,), "neutral", 0.0, t, "text", (partition, "scored:0"))
-        for i, t in enumerate(at)
+        ScoredItem(f"{partition}-{first + i}", "news", (entity,), "neutral", 0.0, t, "text") for i, t in enumerate(at)
     ]
 
 
-class Pending:
-    """The backlog as a test sets it: the partitions with records nobody has counted yet."""
+def at_minute(minute: float) -> float:
+    return (T0 + timedelta(minutes=minute)).timestamp()
 
-    def __init__(self, *names: str) -> None:
-        self.names = set(names)
 
-    async def pending(self) -> set[str]:
-        return set(self.names)
+class Kafka:
+    """What Kafka tells the closer, as a test sets it: the head (first uncommitted event time) of every raw partition
+    that is behind, and how far the one scored partition is published and counted."""
+
+    def __init__(self, heads: dict[str, float | None] | None = None, published: int = 0, counted: int = 0) -> None:
+        self.heads = dict(heads or {})
+        self.published, self.counted = published, counted
+
+    async def snapshot(self) -> Backlog:
+        scored_behind = {"scored:0"} if self.counted < self.published else set()
+        return Backlog(
+            pending=frozenset(self.heads) | scored_behind,
+            heads=dict(self.heads),
+            published={"scored:0": self.published},
+            counted={"scored:0": self.counted},
+        )
 
 
 class Sink:
@@ -62,8 +74,8 @@ class Sink:
         self.rollups += rollups
 
 
-def closer_for(store: MinuteStore, sink: Sink, backlog: Pending, **kwargs: Any) -> MinuteCloser:
-    options: dict[str, Any] = {"lateness_s": 30, "settle_s": 5, "idle_grace_s": 60, **kwargs}
+def closer_for(store: MinuteStore, sink: Sink, backlog: Kafka, **kwargs: Any) -> MinuteCloser:
+    options: dict[str, Any] = {"lateness_s": 30, "idle_grace_s": 60, **kwargs}
     return MinuteCloser(store, sink, backlog, **options)
 
 
@@ -73,35 +85,62 @@ def store() -> MemoryAggregateStore:
 
 
 async def test_a_partition_that_is_behind_holds_every_minute_open(store: MemoryAggregateStore) -> None:
-    backlog, sink = Pending("raw:0"), Sink()  # raw:0's worker waits for Triton
-    closer = closer_for(store, sink, backlog)
+    kafka, sink = Kafka({"raw:0": at_minute(11.5)}), Sink()  # raw:0's worker waits for Triton from minute 11 on
+    closer = closer_for(store, sink, kafka)
     await store.add_batch(items(0, range(0, 11), "raw:0") + items(100, range(0, 41), "raw:1"))
     await closer.close_ready(WALL + 1000.0)
-    assert sink.closed == [], "nothing closes before the low watermark has settled"
-    await closer.close_ready(WALL + 1006.0)
-    assert sink.closed == list(range(BASE, BASE + 10)), "only minutes before raw:0's mark minus lateness close"
+    assert sink.closed == list(range(BASE, BASE + 11)), "only minutes before raw:0's head minus lateness close"
     await closer.close_ready(WALL + 1100.0)
-    assert sink.closed[-1] == BASE + 9, "a stuck partition is not taken for a quiet one, however long it waits"
+    assert sink.closed[-1] == BASE + 10, "a stuck partition is not taken for a quiet one, however long it waits"
 
     await store.add_batch(items(0, range(11, 41), "raw:0"))  # raw:0 catches up
-    backlog.names = set()
+    kafka.heads = {}
     await closer.close_ready(WALL + 1101.0)  # nothing pending, nothing newer for 100 s: quiet, the last closes too
     assert sink.closed == list(range(BASE, BASE + 41))
     assert await store.closed_through() == BASE + 40
 
 
+async def test_an_old_event_left_in_a_scored_partition_holds_its_minute(store: MemoryAggregateStore) -> None:
+    """The lost event of issue 24: every raw partition is committed (its records all published), but the scored
+    partition of a killed worker still holds an event of minute 5 behind records of minute 40 that were counted.
+    Nothing may close until the scored commits reach what was published."""
+    kafka, sink = Kafka(published=120, counted=100), Sink()
+    closer = closer_for(store, sink, kafka)
+    await store.add_batch(items(0, range(0, 5), "raw:0") + items(100, range(6, 41), "raw:1"))
+    for now in (1000.0, 1010.0, 1100.0):
+        await closer.close_ready(WALL + now)
+    assert sink.closed == [], "the scored partition is behind: no bound is confirmed"
+
+    old = items(50, range(5, 6), "raw:0")
+    assert (await store.add_batch(old)).counted == 1, "not late: its minute is still open"
+    kafka.counted = 120  # the new owner counted the partition through what was published
+    await closer.close_ready(WALL + 1101.0)
+    assert sink.closed == list(range(BASE, BASE + 41))
+    assert [r.stats.n for r in sink.rollups if r.entity == "ACME" and r.minute == BASE + 5] == [1]
+
+
+async def test_a_bound_waits_for_the_scored_commits_of_its_own_look(store: MemoryAggregateStore) -> None:
+    kafka, sink = Kafka(published=10, counted=4), Sink()
+    closer = closer_for(store, sink, kafka)
+    await store.add_batch(items(0, range(0, 20), "raw:0"))
+    await closer.close_ready(WALL + 1.0)
+    assert sink.closed == []
+    kafka.published, kafka.counted = 30, 10  # more was published meanwhile; the first look's records are counted
+    await closer.close_ready(WALL + 2.0)
+    assert sink.closed == list(range(BASE, BASE + 19)), "the first look's bound (minute 19:30 less lateness)"
+
+
 async def test_a_partition_with_nothing_to_read_holds_nothing(store: MemoryAggregateStore) -> None:
     sink = Sink()
-    closer = closer_for(store, sink, Pending("raw:1"))  # raw:0 quiet since minute 2; raw:1 still has records
+    closer = closer_for(store, sink, Kafka({"raw:1": at_minute(21.5)}))  # raw:0 quiet since minute 2
     await store.add_batch(items(0, range(0, 3), "raw:0") + items(100, range(0, 21), "raw:1"))
     await closer.close_ready(WALL + 1000.0)
-    await closer.close_ready(WALL + 1006.0)
-    assert sink.closed == list(range(BASE, BASE + 20))
+    assert sink.closed == list(range(BASE, BASE + 20)), "up to the largest event time counted, less lateness"
 
 
-async def test_a_pending_partition_without_a_mark_holds_everything(store: MemoryAggregateStore) -> None:
+async def test_a_head_not_read_yet_holds_everything(store: MemoryAggregateStore) -> None:
     sink = Sink()
-    closer = closer_for(store, sink, Pending("raw:0"))  # not one of raw:0's records counted yet
+    closer = closer_for(store, sink, Kafka({"raw:0": None}))  # raw:0's first record could not be read in time
     await store.add_batch(items(100, range(0, 21), "raw:1"))
     for now in (1000.0, 1006.0, 1100.0):
         await closer.close_ready(WALL + now)
@@ -110,7 +149,7 @@ async def test_a_pending_partition_without_a_mark_holds_everything(store: Memory
 
 async def test_no_minute_closes_past_the_wall_clock_plus_the_skew(store: MemoryAggregateStore) -> None:
     sink = Sink()
-    closer = closer_for(store, sink, Pending(), max_future_s=300)
+    closer = closer_for(store, sink, Kafka(), max_future_s=300)
     await store.add_batch(items(0, range(0, 30), "raw:0"))
     wall = (T0 + timedelta(minutes=5)).timestamp()  # events stamped up to 25 minutes ahead of this clock
     await closer.close_ready(wall)
@@ -120,11 +159,11 @@ async def test_no_minute_closes_past_the_wall_clock_plus_the_skew(store: MemoryA
 
 async def test_one_closer_at_a_time(store: MemoryAggregateStore) -> None:
     sink = Sink()
-    closer = closer_for(store, sink, Pending())
+    closer = closer_for(store, sink, Kafka())
     await store.add_batch(items(0, range(0, 5), "raw:0"))
-    await closer.close_ready(WALL)
     async with store.close_lock() as held:  # another worker is closing
         assert held
+        assert await closer.close_ready(WALL) == 0
         assert await closer.close_ready(WALL + 100.0) == 0
     assert await closer.close_ready(WALL + 101.0) == 5
     assert sink.closed == list(range(BASE, BASE + 5))
@@ -132,11 +171,10 @@ async def test_one_closer_at_a_time(store: MemoryAggregateStore) -> None:
 
 async def test_a_minute_the_sink_failed_is_closed_again_not_skipped(store: MemoryAggregateStore) -> None:
     sink = Sink(fail_on=BASE + 3)
-    closer = closer_for(store, sink, Pending())
+    closer = closer_for(store, sink, Kafka())
     await store.add_batch(items(0, range(0, 8), "raw:0"))
-    await closer.close_ready(WALL)
     with pytest.raises(ConnectionError):
-        await closer.close_ready(WALL + 100.0)
+        await closer.close_ready(WALL)
     assert (sink.closed, await store.closed_through()) == (list(range(BASE, BASE + 3)), BASE + 2)
     sink.fail_on = None
     assert await closer.close_ready(WALL + 101.0) == 5
@@ -145,15 +183,15 @@ async def test_a_minute_the_sink_failed_is_closed_again_not_skipped(store: Memor
 
 async def test_at_most_max_minutes_per_call(store: MemoryAggregateStore) -> None:
     sink = Sink()
-    closer = closer_for(store, sink, Pending(), max_minutes=4)
+    closer = closer_for(store, sink, Kafka(), max_minutes=4)
     await store.add_batch(items(0, range(0, 10), "raw:0"))
     counts = [await closer.close_ready(WALL + 100.0 * i) for i in range(5)]
-    assert (counts, sink.closed) == ([0, 4, 4, 2, 0], list(range(BASE, BASE + 10)))
+    assert (counts, sink.closed) == ([4, 4, 2, 0, 0], list(range(BASE, BASE + 10)))
 
 
 async def test_rollups_cover_every_entity_with_events_and_the_total(store: MemoryAggregateStore) -> None:
     sink = Sink()
-    closer = closer_for(store, sink, Pending())
+    closer = closer_for(store, sink, Kafka())
     await store.add_batch(items(0, range(0, 2), "raw:0") + items(10, range(1, 2), "raw:0", entity="GLOBEX"))
     await closer.close_ready(WALL)
     await closer.close_ready(WALL + 100.0)  # quiet: everything counted closes
@@ -172,7 +210,7 @@ def _burst(minute: int, n: int, label: str, score: float, tag: str) -> list[Scor
 
 async def test_a_negative_storm_raises_alerts_with_the_most_negative_evidence(store: MemoryAggregateStore) -> None:
     sink = Sink()
-    closer = closer_for(store, sink, Pending())
+    closer = closer_for(store, sink, Kafka())
     for minute in range(60):  # an hour of calm: one negative, one neutral, two positive a minute
         calm = [("negative", -0.4), ("neutral", 0.0), ("positive", 0.5), ("positive", 0.4)]
         await store.add_batch([_burst(minute, 1, label, s, f"c{k}")[0] for k, (label, s) in enumerate(calm)])
