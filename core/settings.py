@@ -61,6 +61,9 @@ class Settings(BaseSettings):
     event_max_future_s: float = Field(default=300.0, ge=0)
     event_max_age_s: float = Field(default=2 * 86_400.0, ge=0)
     allowed_lateness_s: float = 30.0
+    # a minute's bound is used only once it is this old (wall time): a margin for producers that send events of
+    # different partitions out of step, which matters in fast replays where 30 s of event time pass in 75 ms
+    settle_s: float = Field(default=5.0, ge=0)
     idle_grace_s: float = 120.0
     close_interval_s: float = 5.0
     # an open alert resolves once its detector has stayed normal this long (event time)

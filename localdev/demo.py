@@ -62,6 +62,7 @@ class DemoRun:
                 "topics": topics,
                 "consumer_group": f"radar-demo{self.run_id}",
                 "redis_prefix": f"radar:demo{self.run_id}:",
+                "settle_s": 3.0,
                 "idle_grace_s": 5.0,
                 "allowed_lateness_s": 20.0,
                 "alert_resolve_after_s": 600.0,

@@ -221,7 +221,7 @@ def _finished(run: DemoRun, replayer: threading.Thread, scenario: Any, truth: di
     if run.finished_at is None:
         run.finished_at = time.monotonic()
     waited = time.monotonic() - run.finished_at
-    if waited <= run.settings.idle_grace_s + 8:
+    if waited <= run.settings.idle_grace_s + run.settings.settle_s + 8:
         return False
     with run.tally.lock:
         incident = [a for a in run.tally.alerts if _on_target(a, truth)]

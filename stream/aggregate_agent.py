@@ -150,6 +150,7 @@ class SharedCloser:
                 sink,
                 backlog,
                 lateness_s=s.allowed_lateness_s,
+                settle_s=s.settle_s,
                 idle_grace_s=s.idle_grace_s,
                 max_future_s=s.event_max_future_s,
                 resolve_after_s=s.alert_resolve_after_s,

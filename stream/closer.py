@@ -81,6 +81,7 @@ class MinuteCloser:
         backlog: BacklogSource,
         *,
         lateness_s: float = 30.0,
+        settle_s: float = 0.0,
         idle_grace_s: float = 120.0,
         max_minutes: int = 600,
         max_future_s: float = 300.0,
@@ -88,20 +89,20 @@ class MinuteCloser:
         max_looks: int = 256,
     ) -> None:
         self.store, self.sink, self.backlog = store, sink, backlog
-        self.lateness_s, self.idle_grace_s = lateness_s, idle_grace_s
+        self.lateness_s, self.settle_s, self.idle_grace_s = lateness_s, settle_s, idle_grace_s
         self.max_minutes = max_minutes
         self.max_future_s = max_future_s
         self.resolve_after = resolve_after_minutes(resolve_after_s)
-        # looks not confirmed yet, oldest first: (their bound, the scored end offsets they saw)
-        self._looks: deque[tuple[float, Mapping[str, int]]] = deque(maxlen=max_looks)
+        # looks not confirmed yet, oldest first: (wall time, their bound, the scored end offsets they saw)
+        self._looks: deque[tuple[float, float, Mapping[str, int]]] = deque(maxlen=max_looks)
         self._confirmed: float | None = None  # the newest confirmed bound
         self._high: tuple[float, float] | None = None  # (wall time, largest event time) when it last moved
 
-    def _confirm(self, look: Backlog) -> float | None:
-        """The bound of the newest look whose published records ``look`` shows all counted (commits are read before
-        end offsets, so a look whose commits reach its own end offsets confirms itself)."""
-        while self._looks and look.counted_through(self._looks[0][1]):
-            bound, _ = self._looks.popleft()
+    def _confirm(self, look: Backlog, now: float) -> float | None:
+        """The bound of the newest look at least ``settle_s`` old whose published records ``look`` shows all counted
+        (commits are read before end offsets, so a look whose commits reach its own end offsets confirms itself)."""
+        while self._looks and self._looks[0][0] <= now - self.settle_s and look.counted_through(self._looks[0][2]):
+            _, bound, _ = self._looks.popleft()
             self._confirmed = bound if self._confirmed is None else max(self._confirmed, bound)
         return self._confirmed
 
@@ -119,8 +120,8 @@ class MinuteCloser:
         look = await self.backlog.snapshot()
         bound = look.bound(high)
         if bound is not None:
-            self._looks.append((bound, look.published))
-        confirmed = self._confirm(look)  # a look confirms itself when everything it saw published is counted
+            self._looks.append((now, bound, look.published))
+        confirmed = self._confirm(look, now)  # a look confirms itself when everything it saw published is counted
         quiet = not look.pending and now - self._high[0] >= self.idle_grace_s
         if quiet:
             target = last_closable_minute(high, lateness_s=self.lateness_s, quiet=True)  # everything is counted

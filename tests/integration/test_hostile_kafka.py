@@ -79,7 +79,7 @@ async def test_a_poison_mix_does_not_blind_detection(fresh_topics, unique, tmp_p
     never runs ahead of the wall clock, and each hostile record is a dead letter with its reason."""
     age = (datetime.now(UTC) - START).total_seconds() + 7 * 86_400  # the scenario's dates pass, 1970 does not
     settings = fresh_topics(partitions=3).model_copy(
-        update={"redis_prefix": f"radar:t{unique}:", "event_max_age_s": age, "idle_grace_s": 10.0}
+        update={"redis_prefix": f"radar:t{unique}:", "event_max_age_s": age, "idle_grace_s": 10.0, "settle_s": 2.0}
     )
     texts = parse_sdist(fetch_vader_sdist(settings.cache_dir))
     scenario = generate(SCENARIOS["smoke"], texts, load_watchlist(settings.watchlist), seed=11, start=START)

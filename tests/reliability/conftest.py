@@ -64,6 +64,7 @@ def pipeline_factory(fresh_topics, unique, tmp_path) -> Iterator[Callable[..., P
                 update={
                     "redis_prefix": f"radar:rel{unique}:",
                     "database_url": url,
+                    "settle_s": 3.0,
                     "idle_grace_s": 10.0,
                     **overrides,
                 }

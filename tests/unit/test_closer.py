@@ -242,3 +242,15 @@ async def test_the_memory_store_counts_once_and_refuses_late_events(store: Memor
     stats = await store.minute_stats(["ACME", ALL_ENTITIES, "NOBODY"], BASE + 2)
     assert (stats["ACME"].n, stats[ALL_ENTITIES].n, stats["NOBODY"].n) == (2, 2, 0)
     assert await store.first_minute() == BASE and await store.active_entities(BASE + 2) == ["ACME"]
+
+
+async def test_a_bound_is_used_only_once_it_has_settled(store: MemoryAggregateStore) -> None:
+    """A margin in wall time for producers that write different partitions out of step (fast replays)."""
+    sink = Sink()
+    closer = closer_for(store, sink, Kafka(), settle_s=5)
+    await store.add_batch(items(0, range(0, 20), "raw:0"))
+    await closer.close_ready(WALL + 1.0)
+    await closer.close_ready(WALL + 5.0)
+    assert sink.closed == []
+    await closer.close_ready(WALL + 6.0)
+    assert sink.closed == list(range(BASE, BASE + 19))
