@@ -82,7 +82,9 @@ class Settings(BaseSettings):
     inference_timeout_s: float = Field(default=10.0, gt=0)
     max_batch_size: int = Field(default=64, ge=1)
     batch_window_ms: float = Field(default=5.0, ge=0)
-    score_concurrency: int = Field(default=4, ge=1)  # batches in flight per worker (bench.pipeline: 4 beat 2)
+    # Triton requests of max_batch_size in flight per batch: a worker's score agent takes batches of
+    # max_batch_size * score_concurrency and sends them as that many concurrent requests (bench.pipeline: 4 beat 2)
+    score_concurrency: int = Field(default=4, ge=1)
     worker_metrics_port: int = 9108
     # where the worker and dispatcher serve /metrics: loopback on a laptop, 0.0.0.0 in compose and Kubernetes
     metrics_host: str = "127.0.0.1"

@@ -5,7 +5,8 @@ Which events are still uncounted is asked of Kafka (:mod:`stream.backlog`): each
 of the first uncommitted valid record of every raw partition that has one (or, where none has, the largest event
 time counted), and the scored topic's end offsets. The bound becomes true once a later look shows the aggregate
 stage committed through those end offsets: then everything the raw commits covered is counted, and what is left is
-at or after the bound. The closer keeps its looks and closes up to the newest confirmed bound. A partition that is
+at or after the bound. The closer keeps its looks and closes up to the newest confirmed bound at least
+``settle_s`` old (wall time: a margin for producers that make partitions visible out of step). A partition that is
 stuck (Triton away, a worker killed before the rebalance) therefore holds every minute open until its records are
 counted, however far the others have run ahead; a partition with nothing to read holds nothing. Bounds advance
 with the events, never with the clock, so a replay of last year's data closes its minutes as correctly as a live

@@ -50,7 +50,7 @@ def hold_back(events: Sequence[Any]) -> None:
 
 def stage_factory(settings: Settings, sink: RecordSink, tag: Callable[[str], list[str]]) -> Callable[[], ScoreStage]:
     """A maker of score stages: one Triton client each; the tagger (the worker's live watchlist) and the memory of
-    recent ids shared by the agent's concurrent instances (as one worker's)."""
+    recent ids shared by every stage of the worker."""
     policy = EventTimePolicy(max_future_s=settings.event_max_future_s, max_age_s=settings.event_max_age_s)
     kind_of_topic = {settings.topics.raw_news: "news", settings.topics.raw_social: "social"}
     seen = RecentIds()
@@ -68,6 +68,7 @@ def stage_factory(settings: Settings, sink: RecordSink, tag: Callable[[str], lis
             tag=tag,
             policy=policy,
             seen=seen,
+            request_size=settings.max_batch_size,
         )
 
     return new_stage
@@ -90,12 +91,18 @@ def register_score_agent(app: faust.App, settings: Settings, *, watchlist: LiveW
     new_stage = stage_factory(settings, ProducerSink(app), watchlist.tag)
     window_s = settings.batch_window_ms / 1000
 
-    @app.agent(raw, name="score", concurrency=settings.score_concurrency)
+    # One actor, so a partition's offsets are acked in the order they were read; the batch is cut into
+    # ``score_concurrency`` Triton requests that run at once (ScoreStage.infer). Faust's concurrency=N instead let a
+    # later batch ack first, and Faust commits a run of acked offsets even when an earlier batch of the same
+    # partition is still in flight if the consumer has no commit of its own yet (its head-gap check reads a
+    # committed offset of None or 0 as "no gap"): a kill then lost that batch, and the closer took it for counted.
+    @app.agent(raw, name="score")
     async def score(stream: faust.StreamT) -> None:
         stage = new_stage()
         await watchlist.ready()
         await stage.start()
-        async for events in stream.take_events(settings.max_batch_size, within=window_s):  # type: ignore[attr-defined]  # on Stream, not StreamT
+        batch = settings.max_batch_size * settings.score_concurrency
+        async for events in stream.take_events(batch, within=window_s):  # type: ignore[attr-defined]  # on Stream, not StreamT
             await score_events(stage, events)
 
     return score

@@ -126,8 +126,10 @@ class ScoreStage:
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
         rng: RandomSource | None = None,
+        request_size: int = 64,
     ) -> None:
         self.model, self.sink = model, sink
+        self.request_size = request_size
         self.scored_topic, self.deadletter_topic = scored_topic, deadletter_topic
         self.kind_of_topic, self.tag, self.policy = kind_of_topic, tag, policy
         self.seen = seen if seen is not None else RecentIds()
@@ -195,13 +197,18 @@ class ScoreStage:
         return records
 
     async def infer(self, texts: list[str]) -> np.ndarray:
-        """PROBS for ``texts``, waiting as long as Triton is unavailable (and at least until its breaker's trial)."""
+        """PROBS for ``texts``, waiting as long as Triton is unavailable (and at least until its breaker's trial).
+
+        The texts go as requests of at most ``request_size``, all at once (Triton batches them together), so one
+        batch keeps several model instances busy while its offsets are still acked in order."""
         failures = 0
+        chunks = [texts[i : i + self.request_size] for i in range(0, len(texts), self.request_size)]
 
         async def attempt() -> np.ndarray:
             retries_before, started = self.model.retries, time.monotonic()
             try:
-                probs = await self.model.infer(texts)
+                parts = await asyncio.gather(*(self.model.infer(chunk) for chunk in chunks))
+                probs = np.concatenate(parts) if len(parts) > 1 else parts[0]
             finally:
                 INFERENCE_RETRIES.inc(self.model.retries - retries_before)
             INFERENCE_LATENCY.observe(time.monotonic() - started)

@@ -265,3 +265,28 @@ async def test_a_batch_that_went_through_is_remembered() -> None:
 def test_the_stage_waits_with_the_one_core_backoff() -> None:
     stage = make_stage(FakeModel(), FakeSink())
     assert isinstance(stage.backoff, Backoff) and isinstance(stage.start_backoff, Backoff)
+
+
+async def test_every_scored_event_says_its_language() -> None:
+    sink = FakeSink()
+    stage = make_stage(FakeModel(), sink)
+    await stage.start()
+    await stage.score_batch(
+        incoming(
+            raw("en", "ACME beat estimates"),
+            raw("zh", "ACME 银行逾期兑付，投资者维权"),
+            raw("fr", "ACME", lang="fr-FR"),
+        )
+    )
+    assert {s["id"]: s["lang"] for s in sink.to(SCORED)} == {"en": "en", "zh": "zh", "fr": "fr"}
+
+
+async def test_a_large_batch_goes_as_concurrent_requests_and_comes_back_in_order() -> None:
+    model, sink = FakeModel(), FakeSink()
+    stage = make_stage(model, sink)
+    stage.request_size = 64
+    await stage.start()
+    texts = [f"ACME text {i} {'a bad day' if i % 3 == 0 else 'fine'}" for i in range(150)]
+    probs = await stage.infer(texts)
+    assert [len(b) for b in model.batches] == [64, 64, 22]
+    assert np.allclose(probs, np.array([model.probs_of(t) for t in texts], dtype=np.float32))
