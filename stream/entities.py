@@ -5,8 +5,11 @@ matcher when the watchlist in SQL changes (:mod:`stream.watchlist`), and :func:`
 for offline tools (scenarios, benchmarks) and for the first seed.
 
 Matching rules: names and aliases case-insensitively on word boundaries ("Acme's" and "(Acme)" match,
-"Acmeville" does not); cashtags as ``$TAG`` in any case; where matches overlap the longest wins ("Bank of
-America" is not also "America"); an entity is reported once, in order of first mention.
+"Acmeville" does not), where CJK ideographs are no word characters, so Chinese names match without boundaries;
+full-width letters, digits and punctuation fold to half-width (``ＡＣＭＥ`` is ``ACME``); cashtags as ``$TAG`` in
+any case, and A-share and Hong Kong codes in the forms people write them (``600519``, ``600519.SH``,
+``SZ000001``, ``00700.HK``: :func:`code_patterns`); where matches overlap the longest wins ("Bank of America" is
+not also "America", ``贵州茅台`` is not also ``茅台``); an entity is reported once, in order of first mention.
 
 Cost: tagging runs synchronously in the score agent, so one hostile text must not stall the event loop. The
 scan is linear in the text (the automaton, in C), the overlap resolution is linear in the matches (length
@@ -19,6 +22,7 @@ A capped text is tagged from its beginning up to where the scan stopped.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -28,8 +32,9 @@ import ahocorasick
 
 from core.watchlist import Entity, read_watchlist
 from stream.events import MAX_ENTITIES as EVENT_MAX_ENTITIES
+from stream.language import is_cjk
 
-__all__ = ["MAX_ENTITIES", "MAX_MATCHES", "Entity", "EntityMatcher", "Tagging", "load_watchlist"]
+__all__ = ["MAX_ENTITIES", "MAX_MATCHES", "Entity", "EntityMatcher", "Tagging", "code_patterns", "load_watchlist"]
 
 MAX_MATCHES = 1_000  # automaton hits read per text: hundreds of times what a real article holds
 MAX_ENTITIES = EVENT_MAX_ENTITIES  # entities reported per text: the bound an event's own `entities` list has
@@ -40,14 +45,57 @@ def load_watchlist(path: Path) -> list[Entity]:
     return read_watchlist(path)
 
 
+# full-width ASCII (U+FF01-FF5E) and the ideographic space fold to their half-width forms, one character for one
+_WIDTH = {**{0xFF01 + i: 0x21 + i for i in range(0x5E)}, 0x3000: 0x20}
+
+
 def _fold(text: str) -> str:
-    """Case-fold without changing length, so match offsets stay valid in the original text."""
-    folded = text.lower()
-    return folded if len(folded) == len(text) else "".join(c.lower()[:1] or c for c in text)
+    """Case- and width-fold without changing length, so match offsets stay valid in the original text.
+
+    >>> _fold("ＡＣＭＥ（６００５１９．ＳＨ）")
+    'acme(600519.sh)'
+    """
+    folded = text.translate(_WIDTH).lower()
+    return folded if len(folded) == len(text) else "".join(c.lower()[:1] or c for c in text.translate(_WIDTH))
 
 
 def _is_word_char(c: str) -> bool:
-    return c.isalnum() or c == "_" or unicodedata.category(c) == "Mn"
+    """Letters, digits, ``_`` and combining marks make words; a CJK ideograph does not: Chinese is written without
+    spaces, so ``平安银行`` matches inside ``中国平安银行股份`` and ``Acme`` between two ideographs."""
+    return (c.isalnum() and not is_cjk(c)) or c == "_" or unicodedata.category(c) == "Mn"
+
+
+_A_SHARE = re.compile(r"^(?:(sh|sz|bj)\.?)?(\d{6})(?:\.(sh|sz|bj|ss))?$")
+_HK = re.compile(r"^(?:hk\.?)?(\d{1,5})\.hk$|^hk\.?(\d{1,5})$")
+
+
+def code_patterns(tag: str) -> set[str]:
+    """The ways a market code is written, folded: an A-share code bare, with its exchange before or after
+    (``600519``, ``600519.sh``, ``sh600519``), a Hong Kong code with ``.hk`` (``00700.hk``, ``0700.hk``,
+    ``700.hk``, ``hk00700``); any other cashtag as ``$tag``.
+
+    >>> sorted(code_patterns("600519.SH"))
+    ['$600519', '$600519.sh', '600519', '600519.sh', '600519.ss', 'sh600519']
+    >>> sorted(code_patterns("00700.HK"))
+    ['$00700.hk', '00700.hk', '0700.hk', '700.hk', 'hk00700']
+    >>> code_patterns("ACME")
+    {'$acme'}
+    """
+    folded = _fold(tag.strip().lstrip("$"))
+    a_share, hk = _A_SHARE.match(folded), _HK.match(folded)
+    if a_share:
+        digits = a_share.group(2)
+        exchange = a_share.group(1) or {"ss": "sh"}.get(a_share.group(3) or "", a_share.group(3) or "")
+        exchange = exchange or ("sh" if digits[0] in "69" else "bj" if digits[0] in "48" else "sz")
+        forms = {digits, f"{digits}.{exchange}", f"{exchange}{digits}"} | (
+            {f"{digits}.ss"} if exchange == "sh" else set()
+        )
+        return forms | {"$" + digits, "$" + f"{digits}.{exchange}"}
+    if hk:
+        digits = (hk.group(1) or hk.group(2)).lstrip("0") or "0"
+        forms = {f"{digits.zfill(n)}.hk" for n in range(len(digits), 6)} | {f"hk{digits.zfill(5)}"}
+        return forms | {f"${digits.zfill(5)}.hk"}
+    return {"$" + folded}
 
 
 @dataclass(frozen=True)
@@ -86,7 +134,7 @@ class EntityMatcher:
         automaton = ahocorasick.Automaton()
         for entity in self.entities:
             patterns = {_fold(p.strip()) for p in (*entity.names, *entity.aliases) if p.strip()}
-            patterns |= {"$" + _fold(tag.strip().lstrip("$")) for tag in entity.cashtags if tag.strip()}
+            patterns |= {p for tag in entity.cashtags if tag.strip() for p in code_patterns(tag)}
             for pattern in patterns:
                 existing = automaton.get(pattern, None)
                 ids = (existing[1] if existing else ()) + (entity.id,)

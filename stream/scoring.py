@@ -1,4 +1,5 @@
-"""The score stage's pure steps: decode and validate, drop duplicates, tag entities, build scored events.
+"""The score stage's pure steps: decode and validate, drop duplicates, tag entities, tell the language, build
+scored events (every scored event carries its ``lang``: the producer's, or the one its text shows).
 
 No Kafka, no Triton here: the agent feeds raw messages in and sends what comes out, so all of this is tested
 without a broker.
@@ -17,6 +18,7 @@ from core.errors import EventError
 from core.events import ModelRef, RawEvent, ScoredEvent, Sentiment
 from stream.deadletter import DeadLetter, dead_letter
 from stream.events import EventTimePolicy, decode_event
+from stream.language import resolve_lang
 
 __all__ = ["Incoming", "Prepared", "RecentIds", "encode", "prepare_batch", "scored_event", "unhandled"]
 
@@ -90,6 +92,7 @@ def prepare_batch(
                 out.duplicates += 1
                 continue
             entities = list(dict.fromkeys(event.entities)) if event.entities else tag(event.text)
+            event = event.model_copy(update={"lang": resolve_lang(event.lang, event.text)})
             encode(event)  # what is sent must encode: a surprise here is this record's, not the batch's
         except EventError as exc:
             out.dead.append(_dead(item, exc.reason, now))

@@ -148,3 +148,38 @@ REFERENCE = EntityMatcher(load_watchlist(WATCHLIST))
 def test_same_entities_as_the_quadratic_tagger(parts: list[tuple[str, str]]) -> None:
     text = "".join(word + sep for word, sep in parts)
     assert REFERENCE.tag(text) == quadratic_tag(REFERENCE, text)[0]
+
+
+def _zh_matcher() -> EntityMatcher:
+    return EntityMatcher(
+        [
+            Entity("MOUTAI", names=("贵州茅台",), cashtags=("600519.SH",)),
+            Entity("MT_BRAND", names=("茅台",)),
+            Entity("PAB", names=("平安银行",), cashtags=("SZ000001",)),
+            Entity("TENCENT", names=("腾讯控股", "Tencent"), cashtags=("00700.HK",)),
+        ]
+    )
+
+
+def test_chinese_names_match_without_word_boundaries_and_the_longest_wins() -> None:
+    m = _zh_matcher()
+    assert m.tag("今日贵州茅台股价大跌") == ["MOUTAI"], "贵州茅台 over the 茅台 it contains"
+    assert m.tag("茅台酒价格回落，中国平安银行股份公布年报") == ["MT_BRAND", "PAB"]
+    assert m.tag("腾讯控股与Tencent Music无关") == ["TENCENT"], "a Latin name between ideographs matches"
+
+
+def test_market_codes_tag_like_cashtags_in_every_written_form() -> None:
+    m = _zh_matcher()
+    for text in ("600519涨停", "代码600519.SH", "sh600519 放量", "600519.ss", "$600519"):
+        assert m.tag(text) == ["MOUTAI"], text
+    for text in ("SZ000001跌停", "000001.SZ", "(000001)"):
+        assert m.tag(text) == ["PAB"], text
+    for text in ("00700.HK", "0700.hk 收跌", "HK00700"):
+        assert m.tag(text) == ["TENCENT"], text
+    assert m.tag("1600519 and 6005190 are other numbers") == []
+
+
+def test_full_width_forms_fold_to_half_width() -> None:
+    m = _zh_matcher()
+    assert m.tag("（６００５１９．ＳＨ）公告") == ["MOUTAI"]
+    assert m.tag("ＴＥＮＣＥＮＴ上涨") == ["TENCENT"]
