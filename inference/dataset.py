@@ -27,6 +27,7 @@ __all__ = [
     "Example",
     "PreparedData",
     "current_data_dir",
+    "fetch_sdist",
     "fetch_vader_sdist",
     "label_for_rating",
     "load_split",
@@ -75,10 +76,12 @@ def label_for_rating(rating: float) -> str:
     return "neutral"
 
 
-def fetch_vader_sdist(cache_dir: Path) -> Path:
-    """``pip download --no-deps --no-binary :all: vaderSentiment==3.3.2`` into the cache (once)."""
+def fetch_sdist(cache_dir: Path, requirement: str) -> Path:
+    """``pip download --no-deps --no-binary :all: NAME==VERSION`` into the cache (once): data shipped in an sdist."""
+    name, _, version = requirement.partition("==")
     target = cache_dir / "downloads"
-    found = sorted(target.glob("vaderSentiment-3.3.2.tar.gz"))
+    pattern = f"{name}-{version}.tar.gz"
+    found = sorted(target.glob(pattern))
     if found:
         return found[0]
     target.mkdir(parents=True, exist_ok=True)
@@ -92,13 +95,18 @@ def fetch_vader_sdist(cache_dir: Path) -> Path:
         ":all:",
         "-d",
         str(target),
-        VADER_SDIST,
+        requirement,
     ]
     result = subprocess.run(argv, capture_output=True, text=True, check=False)
-    found = sorted(target.glob("vaderSentiment-3.3.2.tar.gz"))
+    found = sorted(target.glob(pattern))
     if result.returncode != 0 or not found:
-        raise ConfigError(f"pip download {VADER_SDIST} failed: {result.stderr[-1500:]}")
+        raise ConfigError(f"pip download {requirement} failed: {result.stderr[-1500:]}")
     return found[0]
+
+
+def fetch_vader_sdist(cache_dir: Path) -> Path:
+    """The ``vaderSentiment==3.3.2`` sdist, which holds the human-rated snippet sets."""
+    return fetch_sdist(cache_dir, VADER_SDIST)
 
 
 def _decode(raw: bytes) -> str:

@@ -20,13 +20,59 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["CONTRACT_LABELS", "CONTRACT_LABELS_FILE", "SentimentRuntime", "order_by_length"]
+__all__ = [
+    "CONTRACT_LABELS",
+    "CONTRACT_LABELS_FILE",
+    "TARGETED_FILE",
+    "SentimentRuntime",
+    "crop_around",
+    "encode_inputs",
+    "order_by_length",
+]
 
 CONTRACT_LABELS_FILE = "contract_labels.json"
+TARGETED_FILE = "targeted.json"  # beside a model trained on (target, text) pairs: {"pairs", "max_chars", ...}
 try:
     from core.domain import LABELS as CONTRACT_LABELS
 except ImportError:  # inside a Triton repository, which is self-contained: the order lies beside this file
     CONTRACT_LABELS = tuple(json.loads(Path(__file__).with_name(CONTRACT_LABELS_FILE).read_text()))
+
+
+def crop_around(text: str, target: str, max_chars: int) -> str:
+    """At most ``max_chars`` of ``text``, centred on the first mention of ``target`` (the start if not named), so
+    an entity named late in a long post is still in the window the model reads.
+
+    >>> crop_around("a" * 10 + "XY" + "b" * 10, "XY", 6)
+    'aaXYbb'
+    >>> crop_around("short", "XY", 10)
+    'short'
+    """
+    if len(text) <= max_chars:
+        return text
+    at = text.find(target) if target else -1
+    if at < 0:
+        return text[:max_chars]
+    start = max(0, min(at + len(target) // 2 - max_chars // 2, len(text) - max_chars))
+    return text[start : start + max_chars]
+
+
+def encode_inputs(
+    tokenizer: Any, texts: Sequence[str], targets: Sequence[str] | None, *, max_chars: int, max_length: int
+) -> tuple[list[list[int]], list[list[int]]]:
+    """Token ids and segment ids per input: the pair (target, text cropped around it) where a target is given,
+    else the text alone (cropped from its start). Training and serving share it, so they read inputs alike."""
+    ids: list[list[int]] = []
+    types: list[list[int]] = []
+    for i, text in enumerate(texts):
+        target = targets[i] if targets is not None else ""
+        window = crop_around(text, target, max_chars)
+        if target:
+            enc = tokenizer(target, window, truncation="only_second", max_length=max_length)
+        else:
+            enc = tokenizer(window, truncation=True, max_length=max_length)
+        ids.append(enc["input_ids"])
+        types.append(enc.get("token_type_ids") or [0] * len(enc["input_ids"]))
+    return ids, types
 
 
 def order_by_length(lengths: Sequence[int], sub_batch: int) -> list[list[int]]:
@@ -40,7 +86,11 @@ def order_by_length(lengths: Sequence[int], sub_batch: int) -> list[list[int]]:
 
 
 class SentimentRuntime:
-    """A tokenizer plus a 3-class classifier saved in ``model_dir`` (HF layout, optional ``model.onnx``)."""
+    """A tokenizer plus a 3-class classifier saved in ``model_dir`` (HF layout, optional ``model.onnx``).
+
+    A model trained on (target, text) pairs (``targeted.json`` beside it) reads ``[CLS] target [SEP] text [SEP]``
+    with the text cropped around the target; without a target, or for a text-level model, the text alone.
+    """
 
     def __init__(
         self,
@@ -55,6 +105,11 @@ class SentimentRuntime:
         from transformers import AutoTokenizer
 
         self.model_dir = Path(model_dir)
+        targeted = self.model_dir / TARGETED_FILE
+        meta = json.loads(targeted.read_text()) if targeted.exists() else {}
+        self.pairs = bool(meta.get("pairs"))
+        self.max_chars = int(meta.get("max_chars", 100_000))
+        max_length = int(meta.get("max_length", max_length))
         self.max_length = max_length
         self.sub_batch = sub_batch
         self.tokenizer = AutoTokenizer.from_pretrained(str(self.model_dir), local_files_only=True)
@@ -97,30 +152,37 @@ class SentimentRuntime:
             raise ValueError(f"model labels {names} are not {list(CONTRACT_LABELS)}")
         return [names.index(label) for label in CONTRACT_LABELS]
 
-    def predict(self, texts: Sequence[str]) -> np.ndarray:
-        """Probabilities [negative, neutral, positive] per text, float32, in input order."""
+    def predict(self, texts: Sequence[str], targets: Sequence[str] | None = None) -> np.ndarray:
+        """Probabilities [negative, neutral, positive] per text (toward its target, for a pair model), float32, in
+        input order."""
         if not texts:
             return np.zeros((0, 3), dtype=np.float32)
-        ids: list[list[int]] = self.tokenizer(
-            list(texts), truncation=True, max_length=self.max_length, add_special_tokens=True
-        )["input_ids"]
+        ids, types = encode_inputs(
+            self.tokenizer,
+            texts,
+            targets if self.pairs else None,
+            max_chars=self.max_chars,
+            max_length=self.max_length,
+        )
         out = np.empty((len(ids), 3), dtype=np.float32)
         for group in order_by_length([len(x) for x in ids], self.sub_batch):
             width = max(len(ids[i]) for i in group)
             input_ids = np.full((len(group), width), self.pad_id, dtype=np.int64)
+            segments = np.zeros((len(group), width), dtype=np.int64)
             mask = np.zeros((len(group), width), dtype=np.int64)
             for row, i in enumerate(group):
                 input_ids[row, : len(ids[i])] = ids[i]
+                segments[row, : len(ids[i])] = types[i]
                 mask[row, : len(ids[i])] = 1
-            logits = self._logits(input_ids, mask)
+            logits = self._logits(input_ids, mask, segments)
             out[group] = _softmax(logits)[:, self._permutation]
         return out
 
-    def _logits(self, input_ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    def _logits(self, input_ids: np.ndarray, mask: np.ndarray, segments: np.ndarray) -> np.ndarray:
         if self.backend == "onnx":
             feed: dict[str, Any] = {"input_ids": input_ids, "attention_mask": mask}
             if "token_type_ids" in self._input_names:
-                feed["token_type_ids"] = np.zeros_like(input_ids)
+                feed["token_type_ids"] = segments
             return np.asarray(self._session.run(None, feed)[0], dtype=np.float32)
         import torch
 
@@ -128,6 +190,7 @@ class SentimentRuntime:
             result = self._model(
                 input_ids=torch.from_numpy(input_ids).to(self._device),
                 attention_mask=torch.from_numpy(mask).to(self._device),
+                token_type_ids=torch.from_numpy(segments).to(self._device),
             )
             return result.logits.float().cpu().numpy()
 

