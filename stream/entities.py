@@ -30,9 +30,9 @@ from pathlib import Path
 
 import ahocorasick
 
+from core.language import is_cjk
 from core.watchlist import Entity, read_watchlist
 from stream.events import MAX_ENTITIES as EVENT_MAX_ENTITIES
-from stream.language import is_cjk
 
 __all__ = ["MAX_ENTITIES", "MAX_MATCHES", "Entity", "EntityMatcher", "Tagging", "code_patterns", "load_watchlist"]
 

@@ -16,9 +16,9 @@ from typing import Any
 
 from core.errors import EventError
 from core.events import ModelRef, RawEvent, ScoredEvent, Sentiment
+from core.language import resolve_lang
 from stream.deadletter import DeadLetter, dead_letter
 from stream.events import EventTimePolicy, decode_event
-from stream.language import resolve_lang
 
 __all__ = ["Incoming", "Prepared", "RecentIds", "encode", "prepare_batch", "scored_event", "unhandled"]
 

@@ -17,6 +17,7 @@ from core.settings import Settings
 from inference.train import TrainConfig
 
 if TYPE_CHECKING:
+    from inference.batch_score import Scorer
     from inference.runtime import SentimentRuntime
 
 __all__ = ["model_app"]
@@ -219,3 +220,56 @@ def gpu_repo_cmd(
     if not (source / "model.onnx").exists():
         raise ConfigError(f"{source} has no model.onnx: run `radar model export` first")
     console.print(f"GPU model repository: {build_gpu_repository(source, out)}")
+
+
+def _zh_model(settings: Settings) -> Path | None:
+    """The Chinese pair model chosen for serving (``<cache>/models/SERVING_ZH``, written by ``bench.zh_fin``)."""
+    pointer = settings.cache_dir / "models" / "SERVING_ZH"
+    if pointer.exists() and (Path(pointer.read_text().strip()) / "config.json").exists():
+        return Path(pointer.read_text().strip())
+    return None
+
+
+@model_app.command("score")
+def score_cmd(
+    input: Annotated[
+        Path, typer.Option("--input", "-i", exists=True, dir_okay=False, help="CSV: id, text[, entity][, lang]")
+    ],
+    output: Annotated[Path, typer.Option("--output", "-o", help="CSV: the input columns + probabilities, lang, model")],
+    model: Annotated[Path | None, typer.Option(help="English model directory (default: the one Triton serves)")] = None,
+    zh_model: Annotated[Path | None, typer.Option(help="Chinese pair model directory (default: SERVING_ZH)")] = None,
+) -> None:
+    """Score a CSV offline with the runtime Triton serves: each row by its language's model, toward its entity."""
+    import csv
+
+    from inference.batch_score import OUTPUT_COLUMNS, score_rows
+    from inference.model_store import resolve_serving_model, serving_onnx_file
+    from inference.runtime import SentimentRuntime
+
+    settings = Settings()
+    with input.open(newline="", encoding="utf-8") as handle:
+        reader = csv.DictReader(handle)
+        columns = list(reader.fieldnames or [])
+        if "text" not in columns:
+            raise typer.BadParameter(f"{input} has no 'text' column (columns: {columns})", param_hint="--input")
+        rows = list(reader)
+    english = model or resolve_serving_model(settings)
+    scorers = {"en": _scorer(SentimentRuntime(english, onnx_file=serving_onnx_file(english)), english)}
+    chinese = zh_model or _zh_model(settings)
+    if chinese is not None:
+        scorers["zh"] = _scorer(SentimentRuntime(chinese, backend="torch"), chinese)
+    with console.status(f"scoring {len(rows)} rows…"):
+        scored = score_rows(rows, scorers)
+    with output.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=[*columns, *(c for c in OUTPUT_COLUMNS if c not in columns)])
+        writer.writeheader()
+        writer.writerows(scored)
+    errors = sum(1 for r in scored if r["error"])
+    used = ", ".join(f"{lang}: {s.label}" for lang, s in scorers.items())
+    console.print(f"{len(scored)} rows -> {output} ({errors} with an error); models {used}")
+
+
+def _scorer(runtime: SentimentRuntime, folder: Path) -> Scorer:
+    from inference.batch_score import Scorer
+
+    return Scorer(folder.name, runtime.predict)

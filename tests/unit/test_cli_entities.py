@@ -157,3 +157,11 @@ def test_the_radar_command_exits_2_for_usage_and_1_for_runtime_errors(tmp_path: 
     assert missing.returncode == 1 and "no watched entity 'NOPE'" in missing.stdout, missing.stdout + missing.stderr
     assert radar("add", "OK", "--name", "Okay").returncode == 0
     assert json.loads(radar("list", "--json").stdout)[0]["id"] == "OK"
+
+
+def test_chinese_names_and_market_codes_are_added_and_listed(radar: Any) -> None:
+    added = radar("add", "MOUTAI", "--name", "贵州茅台", "--alias", "茅台", "--cashtag", "600519.SH")
+    assert added.exit_code == 0, added.output
+    moutai = _listed(radar)["MOUTAI"]
+    assert (moutai["names"], moutai["aliases"], moutai["cashtags"]) == (["贵州茅台"], ["茅台"], ["600519.SH"])
+    assert "贵州茅台" in radar("list").output
