@@ -117,6 +117,7 @@ def main() -> None:
     model_dir = trained_model(settings, train, args.epochs, args.reviews)
     figures["model"] = score_entities(test, model_judgements(model_dir, test))
     figures["model_dir"] = str(model_dir)
+    (settings.cache_dir / "models" / "SERVING_ZH").write_text(str(model_dir))  # radar model score's Chinese model
     rows_out = [[measure, figures["baseline"][measure], figures["model"][measure], GOALS[measure]] for measure in GOALS]
     print_table(
         f"zh-fin-neg, {len(test)} held-out texts ({figures['held_out_pairs']} pairs)",

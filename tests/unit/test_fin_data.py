@@ -38,3 +38,29 @@ def test_fin_tweets_map_bearish_bullish_neutral(tmp_path: Path) -> None:
         ("$Y upgraded", "positive"),
         ("$Z holds", "neutral"),
     ]
+
+
+def _shared(variable: str) -> Path:
+    import os
+
+    import pytest
+
+    where = os.environ.get(variable)
+    if not where:
+        pytest.skip(f"set {variable} to the folder of that name under ../shared/data (CI sets it when it is there)")
+    return Path(where)
+
+
+def test_the_real_zh_fin_neg_reads_whole() -> None:
+    rows = read_zh_fin_neg(_shared("ZH_FIN_NEG_DIR"))
+    assert len(rows) == 3999
+    assert 2.0 < sum(len(r.entities) for r in rows) / len(rows) < 2.6
+    assert 0.5 < sum(r.negative for r in rows) / len(rows) < 0.6
+    assert all(r.key_entities <= set(r.entities) or not r.negative for r in rows[:500])
+
+
+def test_the_real_fin_tweets_read_whole() -> None:
+    from inference.fin_data import fin_tweet_examples
+
+    train, valid = fin_tweet_examples(_shared("EN_FIN_TWEETS_DIR"))
+    assert len(train) == 9543 and len(valid) > 2300
