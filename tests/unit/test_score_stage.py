@@ -290,3 +290,16 @@ async def test_a_large_batch_goes_as_concurrent_requests_and_comes_back_in_order
     probs = await stage.infer(texts)
     assert [len(b) for b in model.batches] == [64, 64, 22]
     assert np.allclose(probs, np.array([model.probs_of(t) for t in texts], dtype=np.float32))
+
+
+def test_the_score_agent_is_one_actor_that_takes_concurrent_requests_worth() -> None:
+    """With several actors a later batch could ack first, and Faust then committed past the earlier one (issue 24)."""
+    from core.settings import Settings
+    from stream.app import create_app
+    from stream.score_agent import register_score_agent
+    from stream.watchlist import FileWatchlist, LiveWatchlist
+
+    settings = Settings(score_concurrency=4, max_batch_size=64)
+    app = create_app(settings, app_id="unit-score-agent")
+    agent = register_score_agent(app, settings, watchlist=LiveWatchlist(FileWatchlist(settings.watchlist)))
+    assert agent.concurrency == 1
