@@ -73,7 +73,7 @@ def main() -> None:
     if not where:
         raise SystemExit("set EN_FIN_TWEETS_DIR to the en-fin-tweets folder (its README says what it is)")
     from inference.evaluate import vader_labels
-    from inference.model_store import resolve_serving_model
+    from inference.model_store import resolve_serving_model, tiny_model_dir
     from inference.runtime import SentimentRuntime
 
     settings = Settings()
@@ -86,7 +86,8 @@ def main() -> None:
     runtime = SentimentRuntime(model_dir, backend="torch", sub_batch=16)
     figures: dict[str, Any] = {"model_dir": str(model_dir)}
     served = resolve_serving_model(settings)
-    served_runtime = SentimentRuntime(served, backend="torch", sub_batch=16) if served != model_dir else None
+    trained = served != model_dir and served != tiny_model_dir(settings)  # the tiny random model is no baseline
+    served_runtime = SentimentRuntime(served, backend="torch", sub_batch=16) if trained else None
     for name, test in sets.items():
         texts, truth = [e.text for e in test], [e.label for e in test]
         row = {
