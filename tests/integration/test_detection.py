@@ -64,7 +64,7 @@ async def test_injected_incident_raises_the_right_alert(fresh_topics, unique, tm
     alerts = [json.loads(r.value) for r in read_topic(settings, settings.topics.alerts, expected=1, timeout_s=10)]
     assert alerts, "no alert for the incident"
     assert {a["entity"] for a in alerts} == {"ACME"}, alerts
-    spikes = [a for a in alerts if a["detector"] == "volume_spike"]
+    spikes = [a for a in alerts if a["detector"] == "volume_spike" and a["status"] == "open"]
     assert len(spikes) == 1
     opened = datetime.fromisoformat(spikes[0]["window_end"])
     assert datetime.fromisoformat(truth["start"]) < opened <= datetime.fromisoformat(truth["end"])
