@@ -31,6 +31,7 @@ from inference.fin_data import (
     without_contained,
     zh_pairs,
 )
+from inference.model_store import zh_serving_pointer
 
 GOALS = {"entity_f1": 0.92, "text_f1": 0.98}
 
@@ -161,7 +162,7 @@ def main() -> None:
     figures["model"] = score_entities(test, model_judgements(model_dir, test, threshold))
     figures["threshold"] = threshold
     figures["model_dir"] = str(model_dir)
-    (settings.cache_dir / "models" / "SERVING_ZH").write_text(str(model_dir))  # radar model score's Chinese model
+    zh_serving_pointer(settings).write_text(str(model_dir))  # radar model score's Chinese model
     systems = ("baseline", "model_argmax", "model")
     rows_out = [
         [measure, *(f"{figures[system][measure]:.3f}" for system in systems), f"{GOALS[measure]:.2f}"]

@@ -106,9 +106,20 @@ class ModelRef(BaseModel):
 
 
 class ScoredEvent(RawEvent):
-    """A raw event plus its resolved entities, its sentiment, the model and when it was scored (radar.scored)."""
+    """A raw event plus its resolved entities, its sentiment, the model and when it was scored (radar.scored).
+
+    ``entity_sentiments`` is the sentiment toward each entity ("A sues B" is bad news for B, less so for A), where
+    the language's model reads (entity, text) pairs; an entity it does not list takes the text's ``sentiment``.
+    """
 
     entities: Entities
     sentiment: Sentiment
+    entity_sentiments: Annotated[dict[EntityId, Sentiment], Field(max_length=MAX_ENTITIES)] = Field(
+        default_factory=dict, description="the sentiment toward each entity, where the model reads pairs"
+    )
     model: ModelRef
     scored_at: IsoInstant
+
+    def toward(self, entity: str) -> Sentiment:
+        """The sentiment toward ``entity``: its own where the model gave one, else the text's."""
+        return self.entity_sentiments.get(entity, self.sentiment)

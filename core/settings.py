@@ -77,7 +77,8 @@ class Settings(BaseSettings):
     triton_grpc_url: str = "127.0.0.1:8001"
     triton_http_port: int = 8000
     triton_metrics_port: int = 8002
-    model_name: str = "sentiment"
+    model_name: str = "sentiment"  # English, and the fallback of every language without a model of its own
+    model_name_zh: str = "sentiment_zh"  # Chinese: a (target, text) pair model, so each entity has its sentiment
     model_dir: Path | None = None
     inference_timeout_s: float = Field(default=10.0, gt=0)
     max_batch_size: int = Field(default=64, ge=1)

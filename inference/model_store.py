@@ -3,6 +3,10 @@
 ``sentiment`` is the best model available: ``RADAR_MODEL_DIR`` if set, else the last export chosen for serving
 (``<cache>/models/SERVING``, outside the clone, so a fresh clone serves it too), else the tiny random model.
 ``sentiment_tiny`` is always the tiny model: tests use it, so they are fast and independent of training.
+
+``sentiment_zh`` is the Chinese pair model chosen for serving (``<cache>/models/SERVING_ZH``: ``bench.zh_fin`` or
+the demo's setup writes it), else ``sentiment_tiny_zh``: a tiny random pair model with the Chinese tokenizer, which
+tests serve.
 """
 
 from __future__ import annotations
@@ -12,9 +16,51 @@ from pathlib import Path
 
 from core.settings import Settings
 
-__all__ = ["TINY_MODEL_NAME", "resolve_serving_model", "serving_onnx_file", "set_serving_model", "tiny_model_dir"]
+__all__ = [
+    "TINY_MODEL_NAME",
+    "TINY_ZH_MODEL_NAME",
+    "chosen_zh_model",
+    "resolve_serving_model",
+    "resolve_zh_serving_model",
+    "serving_onnx_file",
+    "set_serving_model",
+    "tiny_model_dir",
+    "tiny_zh_model_dir",
+    "zh_serving_pointer",
+]
 
 TINY_MODEL_NAME = "sentiment_tiny"
+TINY_ZH_MODEL_NAME = "sentiment_tiny_zh"
+
+
+def tiny_zh_model_dir(settings: Settings) -> Path:
+    from inference.tiny_model import build_tiny_model
+    from inference.zh_encoder import zh_encoder_dir
+
+    return build_tiny_model(
+        settings.cache_dir / "models" / "tiny-zh",
+        tokenizer_dir=zh_encoder_dir(settings.cache_dir),
+        vocab_size=21128,
+        targeted={"pairs": True, "lang": "zh", "max_length": 128, "max_chars": 150},
+    )
+
+
+def zh_serving_pointer(settings: Settings) -> Path:
+    return settings.cache_dir / "models" / "SERVING_ZH"
+
+
+def chosen_zh_model(settings: Settings) -> Path | None:
+    """The Chinese pair model chosen for serving, if one was."""
+    pointer = zh_serving_pointer(settings)
+    if pointer.exists():
+        target = Path(pointer.read_text().strip())
+        if (target / "config.json").exists():
+            return target
+    return None
+
+
+def resolve_zh_serving_model(settings: Settings) -> Path:
+    return chosen_zh_model(settings) or tiny_zh_model_dir(settings)
 
 
 def tiny_model_dir(settings: Settings) -> Path:

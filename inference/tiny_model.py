@@ -13,16 +13,27 @@ from pathlib import Path
 
 from inference.base_encoder import base_encoder_dir
 from inference.labels import LABELS
+from inference.runtime import TARGETED_FILE
 
 __all__ = ["build_tiny_model"]
 
 _TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.txt")
 
 
-def build_tiny_model(out_dir: Path, *, seed: int = 0, pooling: str = "mean") -> Path:
+def build_tiny_model(
+    out_dir: Path,
+    *,
+    seed: int = 0,
+    pooling: str = "mean",
+    tokenizer_dir: Path | None = None,
+    vocab_size: int = 30522,
+    targeted: dict[str, object] | None = None,
+) -> Path:
     """Write a 2-layer, 32-wide BERT with a 3-class head to ``out_dir`` (skipped if already there, same head).
 
     ``pooling`` matches the trained model's head by default, so tests serve the architecture production serves.
+    ``tokenizer_dir``/``vocab_size`` give it another encoder's tokenizer (the Chinese one), ``targeted`` the
+    ``targeted.json`` of a pair model, so tests serve the Chinese contract too.
     """
     from inference.classifier import MEAN_POOL_ARCHITECTURE, mean_pool_class
 
@@ -35,10 +46,10 @@ def build_tiny_model(out_dir: Path, *, seed: int = 0, pooling: str = "mean") -> 
     import torch
     from transformers import BertConfig, BertForSequenceClassification
 
-    source = base_encoder_dir()
+    source = tokenizer_dir or base_encoder_dir()
     torch.manual_seed(seed)
     config = BertConfig(  # type: ignore[call-arg]  # PretrainedConfig kwargs
-        vocab_size=30522,
+        vocab_size=vocab_size,
         hidden_size=32,
         num_hidden_layers=2,
         num_attention_heads=2,
@@ -55,6 +66,8 @@ def build_tiny_model(out_dir: Path, *, seed: int = 0, pooling: str = "mean") -> 
     for name in _TOKENIZER_FILES:
         if (source / name).exists():
             shutil.copy2(source / name, tmp / name)
+    if targeted is not None:
+        (tmp / TARGETED_FILE).write_text(json.dumps(targeted))
     shutil.rmtree(out_dir, ignore_errors=True)
     tmp.rename(out_dir)
     return out_dir

@@ -1,7 +1,9 @@
 """The Triton worker: async gRPC client of the ``sentiment`` model with the contract checked at start.
 
-``init()`` fails with :class:`ModelContractError` when the served model is not TEXT(BYTES,[1]) ->
-PROBS(FP32,[3]) with ``max_batch_size >= 64``. ``infer()`` splits a batch into chunks Triton accepts, keeps
+``init()`` fails with :class:`ModelContractError` when the served model is not TEXT(BYTES,[1]) [, TARGET(BYTES,[1])]
+-> PROBS(FP32,[3]) with ``max_batch_size >= 64``; it learns whether the model reads (target, text) pairs (config
+parameter ``pairs``), so the caller sends one row per entity only to a model that tells them apart.
+``infer()`` splits a batch into chunks Triton accepts, keeps
 several requests in flight, retries transient failures with backoff and raises :class:`InferenceUnavailable`
 when Triton keeps failing, so the caller can hold back (never skip) the events it was scoring.
 """
@@ -29,6 +31,8 @@ class ModelInfo:
     name: str
     version: str
     max_batch_size: int
+    takes_target: bool = False  # the model declares the optional TARGET input
+    pairs: bool = False  # ... and reads it: the sentiment toward each target differs
 
     @property
     def label(self) -> str:
@@ -43,6 +47,10 @@ def check_contract(metadata: dict[str, Any], config: dict[str, Any]) -> ModelInf
     ...       "outputs": [{"name": "PROBS", "datatype": "FP32", "shape": ["-1", "3"]}]}
     >>> check_contract(md, {"max_batch_size": 64}).label
     'sentiment/2'
+    >>> md["inputs"].append({"name": "TARGET", "datatype": "BYTES", "shape": ["-1", "1"]})
+    >>> info = check_contract(md, {"max_batch_size": 64, "parameters": {"pairs": {"string_value": "true"}}})
+    >>> info.takes_target, info.pairs
+    (True, True)
     >>> check_contract(md, {"max_batch_size": 8})
     Traceback (most recent call last):
     ...
@@ -58,13 +66,25 @@ def check_contract(metadata: dict[str, Any], config: dict[str, Any]) -> ModelInf
     probs = outputs.get("PROBS")
     if probs is None or probs.get("datatype") != "FP32" or [str(d) for d in probs.get("shape", [])][-1:] != ["3"]:
         problems.append(f"output PROBS must be FP32 [3], got {probs}")
+    target = inputs.get("TARGET")
+    if target is not None and (
+        target.get("datatype") != "BYTES" or [str(d) for d in target.get("shape", [])][-1:] != ["1"]
+    ):
+        problems.append(f"input TARGET must be BYTES [1], got {target}")
+    pairs = str(config.get("parameters", {}).get("pairs", {}).get("string_value", "false")).lower() == "true"
     max_batch = int(config.get("max_batch_size", 0))
     if max_batch < MIN_BATCH:
         problems.append(f"max_batch_size {max_batch} < {MIN_BATCH}")
     if problems:
         raise ModelContractError(f"{name}: " + "; ".join(problems))
     versions = metadata.get("versions") or ["?"]
-    return ModelInfo(name=name, version=str(versions[-1]), max_batch_size=max_batch)
+    return ModelInfo(
+        name=name,
+        version=str(versions[-1]),
+        max_batch_size=max_batch,
+        takes_target=target is not None,
+        pairs=target is not None and pairs,
+    )
 
 
 class TritonSentimentClient:
@@ -108,17 +128,24 @@ class TritonSentimentClient:
             await self._client.close()
             self._client = None
 
-    async def infer(self, texts: Sequence[str]) -> np.ndarray:
-        """PROBS for ``texts`` in order; raises InferenceUnavailable after the retries are spent."""
+    async def infer(self, texts: Sequence[str], targets: Sequence[str] | None = None) -> np.ndarray:
+        """PROBS for ``texts`` in order (each toward its target, where given and the model reads pairs); raises
+        InferenceUnavailable after the retries are spent."""
         if self.info is None:
             await self.init()
         assert self.info is not None  # for mypy; init() sets it or raises
+        if targets is not None and len(targets) != len(texts):
+            raise ValueError(f"{len(texts)} texts but {len(targets)} targets")
+        given = list(targets) if targets is not None and self.info.takes_target else None
         size = self.info.max_batch_size
-        chunks = [list(texts[i : i + size]) for i in range(0, len(texts), size)]
-        results = await asyncio.gather(*(self._infer_chunk(chunk) for chunk in chunks))
+        chunks = [
+            (list(texts[i : i + size]), given[i : i + size] if given is not None else None)
+            for i in range(0, len(texts), size)
+        ]
+        results = await asyncio.gather(*(self._infer_chunk(chunk, aims) for chunk, aims in chunks))
         return np.concatenate(results) if results else np.zeros((0, 3), dtype=np.float32)
 
-    async def _infer_chunk(self, texts: list[str]) -> np.ndarray:
+    async def _infer_chunk(self, texts: list[str], targets: list[str] | None) -> np.ndarray:
         import tritonclient.grpc.aio as grpcclient
 
         last: Exception | None = None
@@ -129,14 +156,14 @@ class TritonSentimentClient:
                     f"circuit open after {self.breaker.failures} failures; next trial in "
                     f"{self.breaker.seconds_until_trial(now):.1f} s"
                 )
-            data = np.array([[t.encode("utf-8")] for t in texts], dtype=np.object_)
-            tensor = grpcclient.InferInput("TEXT", [len(texts), 1], "BYTES")
-            tensor.set_data_from_numpy(data)
+            inputs = [_bytes_input(grpcclient, "TEXT", texts)]
+            if targets is not None:
+                inputs.append(_bytes_input(grpcclient, "TARGET", targets))
             try:
                 async with self._slots:
                     result = await self._client.infer(
                         self.model_name,
-                        [tensor],
+                        inputs,
                         outputs=[grpcclient.InferRequestedOutput("PROBS")],
                         client_timeout=self.timeout_s,
                     )
@@ -154,3 +181,9 @@ class TritonSentimentClient:
                 if attempt + 1 < self.attempts:
                     await asyncio.sleep(self.backoff.delay(attempt))
         raise InferenceUnavailable(f"Triton inference failed {self.attempts} times: {last}")
+
+
+def _bytes_input(grpcclient: Any, name: str, values: list[str]) -> Any:
+    tensor = grpcclient.InferInput(name, [len(values), 1], "BYTES")
+    tensor.set_data_from_numpy(np.array([[v.encode("utf-8")] for v in values], dtype=np.object_))
+    return tensor

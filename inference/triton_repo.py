@@ -11,13 +11,13 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from core.domain import LABELS
-from inference.runtime import CONTRACT_LABELS_FILE
+from inference.runtime import CONTRACT_LABELS_FILE, TARGETED_FILE
 
-__all__ = ["CpuRepositoryOptions", "build_cpu_repository", "fingerprint", "render_cpu_config"]
+__all__ = ["CpuRepositoryOptions", "build_cpu_repository", "fingerprint", "reads_pairs", "render_cpu_config"]
 
 _HERE = Path(__file__).resolve().parent
 _MODEL_PY = _HERE / "serving" / "model.py"
@@ -36,6 +36,7 @@ class CpuRepositoryOptions:
     sub_batch: int = 4  # measured on 2 CPU cores: int8 486 items/s at 4 vs 277 at 32 (bench/model_throughput)
     backend: str = "auto"  # onnx when model.onnx is present, else torch
     onnx_file: str = "model.onnx"
+    pairs: bool = False  # the model reads (target, text) pairs (its targeted.json says so): set from the model
 
 
 def render_cpu_config(options: CpuRepositoryOptions) -> str:
@@ -44,6 +45,11 @@ def render_cpu_config(options: CpuRepositoryOptions) -> str:
     >>> text = render_cpu_config(CpuRepositoryOptions())
     >>> 'max_batch_size: 64' in text and 'TYPE_STRING' in text and 'dims: [ 3 ]' in text
     True
+    >>> 'name: "TARGET"' in text and 'optional: true' in text and '"pairs" value: { string_value: "false" }' in text
+    True
+
+    ``TARGET`` is optional, so a client of the text-only contract still works; ``pairs`` tells clients whether the
+    model reads it (a text-level model ignores it), so they send one row per (text, entity) only where it counts.
     """
     params = {
         "backend": options.backend,
@@ -51,18 +57,28 @@ def render_cpu_config(options: CpuRepositoryOptions) -> str:
         "max_length": str(options.max_length),
         "sub_batch": str(options.sub_batch),
         "threads": str(options.threads),
+        "pairs": "true" if options.pairs else "false",
     }
     param_text = "\n".join(f'parameters: {{ key: "{k}" value: {{ string_value: "{v}" }} }}' for k, v in params.items())
     return f"""name: "{options.model_name}"
 backend: "python"
 max_batch_size: {options.max_batch_size}
-input [ {{ name: "TEXT" data_type: TYPE_STRING dims: [ 1 ] }} ]
+input [
+  {{ name: "TEXT" data_type: TYPE_STRING dims: [ 1 ] }},
+  {{ name: "TARGET" data_type: TYPE_STRING dims: [ 1 ] optional: true }}
+]
 output [ {{ name: "PROBS" data_type: TYPE_FP32 dims: [ 3 ] }} ]
 dynamic_batching {{ max_queue_delay_microseconds: {options.max_queue_delay_us} }}
 instance_group [ {{ count: {options.instances} kind: KIND_CPU }} ]
 version_policy: {{ latest: {{ num_versions: 1 }} }}
 {param_text}
 """
+
+
+def reads_pairs(model_dir: Path) -> bool:
+    """The model was trained on (target, text) pairs (``targeted.json`` beside it says so)."""
+    path = Path(model_dir) / TARGETED_FILE
+    return path.exists() and bool(json.loads(path.read_text()).get("pairs"))
 
 
 def fingerprint(model_dir: Path) -> str:
@@ -85,7 +101,7 @@ def build_cpu_repository(
 
     Returns the model's directory in the repository and the version served.
     """
-    options = options or CpuRepositoryOptions()
+    options = replace(options or CpuRepositoryOptions(), pairs=reads_pairs(model_dir))
     model_root = Path(repo_dir) / options.model_name
     model_root.mkdir(parents=True, exist_ok=True)
     stamp = fingerprint(model_dir) + "|" + render_cpu_config(options)

@@ -72,7 +72,7 @@ def _local_stack(base: Settings, options: DemoOptions, console: Console) -> Iter
         with console.status("starting Kafka, Redis and PostgreSQL…"):
             up(["kafka", "redis", "postgres"], base)
         if options.model == "tiny":
-            base = base.model_copy(update={"model_name": "sentiment_tiny"})
+            base = base.model_copy(update={"model_name": "sentiment_tiny", "model_name_zh": "sentiment_tiny_zh"})
             console.log("model: the tiny untrained model (smoke run; sentiment alerts will be noise)")
         else:
             with progress_reporter(console) as report:

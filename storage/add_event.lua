@@ -12,7 +12,13 @@ local closed = tonumber(redis.call('GET', closed_through_key) or '-1')
 if closed >= 0 and tonumber(minute) <= closed then
   return 2
 end
-for _, entity in ipairs(entities) do
+-- entities: groups of four (entity, label, score, snippet): each entity counts the sentiment toward itself
+for i = 1, #entities, 4 do
+  local entity = entities[i]
+  local label = entities[i + 1]
+  local score = entities[i + 2]
+  local snippet = entities[i + 3]
+  local score_sq = tonumber(score) * tonumber(score)
   local buckets = {
     {prefix .. 'm:' .. entity .. ':' .. kind .. ':' .. minute, ttl_minute},
     {prefix .. 'h:' .. entity .. ':' .. kind .. ':' .. hour, ttl_hour},
@@ -21,7 +27,7 @@ for _, entity in ipairs(entities) do
     redis.call('HINCRBY', spec[1], 'n', 1)
     redis.call('HINCRBY', spec[1], label, 1)
     redis.call('HINCRBYFLOAT', spec[1], 'total', score)
-    redis.call('HINCRBYFLOAT', spec[1], 'total_sq', score_sq)
+    redis.call('HINCRBYFLOAT', spec[1], 'total_sq', string.format('%.17g', score_sq))
     redis.call('EXPIRE', spec[1], spec[2])
   end
   local evidence = prefix .. 'ev:' .. entity .. ':' .. minute

@@ -14,10 +14,11 @@ from dataclasses import dataclass, fields
 from functools import cache
 from pathlib import Path
 
-__all__ = ["ENTITIES_FIELD", "AddEventArgs", "AddEventKeys", "header", "script_body", "script_source"]
+__all__ = ["ENTITIES_FIELD", "ENTITY_GROUP", "AddEventArgs", "AddEventKeys", "header", "script_body", "script_source"]
 
 _BODY = Path(__file__).with_name("add_event.lua")
 ENTITIES_FIELD = "entities"  # the one ARGV field of variable length; it takes the rest of ARGV, so it comes last
+ENTITY_GROUP = ("entity", "label", "score", "snippet")  # what ``entities`` holds per entity, in order
 
 
 @dataclass(frozen=True)
@@ -36,26 +37,24 @@ class AddEventKeys:
 
 @dataclass(frozen=True)
 class AddEventArgs:
-    """ARGV, in order; ``entities`` is the rest of ARGV (one bucket set per entity)."""
+    """ARGV, in order; ``entities`` is the rest of ARGV: per entity its name, the label and score of the sentiment
+    toward it, and its evidence snippet (JSON: id, text, score, source; storage.aggregates.snippet_of), so "A sues
+    B" counts as bad news in B's buckets and not necessarily in A's."""
 
     prefix: str
     kind: str
     minute: int
     hour: int
-    label: str
-    score: float
-    score_sq: float
     event_time: float
-    snippet: str  # JSON: id, text, score, source (the alert's evidence; storage.aggregates.snippet_of)
     ttl_seen: int
     ttl_minute: int
     ttl_hour: int
     ttl_meta: int
-    entities: tuple[str, ...]
+    entities: tuple[tuple[str, str, float, str], ...]
 
     def argv(self) -> list[str | int | float]:
         scalars: list[str | int | float] = [getattr(self, f.name) for f in fields(self) if f.name != ENTITIES_FIELD]
-        return [*scalars, *self.entities]
+        return [*scalars, *(value for group in self.entities for value in group)]
 
 
 def header() -> str:

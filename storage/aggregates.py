@@ -45,10 +45,26 @@ class ScoredItem:
     published_at: datetime
     snippet: str
     source: str | None = None  # the event's source, shown with the evidence
+    toward: tuple[tuple[str, str, float], ...] = ()  # (entity, label, score) where the model read the pair
+
+    def targets(self) -> list[tuple[str, str, float]]:
+        """(entity, label, score) for every bucket set the event counts in: all entities together with the text's
+        sentiment, then each entity with the sentiment toward it (the text's where the model gave none).
+
+        >>> from datetime import UTC
+        >>> item = ScoredItem("e", "news", ("A", "B"), "neutral", 0.0, datetime.now(UTC), "A sues B",
+        ...                   toward=(("B", "negative", -0.9),))
+        >>> item.targets()
+        [('_all', 'neutral', 0.0), ('A', 'neutral', 0.0), ('B', 'negative', -0.9)]
+        """
+        own = {entity: (label, score) for entity, label, score in self.toward}
+        text = (self.label, self.score)
+        return [(ALL_ENTITIES, *text), *((e, *own.get(e, text)) for e in self.entities)]
 
     @classmethod
     def from_scored(cls, record: dict[str, Any]) -> ScoredItem:
         source = record.get("source")
+        toward = record.get("entity_sentiments") or {}
         return cls(
             id=str(record["id"]),
             kind=str(record["kind"]),
@@ -58,17 +74,20 @@ class ScoredItem:
             published_at=datetime.fromisoformat(str(record["published_at"]).replace("Z", "+00:00")),
             snippet=str(record.get("text", ""))[:200],
             source=str(source) if source is not None else None,
+            toward=tuple((str(e), str(s["label"]), float(s["score"])) for e, s in toward.items()),
         )
 
 
-def snippet_of(item: ScoredItem) -> str:
-    """The evidence entry kept for an event (JSON): id, the start of its text, its score and source.
+def snippet_of(item: ScoredItem, score: float | None = None) -> str:
+    """The evidence entry kept for an event (JSON): id, the start of its text, its score (toward the entity whose
+    evidence it is, where given) and source.
 
     >>> from datetime import UTC
     >>> snippet_of(ScoredItem("e1", "news", (), "negative", -0.81234, datetime.now(UTC), "bad", source="wire"))
     '{"id": "e1", "text": "bad", "score": -0.8123, "source": "wire"}'
     """
-    return json.dumps({"id": item.id, "text": item.snippet, "score": round(item.score, 4), "source": item.source})
+    value = item.score if score is None else score
+    return json.dumps({"id": item.id, "text": item.snippet, "score": round(value, 4), "source": item.source})
 
 
 def evidence_of(snippets: Sequence[bytes | str], limit: int) -> list[Evidence]:
@@ -159,16 +178,12 @@ class AggregateStore:
             kind=item.kind,
             minute=int(ts // 60),
             hour=int(ts // 3600),
-            label=item.label,
-            score=item.score,
-            score_sq=item.score * item.score,
             event_time=ts,
-            snippet=snippet_of(item),
             ttl_seen=self.dedupe_ttl_s,
             ttl_minute=self.minute_ttl_s,
             ttl_hour=self.hour_ttl_s,
             ttl_meta=self.meta_ttl_s,
-            entities=(ALL_ENTITIES, *item.entities),
+            entities=tuple((e, label, score, snippet_of(item, score)) for e, label, score in item.targets()),
         )
 
     # --- reads ---

@@ -62,9 +62,9 @@ class MemoryAggregateStore:
         minute = int(ts // 60)
         if self._closed_through is not None and minute <= self._closed_through:
             return 2
-        one = stats_from_hash({"n": "1", item.label: "1", "total": str(item.score), "total_sq": str(item.score**2)})
-        snippet = snippet_of(item)
-        for entity in (ALL_ENTITIES, *item.entities):
+        for entity, label, score in item.targets():
+            one = stats_from_hash({"n": "1", label: "1", "total": str(score), "total_sq": str(score**2)})
+            snippet = snippet_of(item, score)
             key = (entity, item.kind, minute)
             self._buckets[key] = self._buckets.get(key, MinuteStats()) + one
             self._evidence[(entity, minute)] = [snippet, *self._evidence.get((entity, minute), [])][:EVIDENCE_KEPT]

@@ -107,6 +107,7 @@ class Tagging:
     matches: int  # automaton hits read (the scan stops at ``max_matches``)
     work: int  # hits read + characters checked or marked while resolving overlaps
     truncated: bool  # a cap was reached: only the text up to there, or the first entities, are reported
+    mentions: dict[str, str] = field(default_factory=dict)  # entity -> its first mention, as the text writes it
 
 
 @dataclass
@@ -120,6 +121,8 @@ class EntityMatcher:
     >>> t = m.tag_counted("Acme " * 4000)  # 20,000 characters of one name
     >>> t.entities, t.matches, t.truncated
     (['ACME'], 1000, True)
+    >>> m.mentions("ＡＣＭＥ sues Bank of America")  # the mention as written: the model finds it in the text
+    {'ACME': 'ＡＣＭＥ', 'BOA': 'Bank of America'}
     """
 
     entities: Iterable[Entity]
@@ -147,20 +150,25 @@ class EntityMatcher:
     def tag(self, text: str) -> list[str]:
         return self.tag_counted(text).entities
 
+    def mentions(self, text: str) -> dict[str, str]:
+        """Each entity with its first mention's surface form, in order of first mention: what a pair model reads
+        as the target (it crops the text around it)."""
+        return self.tag_counted(text).mentions
+
     def tag_counted(self, text: str) -> Tagging:
         """Tag ``text`` and count the work (see the module's docstring for the bounds)."""
         folded = _fold(text)
         candidates, matches, truncated = self._candidates(folded)
         taken, work = _longest_first(candidates, len(folded))
-        found: dict[str, None] = {}  # insertion-ordered set: order of first mention
-        for (_, _, ids), kept in zip(candidates, taken, strict=True):
+        found: dict[str, str] = {}  # entity -> first mention, in order of first mention (_fold keeps offsets)
+        for (start, end, ids), kept in zip(candidates, taken, strict=True):
             for entity_id in ids if kept else ():
                 if entity_id in found:
                     continue
                 if len(found) == self.max_entities:
-                    return Tagging(list(found), matches, matches + work, truncated=True)
-                found[entity_id] = None
-        return Tagging(list(found), matches, matches + work, truncated)
+                    return Tagging(list(found), matches, matches + work, truncated=True, mentions=found)
+                found[entity_id] = text[start : end + 1]
+        return Tagging(list(found), matches, matches + work, truncated, mentions=found)
 
     def _candidates(self, folded: str) -> tuple[list[_Match], int, bool]:
         """Automaton hits on word boundaries, in order of their end; stops reading after ``max_matches`` hits."""

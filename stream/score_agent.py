@@ -19,7 +19,7 @@ from core.settings import Settings
 from inference.triton_client import TritonSentimentClient
 from stream.events import EventTimePolicy
 from stream.score_stage import OutRecord, RecordSink, ScoreStage
-from stream.scoring import Incoming, RecentIds
+from stream.scoring import Incoming, RecentIds, Tagger
 from stream.watchlist import LiveWatchlist
 
 __all__ = ["ProducerSink", "hold_back", "register_score_agent", "score_events", "stage_factory"]
@@ -48,19 +48,22 @@ def hold_back(events: Sequence[Any]) -> None:
         event.message.acked = True
 
 
-def stage_factory(settings: Settings, sink: RecordSink, tag: Callable[[str], list[str]]) -> Callable[[], ScoreStage]:
-    """A maker of score stages: one Triton client each; the tagger (the worker's live watchlist) and the memory of
-    recent ids shared by every stage of the worker."""
+def stage_factory(settings: Settings, sink: RecordSink, tag: Tagger) -> Callable[[], ScoreStage]:
+    """A maker of score stages: one Triton client per language's model each; the tagger (the worker's live
+    watchlist, with the mentions a pair model reads) and the memory of recent ids shared by every stage of the
+    worker."""
     policy = EventTimePolicy(max_future_s=settings.event_max_future_s, max_age_s=settings.event_max_age_s)
     kind_of_topic = {settings.topics.raw_news: "news", settings.topics.raw_social: "social"}
     seen = RecentIds()
 
     def new_stage() -> ScoreStage:
-        client = TritonSentimentClient(
-            settings.triton_grpc_url, settings.model_name, timeout_s=settings.inference_timeout_s
-        )
+        names = {"en": settings.model_name, "zh": settings.model_name_zh}
+        clients = {
+            lang: TritonSentimentClient(settings.triton_grpc_url, name, timeout_s=settings.inference_timeout_s)
+            for lang, name in names.items()
+        }
         return ScoreStage(
-            client,
+            clients,
             sink,
             scored_topic=settings.topics.scored,
             deadletter_topic=settings.topics.deadletter,
@@ -88,7 +91,7 @@ async def score_events(stage: ScoreStage, events: Sequence[Any]) -> None:
 def register_score_agent(app: faust.App, settings: Settings, *, watchlist: LiveWatchlist) -> Any:
     """The score agent, tagging with ``watchlist`` (refreshed from SQL by the worker: see stream.watchlist)."""
     raw = app.topic(*settings.topics.raw(), value_serializer="raw", key_serializer="raw")
-    new_stage = stage_factory(settings, ProducerSink(app), watchlist.tag)
+    new_stage = stage_factory(settings, ProducerSink(app), watchlist.mentions)
     window_s = settings.batch_window_ms / 1000
 
     # One actor, so a partition's offsets are acked in the order they were read; the batch is cut into

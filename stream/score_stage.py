@@ -13,7 +13,7 @@ import asyncio
 import logging
 import random
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol
@@ -22,6 +22,8 @@ import numpy as np
 from aiokafka.errors import MessageSizeTooLargeError
 
 from core.errors import InferenceUnavailable
+from core.events import RawEvent
+from core.language import model_lang
 from core.retry import Backoff, RandomSource, retry_forever
 from inference.resilience import CircuitBreaker
 from inference.triton_client import ModelInfo
@@ -38,11 +40,12 @@ from stream.metrics import (
     TRITON_WAITING,
     counts_in_flight,
 )
-from stream.scoring import Incoming, Prepared, RecentIds, encode, prepare_batch, scored_event, unhandled
+from stream.scoring import Incoming, Prepared, RecentIds, Tagger, encode, prepare_batch, scored_event, unhandled
 
 __all__ = ["OutRecord", "RecordSink", "ScoreStage", "SentimentModel", "too_large"]
 
 log = logging.getLogger("radar.score")
+FALLBACK = "en"  # the model of every language without one of its own (core.language.model_lang)
 
 
 @dataclass(frozen=True)
@@ -78,7 +81,7 @@ class SentimentModel(Protocol):
     @property
     def breaker(self) -> CircuitBreaker: ...
     async def init(self) -> ModelInfo: ...
-    async def infer(self, texts: Sequence[str]) -> np.ndarray: ...
+    async def infer(self, texts: Sequence[str], targets: Sequence[str] | None = None) -> np.ndarray: ...
 
 
 class RecordSink(Protocol):
@@ -105,22 +108,36 @@ def too_large(exc: BaseException) -> bool:
     return False
 
 
+@dataclass(frozen=True)
+class _Row:
+    """One input to a model: the whole text of event ``index`` (``entity`` None), or the text toward an entity."""
+
+    index: int
+    entity: str | None
+    target: str
+
+
 class ScoreStage:
     """Raw messages in, scored events and dead letters out; holds its batch while Triton or Kafka is away.
 
-    Call :meth:`start` once (it waits for the model), then per batch :meth:`score_batch` (returns once every
+    Each event goes to its language's model (``models``, keyed by :func:`core.language.model_lang`; English is the
+    fallback and must be there). A model that reads (target, text) pairs gets one row for the text and one per
+    entity, so "A sues B" carries a sentiment toward A and one toward B; a text-level model gets the text once and
+    its entities take the text's sentiment.
+
+    Call :meth:`start` once (it waits for the models), then per batch :meth:`score_batch` (returns once every
     record is acknowledged) and, when the batch's offsets may be committed, :meth:`acknowledge`.
     """
 
     def __init__(
         self,
-        model: SentimentModel,
+        model: SentimentModel | Mapping[str, SentimentModel],
         sink: RecordSink,
         *,
         scored_topic: str,
         deadletter_topic: str,
         kind_of_topic: dict[str, str],
-        tag: Callable[[str], list[str]],
+        tag: Tagger,
         policy: EventTimePolicy | None = None,
         seen: RecentIds | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
@@ -128,7 +145,10 @@ class ScoreStage:
         rng: RandomSource | None = None,
         request_size: int = 64,
     ) -> None:
-        self.model, self.sink = model, sink
+        self.models: dict[str, SentimentModel] = dict(model) if isinstance(model, Mapping) else {FALLBACK: model}
+        if FALLBACK not in self.models:
+            raise ValueError(f"the models must include the fallback language {FALLBACK!r}: {sorted(self.models)}")
+        self.model, self.sink = self.models[FALLBACK], sink
         self.request_size = request_size
         self.scored_topic, self.deadletter_topic = scored_topic, deadletter_topic
         self.kind_of_topic, self.tag, self.policy = kind_of_topic, tag, policy
@@ -137,23 +157,32 @@ class ScoreStage:
         jitter = rng if rng is not None else random.Random()
         self.start_backoff = Backoff(base_s=0.5, cap_s=5.0, rng=jitter)
         self.backoff = Backoff(base_s=0.2, cap_s=5.0, rng=jitter)  # inference and producing
-        self.info: ModelInfo | None = None
+        self.info: ModelInfo | None = None  # the fallback (English) model's
+        self.infos: dict[str, ModelInfo] = {}
 
     async def start(self) -> ModelInfo:
-        """Wait for the model; a contract mismatch (ModelContractError) propagates: the worker stops, loudly."""
+        """Wait for every model; a contract mismatch (ModelContractError) propagates: the worker stops, loudly."""
+        for lang, model in self.models.items():
 
-        def waiting(attempt: int, exc: BaseException) -> None:
-            log.warning("waiting for Triton model %s: %s", self.model.model_name, exc)
+            def waiting(attempt: int, exc: BaseException, model: SentimentModel = model) -> None:
+                log.warning("waiting for Triton model %s: %s", model.model_name, exc)
 
-        self.info = await retry_forever(
-            self.model.init,
-            backoff=self.start_backoff,
-            is_retryable=lambda exc: isinstance(exc, InferenceUnavailable),
-            on_retry=waiting,
-            sleep=self.sleep,
-        )
-        log.info("scoring with %s at %s", self.info.label, self.model.url)
+            info = await retry_forever(
+                model.init,
+                backoff=self.start_backoff,
+                is_retryable=lambda exc: isinstance(exc, InferenceUnavailable),
+                on_retry=waiting,
+                sleep=self.sleep,
+            )
+            self.infos[lang] = info
+            log.info("scoring %s with %s at %s%s", lang, info.label, model.url, " (pairs)" if info.pairs else "")
+        self.info = self.infos[FALLBACK]
         return self.info
+
+    def lang_of(self, event: RawEvent) -> str:
+        """Which of the stage's models scores ``event``: its language's, else the fallback."""
+        lang = model_lang(event.lang or "")
+        return lang if lang in self.models else FALLBACK
 
     @counts_in_flight
     async def score_batch(self, items: Sequence[Incoming]) -> Prepared:
@@ -169,8 +198,9 @@ class ScoreStage:
         records: list[OutRecord] = []
         if prepared.valid:
             BATCH_SIZE.observe(len(prepared.valid))
-            probs = await self.infer([event.text for event, _, _ in prepared.valid])
-            records = self._scored(prepared, probs, model=self.info.label)
+            plan = self._plan(prepared)
+            answers = await asyncio.gather(*(self._infer_rows(prepared, lang, rows) for lang, rows in plan.items()))
+            records = self._scored(prepared, plan, dict(zip(plan, answers, strict=True)))
         records.extend(OutRecord.dead(self.deadletter_topic, letter) for letter in prepared.dead)
         await self.publish(records)
         return prepared
@@ -182,35 +212,70 @@ class ScoreStage:
         EVENTS_SCORED.inc(len(prepared.valid))
         DEAD_LETTERS.labels("validate").inc(len(prepared.dead))
 
-    def _scored(self, prepared: Prepared, probs: np.ndarray, *, model: str) -> list[OutRecord]:
+    def _plan(self, prepared: Prepared) -> dict[str, list[_Row]]:
+        """The rows each model reads: every text once, plus each of its entities where the model reads pairs."""
+        plan: dict[str, list[_Row]] = {}
+        for index, (event, mentions, _) in enumerate(prepared.valid):
+            lang = self.lang_of(event)
+            rows = plan.setdefault(lang, [])
+            rows.append(_Row(index, None, ""))
+            if self.infos[lang].pairs:
+                rows.extend(_Row(index, entity, mention) for entity, mention in mentions.items())
+        return plan
+
+    async def _infer_rows(self, prepared: Prepared, lang: str, rows: list[_Row]) -> np.ndarray:
+        texts = [prepared.valid[row.index][0].text for row in rows]
+        targets = [row.target for row in rows] if self.infos[lang].pairs else None
+        return await self.infer(texts, targets, lang=lang)
+
+    def _scored(
+        self, prepared: Prepared, plan: Mapping[str, list[_Row]], answers: Mapping[str, np.ndarray]
+    ) -> list[OutRecord]:
         """The scored records; an event that fails to become one joins ``prepared.dead`` (its problem, not the
         batch's)."""
         now = self.clock()
+        text_probs: dict[int, list[float]] = {}
+        toward: dict[int, dict[str, list[float]]] = {}
+        for lang, probs in answers.items():
+            for row, p in zip(plan[lang], probs, strict=True):
+                if row.entity is None:
+                    text_probs[row.index] = p.tolist()
+                else:
+                    toward.setdefault(row.index, {})[row.entity] = p.tolist()
         records = []
-        for (event, entities, source), p in zip(prepared.valid, probs, strict=True):
+        for index, (event, entities, source) in enumerate(prepared.valid):
+            model = self.infos[self.lang_of(event)].label
             try:
-                value = encode(scored_event(event, entities, p.tolist(), model=model, now=now))
+                scored = scored_event(
+                    event, entities, text_probs[index], model=model, now=now, toward=toward.get(index)
+                )
+                value = encode(scored)
             except Exception as exc:  # noqa: BLE001 - this record's problem, not the batch's
                 prepared.dead.append(unhandled(source, exc))
                 continue
             records.append(OutRecord(self.scored_topic, event.id.encode(), value))
         return records
 
-    async def infer(self, texts: list[str]) -> np.ndarray:
-        """PROBS for ``texts``, waiting as long as Triton is unavailable (and at least until its breaker's trial).
+    async def infer(self, texts: list[str], targets: list[str] | None = None, *, lang: str = FALLBACK) -> np.ndarray:
+        """PROBS for ``texts`` (toward ``targets``, where given) from ``lang``'s model, waiting as long as Triton
+        is unavailable (and at least until its breaker's trial).
 
         The texts go as requests of at most ``request_size``, all at once (Triton batches them together), so one
         batch keeps several model instances busy while its offsets are still acked in order."""
         failures = 0
-        chunks = [texts[i : i + self.request_size] for i in range(0, len(texts), self.request_size)]
+        model = self.models[lang]
+        size = self.request_size
+        chunks = [(texts[i : i + size], targets[i : i + size] if targets else None) for i in range(0, len(texts), size)]
 
         async def attempt() -> np.ndarray:
-            retries_before, started = self.model.retries, time.monotonic()
+            retries_before, started = model.retries, time.monotonic()
             try:
-                parts = await asyncio.gather(*(self.model.infer(chunk) for chunk in chunks))
+                parts = await asyncio.gather(
+                    *(model.infer(chunk) if aims is None else model.infer(chunk, aims) for chunk, aims in chunks)
+                )
                 probs = np.concatenate(parts) if len(parts) > 1 else parts[0]
             finally:
-                INFERENCE_RETRIES.inc(self.model.retries - retries_before)
+                INFERENCE_RETRIES.inc(model.retries - retries_before)
             INFERENCE_LATENCY.observe(time.monotonic() - started)
             return probs
 
@@ -226,7 +291,7 @@ class ScoreStage:
             backoff=self.backoff,
             is_retryable=lambda exc: isinstance(exc, InferenceUnavailable),
             on_retry=waiting,
-            min_wait=lambda: self.model.breaker.seconds_until_trial(time.monotonic()),
+            min_wait=lambda: model.breaker.seconds_until_trial(time.monotonic()),
             sleep=self.sleep,
         )
         if failures:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections import OrderedDict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -20,7 +20,18 @@ from core.language import resolve_lang
 from stream.deadletter import DeadLetter, dead_letter
 from stream.events import EventTimePolicy, decode_event
 
-__all__ = ["Incoming", "Prepared", "RecentIds", "encode", "prepare_batch", "scored_event", "unhandled"]
+__all__ = [
+    "Incoming",
+    "Mentions",
+    "Prepared",
+    "RecentIds",
+    "Tagger",
+    "as_mentions",
+    "encode",
+    "prepare_batch",
+    "scored_event",
+    "unhandled",
+]
 
 
 @dataclass(frozen=True)
@@ -34,9 +45,24 @@ class Incoming:
     offset: int
 
 
+Mentions = dict[str, str]  # entity id -> its first mention as the text writes it, in order of first mention
+Tagger = Callable[[str], Sequence[str] | Mapping[str, str]]  # ids, or ids with their mentions (LiveWatchlist.mentions)
+
+
+def as_mentions(found: Sequence[str] | Mapping[str, str]) -> Mentions:
+    """A tagger's answer as mentions: a bare id stands for itself (a producer's entity, a tagger without offsets).
+
+    >>> as_mentions(["A", "B", "A"]), as_mentions({"MOUTAI": "贵州茅台"})
+    ({'A': 'A', 'B': 'B'}, {'MOUTAI': '贵州茅台'})
+    """
+    if isinstance(found, Mapping):
+        return {str(k): str(v) for k, v in found.items()}
+    return {e: e for e in dict.fromkeys(found)}
+
+
 @dataclass
 class Prepared:
-    valid: list[tuple[RawEvent, list[str], Incoming]] = field(default_factory=list)  # event, entities, message
+    valid: list[tuple[RawEvent, Mentions, Incoming]] = field(default_factory=list)  # event, entities, message
     dead: list[DeadLetter] = field(default_factory=list)
     duplicates: int = 0
 
@@ -72,7 +98,7 @@ def prepare_batch(
     items: Sequence[Incoming],
     *,
     kind_of_topic: dict[str, str],
-    tag: Callable[[str], list[str]],
+    tag: Tagger,
     seen: RecentIds,
     policy: EventTimePolicy | None = None,
     now: datetime | None = None,
@@ -91,7 +117,7 @@ def prepare_batch(
             if event.id in seen or event.id in in_batch:
                 out.duplicates += 1
                 continue
-            entities = list(dict.fromkeys(event.entities)) if event.entities else tag(event.text)
+            entities = as_mentions(event.entities if event.entities else tag(event.text))
             event = event.model_copy(update={"lang": resolve_lang(event.lang, event.text)})
             encode(event)  # what is sent must encode: a surprise here is this record's, not the batch's
         except EventError as exc:
@@ -124,11 +150,18 @@ def _dead(item: Incoming, reason: str, now: datetime | None) -> DeadLetter:
 
 
 def scored_event(
-    event: RawEvent, entities: list[str], probs: Sequence[float], *, model: str, now: datetime | None = None
+    event: RawEvent,
+    entities: Iterable[str],
+    probs: Sequence[float],
+    *,
+    model: str,
+    now: datetime | None = None,
+    toward: Mapping[str, Sequence[float]] | None = None,
 ) -> ScoredEvent:
     """The scored-event contract: the raw event plus resolved entities, sentiment, model and scored_at.
 
-    ``model`` is the label the Triton client reports, ``name/version``.
+    ``model`` is the label the Triton client reports, ``name/version``; ``toward`` the probabilities toward each
+    entity, where the model reads pairs.
 
     >>> from datetime import datetime, UTC
     >>> raw = RawEvent(id="1", source="s", kind="news", text="t", published_at=datetime(2026, 1, 5, tzinfo=UTC))
@@ -138,13 +171,17 @@ def scored_event(
     >>> sent = json.loads(encode(s))
     >>> sent["sentiment"], sent["scored_at"]
     ({'label': 'positive', 'score': 0.6, 'probs': [0.1, 0.2, 0.7]}, '2026-01-05T00:00:00+00:00')
+    >>> s = scored_event(raw, ["A", "B"], [0.3, 0.4, 0.3], model="m/1", toward={"B": [0.8, 0.1, 0.1]})
+    >>> s.toward("A").label, s.toward("B").label
+    (<Label.NEUTRAL: 'neutral'>, <Label.NEGATIVE: 'negative'>)
     """
     name, _, version = model.partition("/")
     return ScoredEvent.model_validate(
         {
             **dict(event),
-            "entities": entities,
+            "entities": list(entities),
             "sentiment": Sentiment.of(probs),
+            "entity_sentiments": {e: Sentiment.of(p) for e, p in (toward or {}).items()},
             "model": ModelRef(name=name, version=version),
             "scored_at": now or datetime.now(UTC),
         }

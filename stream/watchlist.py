@@ -147,6 +147,11 @@ class LiveWatchlist:
         current = self._current
         return (current.matcher if current is not None else _NOTHING).tag(text)
 
+    def mentions(self, text: str) -> dict[str, str]:
+        """Entities with their first mention as written (see :meth:`stream.entities.EntityMatcher.mentions`)."""
+        current = self._current
+        return (current.matcher if current is not None else _NOTHING).mentions(text)
+
     @property
     def thresholds(self) -> Mapping[str, Severity]:
         """``min_severity`` of the entities that have one above info."""

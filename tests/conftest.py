@@ -18,10 +18,10 @@ def settings() -> Settings:
 @pytest.fixture(scope="session")
 def stack(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Settings:
     """Bring the real Kafka, Redis, PostgreSQL and Triton up (no-op when already up). Never skipped: a test
-    that needs a service it cannot start fails with the service's log tail. Tests score with the tiny model and
+    that needs a service it cannot start fails with the service's log tail. Tests score with the tiny models and
     replay fixed dates, so the event-time policy's age limit is off for them (its own tests set it). Their SQL
     default is a SQLite file of this session, migrated here, never the developer's var/radar.db."""
-    from inference.model_store import TINY_MODEL_NAME
+    from inference.model_store import TINY_MODEL_NAME, TINY_ZH_MODEL_NAME
     from localdev.stack import Stack
     from storage.db import make_engine, upgrade
 
@@ -31,7 +31,12 @@ def stack(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Setti
     upgrade(engine)
     engine.dispose()
     # the tests replay fixed dates of 2026 (reproducible scenarios): a historic replay, on purpose
-    update = {"model_name": TINY_MODEL_NAME, "event_max_age_s": 0.0, "database_url": database_url}
+    update = {
+        "model_name": TINY_MODEL_NAME,
+        "model_name_zh": TINY_ZH_MODEL_NAME,
+        "event_max_age_s": 0.0,
+        "database_url": database_url,
+    }
     return settings.model_copy(update=update)
 
 

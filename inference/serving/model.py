@@ -1,4 +1,8 @@
-"""Triton python-backend model ``sentiment``: TEXT (bytes) -> PROBS fp32[3] [negative, neutral, positive].
+"""Triton python-backend model ``sentiment``: TEXT (bytes) [, TARGET (bytes)] -> PROBS fp32[3] [negative, neutral,
+positive].
+
+TARGET is optional: the entity each text is scored toward, where the model reads pairs (an empty target, or none
+sent, scores the text as a whole).
 
 Copied into ``<repo>/sentiment/<version>/model.py`` by ``inference.triton_repo``; ``sentiment_runtime.py`` and the
 model's files (``artifacts/``) lie beside it. All requests of one dynamic batch are scored in one call, so
@@ -35,12 +39,15 @@ class TritonPythonModel:
         )
 
     def execute(self, requests):
-        per_request = []
+        per_request, targets = [], []
         for request in requests:
-            raw = pb_utils.get_input_tensor_by_name(request, "TEXT").as_numpy().reshape(-1)
-            per_request.append([x.decode("utf-8", "replace") if isinstance(x, bytes) else str(x) for x in raw])
+            texts = _strings(pb_utils.get_input_tensor_by_name(request, "TEXT"))
+            given = pb_utils.get_input_tensor_by_name(request, "TARGET")
+            wanted = _strings(given) if given is not None else []
+            per_request.append(texts)
+            targets.extend(wanted if len(wanted) == len(texts) else [""] * len(texts))
         try:
-            probs = self.runtime.predict([text for texts in per_request for text in texts])
+            probs = self.runtime.predict([text for texts in per_request for text in texts], targets)
         except Exception as exc:  # noqa: BLE001 - one bad batch answers with an error, never kills the instance
             error = pb_utils.TritonError(f"sentiment model failed: {exc}")
             return [pb_utils.InferenceResponse(output_tensors=[], error=error) for _ in requests]
@@ -53,3 +60,7 @@ class TritonPythonModel:
 
     def finalize(self):
         self.runtime = None
+
+
+def _strings(tensor):
+    return [x.decode("utf-8", "replace") if isinstance(x, bytes) else str(x) for x in tensor.as_numpy().reshape(-1)]

@@ -13,7 +13,15 @@ from pathlib import Path
 import httpx
 
 from core.errors import StackError
-from inference.model_store import TINY_MODEL_NAME, resolve_serving_model, serving_onnx_file, tiny_model_dir
+from inference.model_store import (
+    TINY_MODEL_NAME,
+    TINY_ZH_MODEL_NAME,
+    resolve_serving_model,
+    resolve_zh_serving_model,
+    serving_onnx_file,
+    tiny_model_dir,
+    tiny_zh_model_dir,
+)
 from inference.triton_repo import CpuRepositoryOptions, build_cpu_repository
 from localdev.stack.base import LOOPBACK, LocalService
 
@@ -72,6 +80,13 @@ class TritonService(LocalService):
         build_cpu_repository(served, self.repository, options)
         tiny = CpuRepositoryOptions(model_name=TINY_MODEL_NAME, max_batch_size=batch)
         build_cpu_repository(tiny_model_dir(self.settings), self.repository, tiny)
+        zh = resolve_zh_serving_model(self.settings)
+        zh_options = CpuRepositoryOptions(
+            model_name="sentiment_zh", max_batch_size=batch, onnx_file=serving_onnx_file(zh)
+        )
+        build_cpu_repository(zh, self.repository, zh_options)
+        tiny_zh = CpuRepositoryOptions(model_name=TINY_ZH_MODEL_NAME, max_batch_size=batch)
+        build_cpu_repository(tiny_zh_model_dir(self.settings), self.repository, tiny_zh)
 
     def env(self) -> dict[str, str]:
         site = Path(sysconfig.get_paths()["purelib"])
@@ -115,4 +130,5 @@ class TritonService(LocalService):
 
     def detail(self) -> str:
         s = self.settings
-        return f"grpc {s.triton_grpc_url}, http {s.triton_http_url}, models sentiment, {TINY_MODEL_NAME}"
+        models = f"sentiment, {TINY_MODEL_NAME}, sentiment_zh, {TINY_ZH_MODEL_NAME}"
+        return f"grpc {s.triton_grpc_url}, http {s.triton_http_url}, models {models}"

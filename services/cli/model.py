@@ -224,10 +224,9 @@ def gpu_repo_cmd(
 
 def _zh_model(settings: Settings) -> Path | None:
     """The Chinese pair model chosen for serving (``<cache>/models/SERVING_ZH``, written by ``bench.zh_fin``)."""
-    pointer = settings.cache_dir / "models" / "SERVING_ZH"
-    if pointer.exists() and (Path(pointer.read_text().strip()) / "config.json").exists():
-        return Path(pointer.read_text().strip())
-    return None
+    from inference.model_store import chosen_zh_model
+
+    return chosen_zh_model(settings)
 
 
 @model_app.command("score")

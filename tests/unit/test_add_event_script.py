@@ -3,12 +3,21 @@ soon as the Python side and the Lua body drift (a field renamed, added, dropped 
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import fields
 from datetime import UTC, datetime
 from typing import Any
 
-from storage.add_event import ENTITIES_FIELD, AddEventArgs, AddEventKeys, header, script_body, script_source
+from storage.add_event import (
+    ENTITIES_FIELD,
+    ENTITY_GROUP,
+    AddEventArgs,
+    AddEventKeys,
+    header,
+    script_body,
+    script_source,
+)
 from storage.aggregates import AggregateStore, ScoredItem
 from storage.redis_keys import ALL_ENTITIES
 
@@ -57,7 +66,8 @@ def test_the_check_catches_drift_either_way() -> None:
 def test_the_header_binds_every_name_to_the_position_argv_puts_it_at() -> None:
     keys = AddEventKeys(**{f.name: f.name for f in fields(AddEventKeys)})
     scalars = {f.name: f.name for f in fields(AddEventArgs) if f.name != ENTITIES_FIELD}
-    args = AddEventArgs(**scalars, entities=("E1", "E2"))  # type: ignore[arg-type]  # names as values
+    groups = (("E1", "negative", -0.5, "{}"), ("E2", "neutral", 0.0, "{}"))
+    args = AddEventArgs(**scalars, entities=groups)  # type: ignore[arg-type]  # names as values
     bound = dict(re.findall(r"^local (\w+) = ((?:KEYS|ARGV)\[\d+\])$", header(), flags=re.MULTILINE))
     assert {name: f"KEYS[{keys.argv().index(name) + 1}]" for name in keys.argv()} == {
         n: v for n, v in bound.items() if v.startswith("KEYS")
@@ -67,7 +77,8 @@ def test_the_header_binds_every_name_to_the_position_argv_puts_it_at() -> None:
     }
     first_entity = len(scalars) + 1
     assert f"for i = {first_entity}, #ARGV do" in header()
-    assert args.argv()[first_entity - 1 :] == ["E1", "E2"]
+    assert args.argv()[first_entity - 1 :] == ["E1", "negative", -0.5, "{}", "E2", "neutral", 0.0, "{}"]
+    assert "for i = 1, #entities, 4 do" in script_body()  # the body steps through the same groups
 
 
 def test_the_variable_length_field_comes_last() -> None:
@@ -111,15 +122,23 @@ async def test_the_store_passes_each_value_under_its_name() -> None:
     client = _Redis()
     store = AggregateStore(client, prefix="radar:t:", dedupe_ttl_s=111, meta_ttl_s=999)  # type: ignore[arg-type]
     at = datetime(2026, 1, 5, 12, 1, 30, tzinfo=UTC)
-    item = ScoredItem("e1", "social", ("ACME",), "negative", -0.5, at, "text")
+    item = ScoredItem(
+        "e1", "social", ("ACME", "GLOBEX"), "negative", -0.5, at, "text", toward=(("GLOBEX", "positive", 0.25),)
+    )
     result = await store.add_batch([item])
     assert (result.counted, client.source) == (1, script_source())
     ((keys, args),) = client.script.calls
     names = [f.name for f in fields(AddEventArgs) if f.name != ENTITIES_FIELD]
     named = dict(zip(names, args, strict=False))
     minute = int(at.timestamp() // 60)
-    assert named["kind"] == "social" and named["label"] == "negative" and named["minute"] == minute
-    assert (named["score"], named["score_sq"], named["event_time"]) == (-0.5, 0.25, at.timestamp())
+    assert named["kind"] == "social" and named["minute"] == minute and named["event_time"] == at.timestamp()
     assert (named["ttl_seen"], named["ttl_meta"]) == (111, 999)
-    assert args[len(names) :] == [ALL_ENTITIES, "ACME"]
+    rest = args[len(names) :]
+    groups = [tuple(rest[i : i + len(ENTITY_GROUP)]) for i in range(0, len(rest), len(ENTITY_GROUP))]
+    assert [g[:3] for g in groups] == [
+        (ALL_ENTITIES, "negative", -0.5),  # all entities: the text's sentiment
+        ("ACME", "negative", -0.5),  # no sentiment of its own: the text's
+        ("GLOBEX", "positive", 0.25),  # the sentiment toward it
+    ]
+    assert [json.loads(g[3])["score"] for g in groups] == [-0.5, -0.5, 0.25]  # evidence shows the entity's score
     assert dict(zip([f.name for f in fields(AddEventKeys)], keys, strict=True))["seen_key"] == "radar:t:seen:e1"

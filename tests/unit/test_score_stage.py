@@ -46,7 +46,8 @@ class FakeModel:
             raise InferenceUnavailable("no ready model")
         return ModelInfo("sentiment", "3", 64)
 
-    async def infer(self, texts: Sequence[str]) -> np.ndarray:
+    async def infer(self, texts: Sequence[str], targets: Sequence[str] | None = None) -> np.ndarray:
+        assert targets is None, "a text-level model is never sent targets"
         self.batches.append(list(texts))
         if self.infer_failures:
             self.infer_failures -= 1
@@ -303,3 +304,88 @@ def test_the_score_agent_is_one_actor_that_takes_concurrent_requests_worth() -> 
     app = create_app(settings, app_id="unit-score-agent")
     agent = register_score_agent(app, settings, watchlist=LiveWatchlist(FileWatchlist(settings.watchlist)))
     assert agent.concurrency == 1
+
+
+class FakePairModel:
+    """A Chinese pair model: negative toward a target the text says is overdue (``<target>逾期``), else neutral."""
+
+    url, model_name = "fake:8001", "sentiment_zh"
+
+    def __init__(self) -> None:
+        self.retries = 0
+        self.breaker = CircuitBreaker()
+        self.rows: list[tuple[str, str]] = []
+
+    async def init(self) -> ModelInfo:
+        return ModelInfo("sentiment_zh", "2", 64, takes_target=True, pairs=True)
+
+    async def infer(self, texts: Sequence[str], targets: Sequence[str] | None = None) -> np.ndarray:
+        assert targets is not None and len(targets) == len(texts)
+        self.rows.extend(zip(texts, targets, strict=True))
+        return np.array(
+            [
+                [0.8, 0.1, 0.1] if t and f"{t}逾期" in x else [0.1, 0.8, 0.1]
+                for x, t in zip(texts, targets, strict=True)
+            ],
+            dtype=np.float32,
+        )
+
+
+async def test_a_pair_model_gives_each_entity_of_a_text_its_own_sentiment() -> None:
+    english, chinese, sink = FakeModel(), FakePairModel(), FakeSink()
+    mentions = {"甲公司": "JIA", "乙银行": "YI", "ACME": "ACME"}
+    stage = ScoreStage(
+        {"en": english, "zh": chinese},
+        sink,
+        scored_topic=SCORED,
+        deadletter_topic=DEAD,
+        kind_of_topic={NEWS: "news"},
+        tag=lambda text: {entity: name for name, entity in mentions.items() if name in text},
+        clock=lambda: NOW,
+        sleep=Sleeps(),
+        rng=Top(),
+    )
+    await stage.start()
+    zh = "甲公司起诉乙银行：乙银行逾期未兑付"
+    await stage.score_batch(incoming(raw("zh", zh), raw("en", "ACME had a bad day")))
+    out = {s["id"]: s for s in sink.to(SCORED)}
+    # the pair model read the text once on its own and once toward each entity, by the mention as written
+    assert sorted(chinese.rows) == sorted([(zh, ""), (zh, "甲公司"), (zh, "乙银行")])
+    assert out["zh"]["entities"] == ["JIA", "YI"] and out["zh"]["model"]["name"] == "sentiment_zh"
+    assert {e: s["label"] for e, s in out["zh"]["entity_sentiments"].items()} == {"JIA": "neutral", "YI": "negative"}
+    assert out["zh"]["sentiment"]["label"] == "neutral"  # the text as a whole
+    # the English text-level model read the text once, without targets; its entity takes the text's sentiment
+    assert english.batches == [["ACME had a bad day"]]
+    assert out["en"]["model"]["name"] == "sentiment" and out["en"]["entity_sentiments"] == {}
+    assert out["en"]["sentiment"]["label"] == "negative"
+
+
+async def test_a_language_without_a_model_of_its_own_is_scored_by_the_fallback() -> None:
+    english, chinese, sink = FakeModel(), FakePairModel(), FakeSink()
+    stage = ScoreStage(
+        {"en": english, "zh": chinese},
+        sink,
+        scored_topic=SCORED,
+        deadletter_topic=DEAD,
+        kind_of_topic={NEWS: "news"},
+        tag=lambda text: [],
+        clock=lambda: NOW,
+        sleep=Sleeps(),
+        rng=Top(),
+    )
+    await stage.start()
+    await stage.score_batch(incoming(raw("fr", "Сбербанк снизил ставку", lang="ru")))
+    (scored,) = sink.to(SCORED)
+    assert (scored["lang"], scored["model"]["name"], chinese.rows) == ("ru", "sentiment", [])
+
+
+def test_the_models_must_include_the_fallback() -> None:
+    with pytest.raises(ValueError, match="fallback"):
+        ScoreStage(
+            {"zh": FakePairModel()},
+            FakeSink(),
+            scored_topic=SCORED,
+            deadletter_topic=DEAD,
+            kind_of_topic={NEWS: "news"},
+            tag=lambda text: [],
+        )
