@@ -12,8 +12,10 @@ stack: setup
 	$(UV) run radar stack up
 
 # headless Chromium renders the dashboard in the tests (Debian's package; installed once)
+# and a CJK font, or Chinese entity names and texts render as empty boxes (the dashboard test checks they do not)
 test-deps:
 	@command -v chromium >/dev/null 2>&1 || (apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium)
+	@fc-list :lang=zh family 2>/dev/null | grep -q . || (apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q fonts-noto-cjk)
 
 test: test-deps lint stack
 	$(UV) run pytest

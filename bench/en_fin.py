@@ -73,7 +73,7 @@ def main() -> None:
     if not where:
         raise SystemExit("set EN_FIN_TWEETS_DIR to the en-fin-tweets folder (its README says what it is)")
     from inference.evaluate import vader_labels
-    from inference.model_store import resolve_serving_model, tiny_model_dir
+    from inference.model_store import en_fin_pointer, resolve_serving_model, tiny_model_dir
     from inference.runtime import SentimentRuntime
 
     settings = Settings()
@@ -109,6 +109,7 @@ def main() -> None:
     ]
     print_table("English macro-F1", columns, rows)
     write_json(args.json, figures)
+    en_fin_pointer(settings).write_text(str(model_dir))  # the demo's setup exports and serves it (model_setup)
 
 
 if __name__ == "__main__":

@@ -83,12 +83,14 @@ def negative_probabilities(model_dir: Path, pairs: list[tuple[str, str]]) -> lis
     return [p[0] for p in predict_pairs(model_dir, pairs)]
 
 
-def model_judgements(model_dir: Path, test: list[ZhFinRow], threshold: float | None) -> dict[str, set[str]]:
+def model_judgements(
+    model_dir: Path, test: list[ZhFinRow], threshold: float | None, *, onnx_file: str | None = None
+) -> dict[str, set[str]]:
     """The entities judged negative per text: by the most probable class, or p(negative) >= ``threshold``."""
     from inference.pair_train import predict_pairs
 
     pairs = [(row.text, entity) for row in test for entity in row.entities]
-    probs = iter(predict_pairs(model_dir, pairs))
+    probs = iter(predict_pairs(model_dir, pairs, onnx_file=onnx_file))
     out: dict[str, set[str]] = {}
     for row in test:
         negative = []
@@ -137,11 +139,28 @@ def trained_model(settings: Settings, train: list[ZhFinRow], epochs: int, review
     return out_dir
 
 
+INT8 = "model.int8.onnx"
+
+
+def served_export(settings: Settings, model_dir: Path) -> Path:
+    """The model exported to ONNX (fp32 and int8, with segment ids) and chosen for serving: Triton's
+    ``sentiment_zh`` serves the int8 file (``SERVING_ZH`` points at the export)."""
+    from inference.export import export_onnx
+
+    out = settings.cache_dir / "exports" / model_dir.name
+    if not (out / INT8).exists():
+        export_onnx(model_dir, out)
+    (out / "serving.json").write_text(json.dumps({"onnx_file": INT8}))
+    zh_serving_pointer(settings).write_text(str(out))  # radar model score and the stack serve it
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--reviews", type=int, default=3000)
     parser.add_argument("--json", type=Path)
+    parser.add_argument("--model-dir", type=Path, help="score this trained pair model instead of training one")
     args = parser.parse_args()
     where = os.environ.get("ZH_FIN_NEG_DIR")
     if not where:
@@ -151,10 +170,10 @@ def main() -> None:
     train, test = split_rows(rows)
     figures: dict[str, Any] = {"held_out_texts": len(test), "held_out_pairs": sum(len(r.entities) for r in test)}
     figures["baseline"] = score_entities(test, baseline(train, test))
-    model_dir = trained_model(settings, train, args.epochs, args.reviews)
+    model_dir = args.model_dir or trained_model(settings, train, args.epochs, args.reviews)
     from inference.pair_train import PairConfig
 
-    config = PairConfig(epochs=args.epochs)
+    config = PairConfig(**json.loads((model_dir / "training.json").read_text())["config"])
     threshold = tuned_threshold(
         model_dir, training_examples(settings, train, args.reviews), config.seed, config.val_fraction
     )
@@ -162,8 +181,9 @@ def main() -> None:
     figures["model"] = score_entities(test, model_judgements(model_dir, test, threshold))
     figures["threshold"] = threshold
     figures["model_dir"] = str(model_dir)
-    zh_serving_pointer(settings).write_text(str(model_dir))  # radar model score's Chinese model
-    systems = ("baseline", "model_argmax", "model")
+    served = served_export(settings, model_dir)
+    figures["served_int8"] = score_entities(test, model_judgements(served, test, None, onnx_file=INT8))
+    systems = ("baseline", "model_argmax", "model", "served_int8")
     rows_out = [
         [measure, *(f"{figures[system][measure]:.3f}" for system in systems), f"{GOALS[measure]:.2f}"]
         for measure in GOALS
@@ -175,6 +195,7 @@ def main() -> None:
             "char 1-3-gram TF-IDF + LR",
             "bge-small-zh pairs, argmax",
             f"pairs, p(neg) >= {threshold:.2f}",
+            "served: int8 ONNX, argmax",
             "goal",
         ],
         rows_out,

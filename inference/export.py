@@ -23,6 +23,7 @@ _COPY = (
     "vocab.txt",
     "training.json",
     "model.safetensors",
+    "targeted.json",
 )
 
 
@@ -45,6 +46,7 @@ def export_onnx(model_dir: Path, out_dir: Path, *, opset: int = 17) -> ExportRes
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     from inference.classifier import load_classifier
+    from inference.triton_repo import reads_pairs
 
     out_dir.mkdir(parents=True, exist_ok=True)
     for name in _COPY:
@@ -54,20 +56,22 @@ def export_onnx(model_dir: Path, out_dir: Path, *, opset: int = 17) -> ExportRes
     ids = torch.ones((2, 16), dtype=torch.long)
     mask = torch.ones((2, 16), dtype=torch.long)
     mask[1, 10:] = 0  # trace with padding, so the mask path is the general one
+    inputs: tuple[torch.Tensor, ...] = (ids, mask)
+    names = ["input_ids", "attention_mask"]
+    if reads_pairs(model_dir):  # (target, text) pairs: the segment ids tell target from text, so they are an input
+        types = torch.zeros((2, 16), dtype=torch.long)
+        types[:, 6:] = 1
+        inputs, names = (ids, mask, types), [*names, "token_type_ids"]
     fp32 = out_dir / "model.onnx"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the TorchScript exporter's deprecation and tracer notes
         torch.onnx.export(
             model,
-            (ids, mask),
+            inputs,
             str(fp32),
-            input_names=["input_ids", "attention_mask"],
+            input_names=names,
             output_names=["logits"],
-            dynamic_axes={
-                "input_ids": {0: "batch", 1: "sequence"},
-                "attention_mask": {0: "batch", 1: "sequence"},
-                "logits": {0: "batch"},
-            },
+            dynamic_axes={**{name: {0: "batch", 1: "sequence"} for name in names}, "logits": {0: "batch"}},
             opset_version=opset,
             dynamo=False,
         )

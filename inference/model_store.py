@@ -20,6 +20,7 @@ __all__ = [
     "TINY_MODEL_NAME",
     "TINY_ZH_MODEL_NAME",
     "chosen_zh_model",
+    "en_fin_pointer",
     "resolve_serving_model",
     "resolve_zh_serving_model",
     "serving_onnx_file",
@@ -43,6 +44,11 @@ def tiny_zh_model_dir(settings: Settings) -> Path:
         vocab_size=21128,
         targeted={"pairs": True, "lang": "zh", "max_length": 128, "max_chars": 150},
     )
+
+
+def en_fin_pointer(settings: Settings) -> Path:
+    """Where ``bench.en_fin`` leaves its English model fine-tuned on financial text (and the VADER sets)."""
+    return settings.cache_dir / "models" / "EN_FIN"
 
 
 def zh_serving_pointer(settings: Settings) -> Path:

@@ -89,11 +89,17 @@ def _logits(model: Any, encoded: Sequence[dict[str, list[int]]], pad: int, batch
     return out
 
 
-def predict_pairs(model_dir: Path, pairs: Sequence[tuple[str, str]]) -> list[list[float]]:
-    """Probabilities [negative, neutral, positive] for (text, target) pairs, with the runtime Triton serves."""
+def predict_pairs(
+    model_dir: Path, pairs: Sequence[tuple[str, str]], *, onnx_file: str | None = None
+) -> list[list[float]]:
+    """Probabilities [negative, neutral, positive] for (text, target) pairs, with the runtime Triton serves (torch,
+    or the export's ``onnx_file``)."""
     from inference.runtime import SentimentRuntime
 
-    runtime = SentimentRuntime(model_dir, backend="torch", sub_batch=16)
+    if onnx_file is None:
+        runtime = SentimentRuntime(model_dir, backend="torch", sub_batch=16)
+    else:
+        runtime = SentimentRuntime(model_dir, backend="onnx", onnx_file=onnx_file)
     return runtime.predict([text for text, _ in pairs], [target for _, target in pairs]).tolist()
 
 
@@ -158,7 +164,13 @@ def train_pairs(
     for name in ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.txt"):
         if (base / name).exists():
             shutil.copy2(base / name, out_dir / name)
-    meta = {"pairs": True, "lang": lang, "max_length": config.max_length, "max_chars": config.max_chars}
+    # a model that never saw a target reads texts only: serving must not ask it for per-entity rows
+    meta = {
+        "pairs": any(e.target for e in examples),
+        "lang": lang,
+        "max_length": config.max_length,
+        "max_chars": config.max_chars,
+    }
     (out_dir / TARGETED_FILE).write_text(json.dumps(meta))
     summary = {
         "config": asdict(config),

