@@ -16,8 +16,11 @@ def epoch_seconds(stamp: datetime) -> float:
     return (stamp if stamp.tzinfo else stamp.replace(tzinfo=UTC)).timestamp()
 
 
-def score_series(values: Iterable[float], timestamps: Sequence[datetime]) -> list[Reading]:
-    """One reading per value: its score in [0, 1) and whether it is an alert.
+def score_series(
+    values: Iterable[float], timestamps: Sequence[datetime], *, recurrence_days: float = RECURRENCE_DAYS
+) -> list[Reading]:
+    """One reading per value: its score in [0, 1) and whether it is an alert (rarer than once in
+    ``recurrence_days`` days of the series, in a new episode).
 
     >>> from datetime import timedelta
     >>> start = datetime(2026, 1, 5, tzinfo=UTC)
@@ -26,5 +29,5 @@ def score_series(values: Iterable[float], timestamps: Sequence[datetime]) -> lis
     >>> [i for i, r in enumerate(readings) if r.alert], readings[321].score  # the burst alerts once
     ([320], 0.0)
     """
-    detector = SeriesDetector()
+    detector = SeriesDetector(recurrence_days=recurrence_days)
     return [detector.update(epoch_seconds(t), float(v)) for v, t in zip(values, timestamps, strict=True)]

@@ -112,13 +112,13 @@ class SamplingStep:
         return 86_400 / math.exp(self.log_step) if self.log_step is not None else 1440.0
 
 
-def alert_decades(rows_per_day: float) -> float:
-    """The rarity (-log10 p) an alert needs: less than once in :data:`RECURRENCE_DAYS` days of rows.
+def alert_decades(rows_per_day: float, recurrence_days: float = RECURRENCE_DAYS) -> float:
+    """The rarity (-log10 p) an alert needs: less than once in ``recurrence_days`` days of rows.
 
     >>> [round(alert_decades(r), 2) for r in (1440, 288, 24)]  # 1-minute, 5-minute, hourly rows
     [4.16, 3.46, 2.38]
     """
-    return math.log10(rows_per_day * RECURRENCE_DAYS)
+    return math.log10(rows_per_day * recurrence_days)
 
 
 def score_of(decades: float) -> float:
@@ -163,6 +163,7 @@ class SeriesDetector:
     episode: Episode = field(default_factory=Episode)
     step: SamplingStep = field(default_factory=SamplingStep)
     n: int = 0
+    recurrence_days: float = RECURRENCE_DAYS  # the alert level; not state: a restart takes the configured one
 
     def update(self, at: float, value: float) -> Reading:
         """Learn ``value`` observed at ``at`` (epoch seconds); returns how unusual it was."""
@@ -191,7 +192,7 @@ class SeriesDetector:
             rarity = -min(0.0, math.log(2.0) + min(log_p_level, log_p_turbulence)) / math.log(10)
         gated = self.episode.gate(rarity)
         expected = expected_seasonal if use_seasonal else expected_plain
-        alert = self.episode.alerts(rarity, level=alert_decades(self.step.rows_per_day))
+        alert = self.episode.alerts(rarity, level=alert_decades(self.step.rows_per_day, self.recurrence_days))
         return Reading(score_of(gated), alert, rarity, z, expected, ready)
 
     def to_state(self) -> dict[str, Any]:

@@ -99,3 +99,14 @@ def test_non_finite_values_are_skipped_not_learnt() -> None:
     before = detector.to_state()
     reading = detector.update(6000.0, float("nan"))
     assert reading.score == 0.0 and detector.to_state() == before
+
+
+def test_a_lower_recurrence_alerts_more_often_on_ordinary_noise_and_about_as_its_days_say() -> None:
+    """The alert level is a recurrence of the series itself: once in R days of ordinary noise, roughly."""
+    values = bursty_counts(288 * 40, seed=5)  # 40 days of 5-minute rows, nothing but noise and its bursts
+    alerts = {
+        r: sum(x.alert for x in score_series(values, stamps(len(values)), recurrence_days=r)) for r in (0.5, 10.0)
+    }
+    assert alerts[0.5] > alerts[10.0]
+    assert alerts[10.0] <= 12  # 40 days at once in 10: about 4, never a flood
+    assert 10 <= alerts[0.5] <= 200  # once in half a day: about 80 over 40 days
