@@ -122,13 +122,13 @@ def _ts(value: object) -> float:
     return datetime.fromisoformat(str(value)).timestamp()
 
 
-def spread(values: list[float]) -> str:
+def spread(values: list[float], digits: int = 1) -> str:
     """Median with min-max.
 
-    >>> spread([3.0, 1.0, 2.0])
-    '2.0 (1.0-3.0)'
+    >>> spread([3.0, 1.0, 2.0]), spread([0.81, 0.77, 0.9], 2)
+    ('2.0 (1.0-3.0)', '0.81 (0.77-0.90)')
     """
-    return f"{np.median(values):,.1f} ({min(values):,.1f}-{max(values):,.1f})"
+    return f"{np.median(values):,.{digits}f} ({min(values):,.{digits}f}-{max(values):,.{digits}f})"
 
 
 def main() -> None:
@@ -184,7 +184,7 @@ def main() -> None:
             ["raw models over gRPC, batch 64 (items/s)", spread(raws), "", ""],
             ["pipeline, micro-batched (events/s)", spread(batched_runs), "", ""],
             ["pipeline / raw models (of the medians)", f"{ratio:.2f}", ">= 0.8", "yes" if ratio >= 0.8 else "no"],
-            ["pipeline / raw models, run by run", spread(ratios), "", ""],
+            ["pipeline / raw models, run by run", spread(ratios, 2), "", ""],
             ["pipeline, one event per request (events/s)", per_event, "", ""],
             [
                 "micro-batched / per-event",
