@@ -32,6 +32,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from core.domain import AlertStatus, Severity
+from core.explain import Explanation
 from core.wire import IsoInstant
 
 __all__ = ["Alert", "AlertEvent", "Evidence", "StoredAlert", "WebhookPayload", "alert_key"]
@@ -54,6 +55,8 @@ class Evidence(BaseModel):
     text: str = Field(description="the start of its text")
     score: float = Field(description="its signed sentiment")
     source: str | None = Field(default=None, description="the event's source; null in alerts recorded before")
+    kind: str | None = Field(default=None, description="news or social; null in alerts recorded before")
+    label: str | None = Field(default=None, description="its sentiment label; null in alerts recorded before")
 
 
 class Alert(BaseModel):
@@ -75,6 +78,10 @@ class Alert(BaseModel):
     severity: Severity
     message: str = Field(description="one sentence a person can act on")
     evidence: list[Evidence] = Field(default_factory=list)
+    explanation: Explanation | None = Field(
+        default=None,
+        description="what the alert is about, from its texts: computed when it opens, again when it resolves",
+    )
     status: AlertStatus = Field(
         default=AlertStatus.OPEN, description="open when raised, resolved once its detector has stayed normal"
     )
@@ -85,6 +92,9 @@ class Alert(BaseModel):
     def with_evidence(self, items: Iterable[Evidence | Mapping[str, Any]]) -> Alert:
         """The same alert carrying the events that drove it (detection raises it without; the closer adds them)."""
         return self.model_copy(update={"evidence": [Evidence.model_validate(item) for item in items]})
+
+    def with_explanation(self, explanation: Explanation | None) -> Alert:
+        return self.model_copy(update={"explanation": explanation})
 
     def resolved(self, at: datetime) -> Alert:
         """The same alert, resolved at ``at`` (event time): what the stream publishes when its episode is over."""

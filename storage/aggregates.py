@@ -78,19 +78,29 @@ class ScoredItem:
         )
 
 
-def snippet_of(item: ScoredItem, score: float | None = None) -> str:
+def snippet_of(item: ScoredItem, score: float | None = None, label: str | None = None) -> str:
     """The evidence entry kept for an event (JSON): id, the start of its text, its score (toward the entity whose
     evidence it is, where given) and source.
 
     >>> from datetime import UTC
     >>> snippet_of(ScoredItem("e1", "news", (), "negative", -0.81234, datetime.now(UTC), "bad", source="wire"))
-    '{"id": "e1", "text": "bad", "score": -0.8123, "source": "wire"}'
+    '{"id": "e1", "text": "bad", "score": -0.8123, "source": "wire", "kind": "news", "label": "negative"}'
     """
     value = item.score if score is None else score
-    return json.dumps({"id": item.id, "text": item.snippet, "score": round(value, 4), "source": item.source})
+    return json.dumps(
+        {
+            "id": item.id,
+            "text": item.snippet,
+            "score": round(value, 4),
+            "source": item.source,
+            "kind": item.kind,
+            "label": label or item.label,
+        },
+        ensure_ascii=False,
+    )
 
 
-def evidence_of(snippets: Sequence[bytes | str], limit: int) -> list[Evidence]:
+def evidence_of(snippets: Sequence[bytes | str], limit: int | None) -> list[Evidence]:
     """The ``limit`` most negative of the kept snippets; those kept before the source was (no "source") read too.
 
     >>> [e.source for e in evidence_of(['{"id": "a", "text": "t", "score": -0.5}', '{"id": "b", "text": "u", '
@@ -183,7 +193,7 @@ class AggregateStore:
             ttl_minute=self.minute_ttl_s,
             ttl_hour=self.hour_ttl_s,
             ttl_meta=self.meta_ttl_s,
-            entities=tuple((e, label, score, snippet_of(item, score)) for e, label, score in item.targets()),
+            entities=tuple((e, label, score, snippet_of(item, score, label)) for e, label, score in item.targets()),
         )
 
     # --- reads ---
@@ -237,8 +247,9 @@ class AggregateStore:
             total = total + stats_from_hash(raw)
         return total
 
-    async def evidence(self, entity: str, first_minute: int, last_minute: int, limit: int = 5) -> list[Evidence]:
-        """The most negative recent events of the window: what an analyst reads first in an alert."""
+    async def evidence(self, entity: str, first_minute: int, last_minute: int, limit: int | None = 5) -> list[Evidence]:
+        """The most negative recent events of the window (every one kept, with ``limit`` None): what an analyst
+        reads first in an alert, and what its explanation reads."""
         pipe = self.client.pipeline(transaction=False)
         for minute in range(first_minute, last_minute + 1):
             pipe.lrange(self.keys.evidence(entity, minute), 0, -1)

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session, joinedload
 from core.alerts import Alert, AlertEvent, StoredAlert
 from core.domain import AlertStatus, Rollup, Severity, minute_start
 from core.errors import Conflict, NotFound
+from core.explain import Explanation
 from storage.models import Alert as AlertRow
 from storage.models import EntityMinuteStat, WebhookDelivery, WebhookSubscription
 
@@ -93,7 +94,11 @@ def record_minute(
         changed = session.execute(
             update(AlertRow)
             .where(AlertRow.alert_key == alert.key, AlertRow.status != AlertStatus.RESOLVED.value)
-            .values(status=AlertStatus.RESOLVED.value, resolved_at=alert.resolved_at or now)
+            .values(
+                status=AlertStatus.RESOLVED.value,
+                resolved_at=alert.resolved_at or now,
+                **({"explanation": alert.explanation.model_dump(mode="json")} if alert.explanation else {}),
+            )
             .returning(AlertRow.id)
         ).scalar_one_or_none()
         if changed is not None:  # None: unknown, or resolved already (a re-closed minute): its outbox rows exist
@@ -136,6 +141,7 @@ def _row(alert: Alert, now: datetime) -> dict[str, Any]:
         "z": alert.z,
         "message": alert.message,
         "evidence": [item.model_dump(mode="json") for item in alert.evidence],
+        "explanation": alert.explanation.model_dump(mode="json") if alert.explanation else None,
         "created_at": now,
         "status": AlertStatus.OPEN.value,
         "opened_at": alert.window_end,  # event time, as resolved_at is: the two compare
@@ -302,6 +308,7 @@ def alert_from_row(row: AlertRow) -> StoredAlert:
         z=row.z,
         message=row.message,
         evidence=row.evidence,
+        explanation=Explanation.model_validate(row.explanation) if row.explanation else None,
         created_at=_utc(row.created_at),
         status=AlertStatus(row.status),
         opened_at=_utc(row.opened_at or row.window_end),

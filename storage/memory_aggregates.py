@@ -109,7 +109,7 @@ class MemoryAggregateStore:
             for entity in entities
         }
 
-    async def evidence(self, entity: str, first_minute: int, last_minute: int, limit: int = 5) -> list[Evidence]:
+    async def evidence(self, entity: str, first_minute: int, last_minute: int, limit: int | None = 5) -> list[Evidence]:
         kept = [
             raw for minute in range(first_minute, last_minute + 1) for raw in self._evidence.get((entity, minute), [])
         ]

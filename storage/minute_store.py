@@ -45,8 +45,9 @@ class MinuteStore(Protocol):
 
     async def minute_stats(self, entities: Sequence[str], minute: int) -> dict[str, MinuteStats]: ...
 
-    async def evidence(self, entity: str, first_minute: int, last_minute: int, limit: int = 5) -> list[Evidence]:
-        """The most negative events of the window, for an alert (id, the start of the text, score, source)."""
+    async def evidence(self, entity: str, first_minute: int, last_minute: int, limit: int | None = 5) -> list[Evidence]:
+        """The most negative events of the window, for an alert (id, the start of the text, score, source, kind,
+        label); every one kept with ``limit`` None."""
         ...
 
     async def load_detectors(self, entities: Sequence[str]) -> dict[str, dict[str, Any] | None]: ...

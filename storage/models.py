@@ -39,6 +39,7 @@ class Alert(Base):
     z: Mapped[float] = mapped_column(Float)
     message: Mapped[str] = mapped_column(Text)
     evidence: Mapped[list[Any]] = mapped_column(JSON, default=list)  # ids, snippets and scores of driving events
+    explanation: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)  # core.explain (migration 0005)
     created_at: Mapped[datetime]
     # lifecycle (migration 0003): open -> acknowledged -> resolved, or open -> resolved
     status: Mapped[str] = mapped_column(String(16), default="open", server_default="open", index=True)

@@ -37,12 +37,16 @@ from typing import Any, Protocol
 
 from core.alerts import Alert
 from core.domain import Rollup
+from core.explain import explain
 from storage.minute_store import MinuteStore
 from storage.redis_keys import ALL_ENTITIES
 from stream.backlog import Backlog
 from stream.detect import EntityDetectors, detect_minute, minute_start, resolve_after_minutes
 
 __all__ = ["BacklogSource", "DetectionSink", "MinuteCloser", "Rollup", "last_closable_minute"]
+
+BASELINE_MINUTES = 60  # the entity's minutes before an alert its explanation compares with (20 texts each at most)
+INCIDENT_MINUTES = 120  # a resolved alert's explanation reads at most this much of its incident
 
 log = logging.getLogger("radar.closer")
 
@@ -172,6 +176,15 @@ class MinuteCloser:
             log.warning("minute %s: %d alert(s) resolved: %s", at, len(resolved), ", ".join(a.key for a in resolved))
 
     async def _with_evidence(self, alert: Alert) -> Alert:
-        """The alert with the most negative events of its window (minutes window_start to window_end, exclusive)."""
+        """The alert with the most negative events of its window (minutes window_start to window_end, exclusive)
+        and its explanation: the window's kept texts (through the resolution, for a resolved alert, at most
+        :data:`INCIDENT_MINUTES`) against the entity's :data:`BASELINE_MINUTES` before it."""
         first, end = (int(instant.timestamp() // 60) for instant in (alert.window_start, alert.window_end))
-        return alert.with_evidence(await self.store.evidence(alert.entity, first, end - 1))
+        evidence = await self.store.evidence(alert.entity, first, end - 1)
+        last = end - 1
+        if alert.resolved_at is not None:
+            last = max(last, min(int(alert.resolved_at.timestamp() // 60) - 1, first + INCIDENT_MINUTES - 1))
+        window = await self.store.evidence(alert.entity, first, last, limit=None)
+        baseline = await self.store.evidence(alert.entity, first - BASELINE_MINUTES, first - 1, limit=None)
+        explanation = explain(alert.entity, window, baseline, minutes=last - first + 1)
+        return alert.with_evidence(evidence).with_explanation(explanation)

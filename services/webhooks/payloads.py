@@ -15,13 +15,30 @@ from typing import Any
 
 from core.alerts import AlertEvent, StoredAlert, WebhookPayload
 
-__all__ = ["alertmanager_payload", "radar_payload", "render"]
+__all__ = ["alertmanager_payload", "annotations", "radar_payload", "render"]
 
 _NOT_ENDED = "0001-01-01T00:00:00Z"  # Alertmanager's zero time: a firing alert has no end yet
 
 
 def radar_payload(alert: StoredAlert, event: AlertEvent = AlertEvent.OPENED) -> WebhookPayload:
     return WebhookPayload.of(event, alert)
+
+
+def annotations(alert: StoredAlert) -> tuple[str, str]:
+    """Alertmanager's ``summary`` and ``description``: the explanation's sentence and what it found (key phrases,
+    the texts most said with their copies), after the detector's figures; the message alone for an alert without
+    one (recorded before explanations)."""
+    figures = f"observed {alert.observed:.3g}, expected {alert.expected:.3g}, score {alert.score:.2f}"
+    explanation = alert.explanation
+    if explanation is None:
+        return alert.message, figures
+    lines = [alert.message, figures]
+    if explanation.key_phrases:
+        lines.append(
+            "key phrases: " + ", ".join(f"{k.phrase} (x{k.ratio:g} usual)" for k in explanation.key_phrases[:5])
+        )
+    lines += [f"{r.copies} x {r.sources} sources: {r.text}" for r in explanation.representatives[:3]]
+    return explanation.summary, "\n".join(lines)
 
 
 def alertmanager_payload(
@@ -33,7 +50,7 @@ def alertmanager_payload(
         "detector": alert.detector,
         "severity": alert.severity.value,
     }
-    description = f"observed {alert.observed:.3g}, expected {alert.expected:.3g}, score {alert.score:.2f}"
+    summary, description = annotations(alert)
     resolved = event is AlertEvent.RESOLVED
     status = "resolved" if resolved else "firing"
     ends_at = (alert.resolved_at or alert.window_end).isoformat() if resolved else _NOT_ENDED
@@ -45,13 +62,13 @@ def alertmanager_payload(
         "receiver": receiver,
         "groupLabels": {"alertname": labels["alertname"], "entity": alert.entity},
         "commonLabels": labels,
-        "commonAnnotations": {"summary": alert.message},
+        "commonAnnotations": {"summary": summary},
         "externalURL": external_url,
         "alerts": [
             {
                 "status": status,
                 "labels": labels,
-                "annotations": {"summary": alert.message, "description": description},
+                "annotations": {"summary": summary, "description": description},
                 "startsAt": alert.window_start.isoformat(),
                 "endsAt": ends_at,
                 "generatorURL": f"{external_url}/?entity={alert.entity}",

@@ -48,9 +48,9 @@ PUBLISHED = (
     '{"key": "ACME:volume_spike:2026-01-05T10:00Z", "entity": "ACME", "detector": "volume_spike", '
     '"window_start": "2026-01-05T10:00:00+00:00", "window_end": "2026-01-05T10:01:00+00:00", "observed": 40.0, '
     '"expected": 4.0, "score": 0.9412, "z": 9.2, "severity": "high", "message": "ACME: 40 items", '
-    '"evidence": [{"id": "e1", "text": "bad news", "score": -0.9, "source": null}], "status": "open", '
-    '"resolved_at": null}'
-)  # since #16 (alert lifecycle) with evidence "source", "status" and "resolved_at": fields added, none changed
+    '"evidence": [{"id": "e1", "text": "bad news", "score": -0.9, "source": null, "kind": null, "label": null}], '
+    '"explanation": null, "status": "open", "resolved_at": null}'
+)  # fields added, none changed: evidence "source", "status", "resolved_at" (#16); "kind", "label", "explanation" (#23)
 
 
 class _Producer:
@@ -180,7 +180,7 @@ async def test_the_api_lists_alerts_as_it_always_has(engine: Engine) -> None:
         refused = await client.get("/v1/alerts", params={"min_severity": "severe"}, headers=read)
     first = page["items"][-1]
     assert first["window_start"] == "2026-01-05T10:00:00Z" and first["created_at"] == "2026-01-05T10:00:00Z"
-    evidence = [{"id": "e1", "text": "bad news", "score": -0.9, "source": None}]
+    evidence = [{"id": "e1", "text": "bad news", "score": -0.9, "source": None, "kind": None, "label": None}]
     assert first["severity"] == "high" and first["evidence"] == evidence and first["status"] == "open"
     assert [a["key"] for a in critical["items"]] == ["ACME:x"]
     assert refused.status_code == 422
