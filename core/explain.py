@@ -10,7 +10,8 @@ Pure: the closer passes the texts kept for the alert's window and for the entity
   common everywhere (the entity's own name) scores near zero and a rare one needs several texts before it ranks;
   only phrases at least ``MIN_RATIO`` times as common as usual are shown. English phrases are words and word
   pairs (stop words dropped, pairs not across punctuation); Chinese has no spaces, so its phrases are character
-  2- and 3-grams of its CJK runs (a segmenter such as jieba was not measured against them).
+  pairs of its CJK runs (most Chinese words are two characters; 3-grams doubled the cost and a segmenter such as
+  jieba was not measured against them).
 - **Representatives**: the window's texts grouped by :func:`core.near_duplicates.group_near_duplicates`, each
   group shown once with its copies and its distinct sources, largest first (a bot storm is one line x200).
 """
@@ -20,18 +21,23 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from core.language import detect_lang
 from core.near_duplicates import group_near_duplicates
 
 __all__ = ["Explanation", "KeyPhrase", "Representative", "explain", "phrases_of"]
 
 _CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
-_TOKEN = re.compile(f"([{_CJK}]+)|(\\$?[^\\W\\d_{_CJK}][^\\W{_CJK}]*)")
-_CLAUSE = re.compile(r"[.,;:!?()\[\]\"“”‘’，。；：！？、（）【】《》\n]+")
+# a CJK run, a word (letters first; an apostrophe inside: "isn't"), or punctuation that ends a phrase
+_PIECE = re.compile(
+    f"([{_CJK}]+)"
+    f"|(\\$?[^\\W\\d_{_CJK}](?:[^\\W{_CJK}]|'(?=\\w))*)"
+    '|([.,;:!?()\\[\\]"“”‘’，。；：！？、（）【】《》\\n])'
+)
+_HAN = re.compile(f"[{_CJK}]")
 _STOP = frozenset(
     [
         "a",
@@ -105,6 +111,28 @@ _STOP = frozenset(
         "new",
         "says",
         "said",
+        "too",
+        "very",
+    ]
+)
+_STOP |= frozenset(
+    [
+        "isn't",
+        "don't",
+        "doesn't",
+        "didn't",
+        "it's",
+        "i'm",
+        "that's",
+        "can't",
+        "won't",
+        "there's",
+        "he's",
+        "she's",
+        "they're",
+        "we're",
+        "you're",
+        "i've",
     ]
 )
 PRIOR_MASS = 50.0  # pseudo-texts of the prior: how much evidence a phrase needs before it ranks
@@ -149,8 +177,9 @@ class Explanation(BaseModel):
     sentiment: dict[str, int] = Field(description="the window's texts per label")
 
 
-class _Text(BaseModel):
-    """The part of a kept text an explanation reads (a storage evidence entry)."""
+@dataclass(frozen=True, slots=True)
+class _Text:
+    """The part of a kept text an explanation reads (a storage evidence entry, or a mapping like one)."""
 
     text: str
     score: float = 0.0
@@ -158,39 +187,36 @@ class _Text(BaseModel):
     kind: str | None = None
     label: str | None = None
 
+    @classmethod
+    def of(cls, item: object) -> _Text:
+        get = item.get if isinstance(item, Mapping) else lambda name, default=None: getattr(item, name, default)
+        return cls(str(get("text", "")), float(get("score", 0.0) or 0.0), get("source"), get("kind"), get("label"))
+
 
 def phrases_of(text: str) -> set[str]:
     """The phrases a text uses, once each.
 
     >>> sorted(phrases_of("Acme halts withdrawals; depositors queue at Acme"))  # pairs stop at punctuation
     ['acme', 'acme halts', 'depositors', 'depositors queue', 'halts', 'halts withdrawals', 'queue', 'withdrawals']
-    >>> sorted(phrases_of("华信银行暂停兑付"))[:4]  # Chinese: character 2- and 3-grams
-    ['信银', '信银行', '停兑', '停兑付']
+    >>> sorted(phrases_of("华信银行暂停兑付"))  # Chinese: character pairs (most Chinese words are two characters)
+    ['信银', '停兑', '兑付', '华信', '暂停', '行暂', '银行']
     """
     out: set[str] = set()
-    for clause in _CLAUSE.split(text.lower()):
-        _clause_phrases(clause, out)
-    return out
-
-
-def _clause_phrases(clause: str, out: set[str]) -> None:
-    previous: str | None = None
-    for match in _TOKEN.finditer(clause):
-        run, word = match.group(1), match.group(2)
+    previous = ""
+    for run, word, _ in _PIECE.findall(text.lower()):
         if run:
-            previous = None
-            out.update(run[i : i + 2] for i in range(len(run) - 1))
-            out.update(run[i : i + 3] for i in range(len(run) - 2))
+            previous = ""
+            out.update([run[i : i + 2] for i in range(len(run) - 1)])
             if len(run) == 1:
                 out.add(run)
-            continue
-        if word in _STOP or len(word) < 2:
-            previous = None if word in _STOP else previous
-            continue
-        out.add(word)
-        if previous is not None:
-            out.add(f"{previous} {word}")
-        previous = word
+        elif not word or word in _STOP:  # punctuation or a stop word: no pair across it
+            previous = ""
+        elif len(word) > 1:
+            out.add(word)
+            if previous:
+                out.add(previous + " " + word)
+            previous = word
+    return out
 
 
 def _key_phrases(window: list[set[str]], baseline: list[set[str]], limit: int) -> list[KeyPhrase]:
@@ -270,9 +296,9 @@ def explain(
 ) -> Explanation:
     """The explanation of an alert on ``entity`` from its window's texts and its baseline's (evidence entries:
     objects or mappings with ``text``, ``score`` and optionally ``source``, ``kind``, ``label``)."""
-    now = [_Text.model_validate(t, from_attributes=True) for t in window]
-    before = [_Text.model_validate(t, from_attributes=True) for t in baseline]
-    zh = sum(detect_lang(t.text) == "zh" for t in now)
+    now = [_Text.of(t) for t in window]
+    before = [_Text.of(t) for t in baseline]
+    zh = sum(len(_HAN.findall(t.text[:200])) >= 2 for t in now)
     lang = "zh" if now and zh * 2 >= len(now) else "en"
     groups = group_near_duplicates([t.text for t in now])
     reps = [

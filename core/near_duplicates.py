@@ -20,6 +20,7 @@ __all__ = ["group_near_duplicates", "jaccard", "shingles"]
 
 _CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 _TOKEN = re.compile(f"([{_CJK}]+)|[^\\W{_CJK}]+")
+_LINK = re.compile(r"https?://\S+|www\.\S+")  # a copy with its own short link is still a copy
 _BANDS, _ROWS = 8, 4
 _rng = np.random.default_rng(20261204)
 _A = _rng.integers(1, 1 << 62, _BANDS * _ROWS, dtype=np.uint64) | np.uint64(1)  # odd multipliers
@@ -27,7 +28,8 @@ _B = _rng.integers(0, 1 << 62, _BANDS * _ROWS, dtype=np.uint64)
 
 
 def shingles(text: str) -> frozenset[str]:
-    """Word 3-grams of the lowercased text; character 3-grams of its CJK runs; the whole text when shorter.
+    """Word 3-grams of the lowercased text, links left out; character 3-grams of its CJK runs; the whole text when
+    shorter.
 
     >>> sorted(shingles("Bank X defaults on loans"))
     ['bank x defaults', 'defaults on loans', 'x defaults on']
@@ -36,7 +38,7 @@ def shingles(text: str) -> frozenset[str]:
     """
     out: set[str] = set()
     words = []
-    for match in _TOKEN.finditer(text.lower()):
+    for match in _TOKEN.finditer(_LINK.sub(" ", text.lower())):
         run = match.group(1)
         if run:
             out.update(run[i : i + 3] for i in range(max(1, len(run) - 2)))

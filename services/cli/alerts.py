@@ -1,4 +1,4 @@
-"""``radar alerts list | ack``: the alerts in the SQL store (RADAR_DATABASE_URL), read and acknowledged directly.
+"""``radar alerts list | show | ack``: the alerts in the SQL store (RADAR_DATABASE_URL), read and acknowledged directly.
 
 Exit 1 for a runtime error (no such alert, a resolved alert, the database away or behind: a RadarError), 2 for a
 usage error (a status that does not exist, a limit out of range, a bad name).
@@ -26,7 +26,7 @@ __all__ = ["alerts_app"]
 
 MAX_ID = 2**31 - 1  # alerts.id is a 32-bit INTEGER in PostgreSQL
 _PRINTABLE = re.compile(r"[^\x00-\x1f\x7f]{1,128}")
-alerts_app = typer.Typer(help="Alerts: list them, acknowledge one.", no_args_is_help=True)
+alerts_app = typer.Typer(help="Alerts: list them, show one with its story, acknowledge one.", no_args_is_help=True)
 console = Console()
 
 
@@ -100,3 +100,56 @@ def ack_cmd(
         alert = alert_from_row(acknowledge_alert(session, alert_id=alert_id, by=name))
     at = alert.acknowledged_at.isoformat() if alert.acknowledged_at else "?"
     console.print(f"alert {alert.id} ({alert.key}) acknowledged by {alert.acknowledged_by} at {at}")
+
+
+@alerts_app.command("show")
+def show_cmd(
+    alert_id: Annotated[int, typer.Argument(min=1, max=MAX_ID, metavar="ID", help="the alert's id")],
+    as_json: Annotated[bool, typer.Option("--json", help="the alert as JSON (webhook data form)")] = False,
+) -> None:
+    """One alert and its story: what changed, the key phrases, the texts most said (near-copies collapsed, with
+    their copies and sources), where they came from. Exit 1 when there is no such alert."""
+    from core.errors import NotFound
+    from storage.alerts_repo import alert_from_row, get_alert
+
+    with _sessions(Settings())() as session:
+        row = get_alert(session, alert_id=alert_id)
+        if row is None:
+            raise NotFound(f"no alert {alert_id}")
+        alert = alert_from_row(row)
+    if as_json:
+        typer.echo(json.dumps(alert.model_dump(mode="json"), indent=2, ensure_ascii=False))
+        return
+    console.print(f"[bold]alert {alert.id}[/bold] {alert.key}: {_status(alert)}, {alert.severity.value}")
+    console.print(alert.message)
+    explanation = alert.explanation
+    if explanation is None:
+        console.print("(no explanation: recorded before alerts carried one)")
+        return
+    console.print(f"\n{explanation.summary}\n")
+    if explanation.negative_share is not None:
+        usual = explanation.usual_negative_share
+        console.print(
+            f"negative {explanation.negative_share:.0%} of {explanation.texts} texts"
+            + (f" (usually {usual:.0%} of {explanation.baseline_texts})" if usual is not None else "")
+        )
+    phrases = Table(title="key phrases (against the entity's hour before)")
+    for column in ("phrase", "texts", "x usual", "z"):
+        phrases.add_column(column)
+    for k in explanation.key_phrases:
+        phrases.add_row(k.phrase, str(k.texts), f"{k.ratio:g}", f"{k.z:.1f}")
+    console.print(phrases)
+    texts = Table(title="what is said (near-copies collapsed)")
+    for column in ("copies", "sources", "score", "text"):
+        texts.add_column(column, overflow="fold")
+    for r in explanation.representatives:
+        texts.add_row(str(r.copies), str(r.sources), f"{r.score:+.2f}", r.text)
+    console.print(texts)
+    console.print(
+        "sources: "
+        + ", ".join(f"{name} {n}" for name, n in explanation.sources.items())
+        + " | kinds: "
+        + ", ".join(f"{name} {n}" for name, n in explanation.kinds.items())
+        + " | sentiment: "
+        + ", ".join(f"{name} {n}" for name, n in explanation.sentiment.items())
+    )

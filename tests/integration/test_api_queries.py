@@ -14,6 +14,7 @@ import httpx
 import pytest
 
 from core.alerts import Evidence
+from core.explain import explain
 from core.settings import Settings
 from storage.alerts_repo import record_minute
 from storage.db import make_engine, make_sessionmaker
@@ -39,7 +40,10 @@ def _populate(url: str) -> None:
         surge = _alert("ACME", "negative_surge", "critical", minute=MINUTE + 53)
         record_minute(session, alerts=[spike, surge], rollups=rollups)
     with make_sessionmaker(engine).begin() as session:
-        record_minute(session, alerts=[], rollups=[], resolved=[spike.resolved(RESOLVED_AT)])
+        story = explain(
+            "ACME", [{"text": "Acme halts withdrawals", "score": -0.9, "source": "newswire"}] * 3, [], minutes=1
+        )
+        record_minute(session, alerts=[], rollups=[], resolved=[spike.resolved(RESOLVED_AT).with_explanation(story)])
     engine.dispose()
 
 
@@ -138,7 +142,12 @@ def test_alert_status_filter_and_one_alert_with_its_evidence(api) -> None:  # ty
         one = client.get(f"/v1/alerts/{resolved_id}").json()
         assert (one["status"], one["resolved_at"]) == ("resolved", RESOLVED_AT.strftime("%Y-%m-%dT%H:%M:%SZ"))
         assert one["opened_at"] == one["window_end"] and one["acknowledged_at"] is None
-        assert one["evidence"] == [{"id": "e1", "text": "bad news", "score": -0.9, "source": "newswire"}]
+        evidence = {"id": "e1", "text": "bad news", "score": -0.9, "source": "newswire", "kind": None, "label": None}
+        assert one["evidence"] == [evidence]
+        story = one["explanation"]  # written when it resolved
+        assert story["representatives"] == [
+            {"text": "Acme halts withdrawals", "copies": 3, "sources": 1, "score": -0.9}
+        ] and story["summary"].startswith("ACME: 3 texts in 1 min")
         assert client.get("/v1/alerts/999").status_code == 404
         for bad in ("0", "-1", "2147483648", "99999999999999999999", "x"):
             assert client.get(f"/v1/alerts/{bad}").status_code == 422, bad
@@ -218,6 +227,13 @@ async def test_dashboard_acknowledges_and_shows_the_texts_behind_an_alert(api, t
         assert (
             len(page.prompts) == 1 and await page.evaluate("document.querySelectorAll('button[data-ack]').length") == 0
         )
+        # the resolved alert tells its story: the sentence, the texts said with their copies
+        await page.evaluate("document.querySelector('tr.alert-row[data-id=\"1\"]').click()")
+        await page.wait_for("document.querySelector('#detail p.summary') !== null")
+        told = await page.evaluate("document.getElementById('detail').innerText")
+        assert "ACME: 3 texts in 1 min" in told and "Acme halts withdrawals" in told, told
+        copies = "[...document.querySelectorAll('#detail tr.representative')].map(r => r.cells[0].textContent)"
+        assert await page.evaluate(copies) == ["3"]
     read, _ = _tokens(settings)
     with httpx.Client(base_url=base, timeout=10, headers=read) as client:
         for alert_id in (2, 3):

@@ -1,4 +1,4 @@
-"""``radar alerts list | ack`` with typer's CliRunner on a SQLite store: exit 0, 1 for runtime errors (the main
+"""``radar alerts list | show | ack`` with typer's CliRunner on a SQLite store: exit 0, 1 for runtime errors (the main
 entry point's mapping of RadarError), 2 for usage errors."""
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from typer.testing import CliRunner, Result
 from core.alerts import Alert, alert_key
 from core.domain import Severity
 from core.errors import Conflict, NotFound
+from core.explain import explain
 from services.cli import app
 from storage.alerts_repo import record_minute
 from storage.db import make_engine, upgrade
@@ -47,11 +48,21 @@ def database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     upgrade(engine)
     with sessionmaker(engine).begin() as session:
         record_minute(session, alerts=[_alert("ACME", 0), _alert("GLBX", 1), _alert("ACME", 2)], rollups=[], now=T0)
-        record_minute(session, alerts=[], rollups=[], resolved=[_alert("GLBX", 1).resolved(T0 + timedelta(hours=1))])
+        resolved = _alert("GLBX", 1).resolved(T0 + timedelta(hours=1)).with_explanation(STORY)
+        record_minute(session, alerts=[], rollups=[], resolved=[resolved])
     engine.dispose()
     monkeypatch.setenv("RADAR_DATABASE_URL", url)
     monkeypatch.setenv("RADAR_VAR_DIR", str(tmp_path / "var"))
     monkeypatch.setenv("COLUMNS", "200")
+
+
+STORY = explain(
+    "GLBX",
+    [{"text": "Globex halts withdrawals, depositors queue", "score": -0.9, "source": f"bot{i % 3}"} for i in range(40)]
+    + [{"text": f"Globex branch {i} closed early today", "score": -0.6, "source": "wire"} for i in range(6)],
+    [{"text": f"Globex quarterly update {i}", "score": 0.2, "source": "wire"} for i in range(30)],
+    minutes=3,
+)
 
 
 def _run(*args: str) -> Result:
@@ -113,3 +124,26 @@ def test_runtime_errors_exit_1() -> None:
 def test_usage_errors_exit_2(args: tuple[str, ...]) -> None:
     result = _run(*args)
     assert result.exit_code == 2, (args, result.output)
+
+
+def test_show_tells_the_alerts_story_as_stored_when_it_resolved() -> None:
+    shown = _run("show", "2")
+    assert shown.exit_code == 0, shown.output
+    assert STORY.summary in shown.output.replace("\n", "")
+    assert "Globex halts withdrawals, depositors queue" in shown.output  # the storm, once
+    assert "bot0 14" in shown.output and "wire 6" in shown.output  # the sources with their texts
+    story = json.loads(_run("show", "2", "--json").output)["explanation"]
+    assert story["representatives"][0] == {
+        "text": "Globex halts withdrawals, depositors queue",
+        "copies": 40,
+        "sources": 3,
+        "score": -0.9,
+    }
+    phrases = [k["phrase"] for k in story["key_phrases"]]
+    assert any("withdrawals" in p for p in phrases) and any("depositors" in p for p in phrases), phrases
+
+
+def test_show_of_an_alert_without_a_story_says_so_and_of_no_alert_exits_1() -> None:
+    assert "no explanation" in _run("show", "1").output
+    missing = _run("show", "99")
+    assert missing.exit_code == 1 and isinstance(missing.exception, NotFound)
