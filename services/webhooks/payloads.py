@@ -15,7 +15,7 @@ from typing import Any
 
 from core.alerts import AlertEvent, StoredAlert, WebhookPayload
 
-__all__ = ["alertmanager_payload", "annotations", "radar_payload", "render"]
+__all__ = ["alertmanager_annotations", "alertmanager_payload", "radar_payload", "render"]
 
 _NOT_ENDED = "0001-01-01T00:00:00Z"  # Alertmanager's zero time: a firing alert has no end yet
 
@@ -24,7 +24,7 @@ def radar_payload(alert: StoredAlert, event: AlertEvent = AlertEvent.OPENED) -> 
     return WebhookPayload.of(event, alert)
 
 
-def annotations(alert: StoredAlert) -> tuple[str, str]:
+def alertmanager_annotations(alert: StoredAlert) -> tuple[str, str]:
     """Alertmanager's ``summary`` and ``description``: the explanation's sentence and what it found (key phrases,
     the texts most said with their copies), after the detector's figures; the message alone for an alert without
     one (recorded before explanations)."""
@@ -50,7 +50,7 @@ def alertmanager_payload(
         "detector": alert.detector,
         "severity": alert.severity.value,
     }
-    summary, description = annotations(alert)
+    summary, description = alertmanager_annotations(alert)
     resolved = event is AlertEvent.RESOLVED
     status = "resolved" if resolved else "firing"
     ends_at = (alert.resolved_at or alert.window_end).isoformat() if resolved else _NOT_ENDED
