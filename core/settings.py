@@ -111,6 +111,13 @@ class Settings(BaseSettings):
     webhook_secret: SecretStr = SecretStr("whsec_ZGV2LXNpZ25pbmctc2VjcmV0")
     webhook_allow_private: bool = False
     dispatcher_metrics_port: int = 9109
+    # --- Alertmanager: the dispatcher pushes alerts to its API v2 when a URL is set ---
+    alertmanager_url: str | None = (
+        None  # e.g. http://127.0.0.1:9094 (the local stack's, `radar stack up --alertmanager`)
+    )
+    alertmanager_resend_s: float = Field(default=60.0, gt=0)  # firing alerts re-sent this often, endsAt 4 ahead
+    alertmanager_resolved_for_s: float = Field(default=300.0, ge=0)  # a resolution re-sent this long
+    local_alertmanager_port: int = 9094  # the local stack's Alertmanager (9093, its default, is Kafka's controller)
 
     @property
     def kafka_port(self) -> int:

@@ -20,7 +20,7 @@ stack_app = typer.Typer(help="The local stack: Kafka, Redis, PostgreSQL, Triton.
 console = Console()
 
 ServiceOption = Annotated[
-    list[str] | None, typer.Option("--only", help="kafka, redis, postgres or triton (repeatable)")
+    list[str] | None, typer.Option("--only", help="kafka, redis, postgres, triton or alertmanager (repeatable)")
 ]
 
 
@@ -36,12 +36,17 @@ def _states_table(title: str, states: list[ServiceState]) -> Table:
 
 
 @stack_app.command("up")
-def stack_up(only: ServiceOption = None) -> None:
+def stack_up(
+    only: ServiceOption = None,
+    alertmanager: Annotated[
+        bool, typer.Option(help="also run Alertmanager (for RADAR_ALERTMANAGER_URL=http://127.0.0.1:9094)")
+    ] = False,
+) -> None:
     """Install what is missing, start each service once and wait until it is ready (idempotent)."""
     from localdev.stack import Stack
 
     started = time.monotonic()
-    stack = Stack(Settings(), only)
+    stack = Stack(Settings(), only, extra=["alertmanager"] if alertmanager else [])
     states: list[ServiceState] = []
     with console.status("starting the local stack…") as status:
 

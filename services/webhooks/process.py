@@ -1,6 +1,7 @@
 """The dispatcher process: deliver the webhook outbox until SIGTERM or Ctrl-C, which finish the round in flight;
 with ``RADAR_RETENTION_DAYS`` > 0 it also prunes old rollups and finished deliveries once an hour
-(:mod:`services.webhooks.housekeeping`)."""
+(:mod:`services.webhooks.housekeeping`); with ``RADAR_ALERTMANAGER_URL`` it pushes the alerts to that
+Alertmanager (:mod:`services.webhooks.alertmanager_push`)."""
 
 from __future__ import annotations
 
@@ -40,10 +41,29 @@ def run_dispatcher(
         pruner = Pruner(sessions, retention_days=settings.retention_days)
         days = settings.retention_days
         say(f"dispatcher running{f', pruning hourly what is over {days:g} days old' if days else ''} (Ctrl-C to stop)")
+        tasks = [dispatcher.run_forever(stop), pruner.run_forever(stop)]
+        pusher = None
+        if settings.alertmanager_url:
+            from services.webhooks.alertmanager_push import AlertmanagerPusher
+
+            pusher = AlertmanagerPusher(
+                sessions,
+                settings.alertmanager_url,
+                resend_s=settings.alertmanager_resend_s,
+                resolved_for_s=settings.alertmanager_resolved_for_s,
+                external_url=f"http://{settings.api_host}:{settings.api_port}",
+            )
+            tasks.append(pusher.run_forever(stop))
+            say(
+                f"pushing alerts to Alertmanager at {settings.alertmanager_url}"
+                f" every {settings.alertmanager_resend_s:g} s"
+            )
         try:
-            await asyncio.gather(dispatcher.run_forever(stop), pruner.run_forever(stop))
+            await asyncio.gather(*tasks)
         finally:
             await dispatcher.close()
+            if pusher is not None:
+                await pusher.close()
 
     if settings.dispatcher_metrics_port:
         start_http_server(settings.dispatcher_metrics_port, addr=settings.metrics_host)
