@@ -118,6 +118,7 @@ class Settings(BaseSettings):
     alertmanager_resend_s: float = Field(default=60.0, gt=0)  # firing alerts re-sent this often, endsAt 4 ahead
     alertmanager_resolved_for_s: float = Field(default=300.0, ge=0)  # a resolution re-sent this long
     local_alertmanager_port: int = 9094  # the local stack's Alertmanager (9093, its default, is Kafka's controller)
+    local_prometheus_port: int = 9095  # the local stack's Prometheus (`radar stack up --prometheus`)
 
     @property
     def kafka_port(self) -> int:

@@ -1,5 +1,5 @@
-"""``radar stack``: the local Kafka, Redis, PostgreSQL and Triton, real processes under ``var/``; Alertmanager when
-asked for (``--alertmanager``, or ``--only alertmanager``)."""
+"""``radar stack``: the local Kafka, Redis, PostgreSQL and Triton, real processes under ``var/``; Alertmanager and
+Prometheus when asked for (``--alertmanager``, ``--prometheus``, or ``--only``)."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from localdev.stack.alertmanager import AlertmanagerService
 from localdev.stack.base import LocalService, ServiceState
 from localdev.stack.kafka import KafkaService
 from localdev.stack.postgres import PostgresService
+from localdev.stack.prometheus import PrometheusService
 from localdev.stack.redis_server import RedisService
 from localdev.stack.triton import TritonService
 
@@ -23,6 +24,7 @@ SERVICES: dict[str, type[LocalService]] = {
     "postgres": PostgresService,
     "triton": TritonService,
     "alertmanager": AlertmanagerService,
+    "prometheus": PrometheusService,
 }
 DEFAULT = ["kafka", "redis", "postgres", "triton"]  # what `radar stack up` starts unless told otherwise
 

@@ -20,7 +20,8 @@ stack_app = typer.Typer(help="The local stack: Kafka, Redis, PostgreSQL, Triton.
 console = Console()
 
 ServiceOption = Annotated[
-    list[str] | None, typer.Option("--only", help="kafka, redis, postgres, triton or alertmanager (repeatable)")
+    list[str] | None,
+    typer.Option("--only", help="kafka, redis, postgres, triton, alertmanager or prometheus (repeatable)"),
 ]
 
 
@@ -41,12 +42,16 @@ def stack_up(
     alertmanager: Annotated[
         bool, typer.Option(help="also run Alertmanager (for RADAR_ALERTMANAGER_URL=http://127.0.0.1:9094)")
     ] = False,
+    prometheus: Annotated[
+        bool, typer.Option(help="also run Prometheus, scraping the local workers, dispatcher, API and Triton")
+    ] = False,
 ) -> None:
     """Install what is missing, start each service once and wait until it is ready (idempotent)."""
     from localdev.stack import Stack
 
     started = time.monotonic()
-    stack = Stack(Settings(), only, extra=["alertmanager"] if alertmanager else [])
+    extra = [name for name, wanted in (("alertmanager", alertmanager), ("prometheus", prometheus)) if wanted]
+    stack = Stack(Settings(), only, extra=extra)
     states: list[ServiceState] = []
     with console.status("starting the local stack…") as status:
 
