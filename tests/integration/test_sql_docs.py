@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def _grafana_sql() -> list[str]:
     dashboard = json.loads((ROOT / "deploy/grafana/dashboards/opinion-radar.json").read_text())
     queries = [t["rawSql"] for p in dashboard["panels"] for t in p["targets"]]
-    queries += [a["rawQuery"] for a in dashboard["annotations"]["list"]]
+    queries += [a["target"]["rawSql"] for a in dashboard["annotations"]["list"]]  # alerts marked on every panel
     queries += [v["query"] for v in dashboard["templating"]["list"]]
     return [
         re.sub(r"\$__timeFilter\((\w+)\)", r"\1 > now() - interval '30 days'", q).replace("$entity", "'ACME'")
