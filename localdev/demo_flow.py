@@ -272,10 +272,15 @@ class IncidentOutcome:
     detected: bool
     detection: str  # one line: by what, how long after the incident began
     resolution: str  # one line: how long after the incident ended alert.resolved reached the receiver
+    story: str | None = None  # the first alert's explanation, as SQL holds it at the end (its resolution's)
 
     def to_json(self) -> dict[str, Any]:
         fields = ("entity", "start", "end")
-        return {k: self.truth[k] for k in fields} | {"detected": self.detected, "detection": self.detection}
+        return {k: self.truth[k] for k in fields} | {
+            "detected": self.detected,
+            "detection": self.detection,
+            "story": self.story,
+        }
 
 
 @dataclass
@@ -319,14 +324,16 @@ def _outcome(
     for truth in truths:
         on_target = [a for a in seen if _on_target(a, truth)]
         start = datetime.fromisoformat(truth["start"])
-        detection, resolution = "NOT detected", "no alert to resolve"
+        detection, resolution, story = "NOT detected", "no alert to resolve", None
         if on_target:
             first = min(on_target, key=lambda a: a["window_end"])
             delay_min = (datetime.fromisoformat(first["window_end"]) - start).total_seconds() / 60
             wall = t.alert_seen_at[first["key"]] - (replay_started + truth["start_min"] * 60 / speedup)
             detection = f"DETECTED by {first['detector']} {delay_min:.0f} simulated min after it began ({wall:.0f} s)"
             resolution = _resolution_line(on_target, stored, resolved_at_receiver, truth, replay_started, speedup)
-        incidents.append(IncidentOutcome(truth, bool(on_target), detection, resolution))
+            explained = [a.explanation for a in stored if a.key == first["key"] and a.explanation is not None]
+            story = explained[0].summary if explained else None
+        incidents.append(IncidentOutcome(truth, bool(on_target), detection, resolution, story))
     return DemoOutcome(
         incidents=incidents,
         other_alerts=sum(1 for a in seen if not any(_on_target(a, truth) for truth in truths)),
@@ -370,7 +377,7 @@ def _stored_alerts(run: DemoRun, keys: set[str], since: datetime) -> list[Any]:
 
 
 def _alert_summary(alert: Any) -> dict[str, Any]:
-    fields = alert.model_dump(mode="json", include={"id", "entity", "detector", "severity", "status"})
+    fields = alert.model_dump(mode="json", include={"id", "entity", "detector", "severity", "status", "explanation"})
     stamps = {k: getattr(alert, k) for k in ("opened_at", "resolved_at")}
     return fields | {k: v.isoformat() if v is not None else None for k, v in stamps.items()}
 
@@ -392,7 +399,7 @@ def _webhooks_summary(receiver: Receiver) -> list[dict[str, Any]]:
 
 def _write_summary(path: Path, outcome: DemoOutcome) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(outcome.to_json(), indent=2) + "\n")
+    path.write_text(json.dumps(outcome.to_json(), indent=2, ensure_ascii=False) + "\n")
 
 
 def _print_summary(
@@ -418,6 +425,8 @@ def _print_summary(
         truth = incident.truth
         table.add_row("incident", f"{truth['entity']} from {truth['start'][11:16]} UTC: {incident.detection}")
         table.add_row("resolution", incident.resolution)
+        if incident.story:
+            table.add_row("its story", incident.story)
     table.add_row("other alerts", str(outcome.other_alerts))
     types = Counter(w["type"] for w in outcome.webhooks)
     verified = sum(1 for w in outcome.webhooks if w["verified"])
