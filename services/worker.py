@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import socket
 import threading
 from typing import Any
@@ -42,6 +43,10 @@ def _bounded_stop_worker(grace_s: float) -> type:
     import faust
 
     class BoundedStopWorker(faust.Worker):
+        def _install_signal_handlers_unix(self) -> None:
+            super()._install_signal_handlers_unix()
+            self.loop.add_signal_handler(signal.SIGHUP, self._on_sigterm)  # a closed terminal stops it too
+
         def _schedule_shutdown(self, signal: Any) -> None:
             def cut_short() -> None:
                 log.warning("worker still stopping after %.0f s (broker unreachable?): exiting now", grace_s)

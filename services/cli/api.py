@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 from typing import Annotated
 
 import typer
@@ -31,6 +33,8 @@ def api_cmd(
     if problem:
         typer.echo(f"error: {problem}", err=True)
         raise typer.Exit(1)
+    if workers == 1:  # uvicorn stops on SIGINT and SIGTERM; a closed terminal's SIGHUP becomes its SIGTERM
+        signal.signal(signal.SIGHUP, lambda *_: os.kill(os.getpid(), signal.SIGTERM))
     with shared_metrics_dir(workers):
         uvicorn.run(
             "services.api.app:create_app_from_env",

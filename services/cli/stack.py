@@ -48,19 +48,28 @@ def stack_up(
 ) -> None:
     """Install what is missing, start each service once and wait until it is ready (idempotent)."""
     from localdev.stack import Stack
+    from services.cli.signals import stopping_on_signals
 
     started = time.monotonic()
     extra = [name for name, wanted in (("alertmanager", alertmanager), ("prometheus", prometheus)) if wanted]
     stack = Stack(Settings(), only, extra=extra)
     states: list[ServiceState] = []
-    with console.status("starting the local stack…") as status:
+    already = {state.name for state in stack.status() if state.state in ("running", "external")}
+    try:
+        with stopping_on_signals(), console.status("starting the local stack…") as status:
 
-        def show(state: ServiceState) -> None:
-            states.append(state)
-            console.log(f"{state.name}: {state.state} {state.detail}")
-            status.update(f"started {len(states)}/{len(stack.services)} services…")
+            def show(state: ServiceState) -> None:
+                states.append(state)
+                console.log(f"{state.name}: {state.state} {state.detail}")
+                status.update(f"started {len(states)}/{len(stack.services)} services…")
 
-        stack.up(on_state=show)
+            stack.up(on_state=show)
+    except KeyboardInterrupt as stop:  # Ctrl-C, SIGTERM or SIGHUP: stop what this command started, then exit
+        mine = [service.name for service in stack.services if service.name not in already]
+        if mine:
+            Stack(Settings(), mine).down()
+        console.print(f"stack up interrupted ({stop or 'SIGINT'}): stopped {', '.join(mine) or 'nothing'}")
+        raise typer.Exit(130) from None
     console.print(_states_table(f"stack up in {time.monotonic() - started:.1f} s", states))
 
 

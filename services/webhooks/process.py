@@ -1,4 +1,5 @@
-"""The dispatcher process: deliver the webhook outbox until SIGTERM or Ctrl-C, which finish the round in flight;
+"""The dispatcher process: deliver the webhook outbox until SIGTERM, SIGHUP or Ctrl-C, which finish the round in
+flight;
 with ``RADAR_RETENTION_DAYS`` > 0 it also prunes old rollups and finished deliveries once an hour
 (:mod:`services.webhooks.housekeeping`); with ``RADAR_ALERTMANAGER_URL`` it pushes the alerts to that
 Alertmanager (:mod:`services.webhooks.alertmanager_push`)."""
@@ -29,7 +30,7 @@ def run_dispatcher(
     async def main() -> None:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             loop.add_signal_handler(sig, stop.set)
         dispatcher = Dispatcher(
             sessions,
