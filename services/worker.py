@@ -68,6 +68,10 @@ def run_worker(settings: Settings, agents: set[str], loglevel: str, metrics_port
     from stream.score_agent import register_score_agent
     from stream.watchlist import register_watchlist
 
+    if "aggregate" in agents:  # it writes the aggregates: refuse a Redis that could evict them
+        from storage.redis_policy import check_redis_policy
+
+        check_redis_policy(settings.redis_url)
     app = create_app(settings)
     register_lag_gauge(app)
     watchlist = register_watchlist(app, settings)  # one per worker: SQL re-read every RADAR_WATCHLIST_REFRESH_S

@@ -39,6 +39,8 @@ class RedisService(LocalService):
             "everysec",
             "--save",
             "",
+            "--maxmemory-policy",
+            "noeviction",  # every key has a TTL: an evicting policy would miscount (storage/redis_policy.py)
         ]
 
     def probe(self) -> bool:
