@@ -4,7 +4,18 @@
 -- their KEYS and ARGV positions; the body reads those names only, never KEYS or ARGV (a unit test checks).
 -- Returns 0 for a duplicate, 1 when counted, 2 when late: its minute was already closed, so it is not counted
 -- (the caller dead-letters it with that reason; its id stays seen, so a redelivery is a duplicate, not a second
--- dead letter).
+-- dead letter), 3 when refused: a score that is not a number in [-1, 1] or an unknown label, checked before
+-- anything is written (a failure half-way would leave the id seen and some buckets counted).
+local labels = {['negative'] = true, ['neutral'] = true, ['positive'] = true}
+for i = 1, #entities, 4 do
+  local score = tonumber(entities[i + 2])
+  if score == nil or score ~= score or score < -1 or score > 1 or not labels[entities[i + 1]] then
+    return 3
+  end
+end
+if tonumber(minute) == nil or tonumber(event_time) == nil then
+  return 3
+end
 if not redis.call('SET', seen_key, '1', 'NX', 'EX', ttl_seen) then
   return 0
 end

@@ -116,17 +116,21 @@ class AddResult:
     counted: int = 0
     duplicates: int = 0
     late: list[int] = field(default_factory=list)  # positions of the items whose minute was already closed
+    refused: list[int] = field(default_factory=list)  # positions of the items the script refused, unwritten
 
     @classmethod
     def of_codes(cls, codes: Iterable[int]) -> AddResult:
-        """Tally add_event.lua's answers, one per item in order: 0 duplicate, 2 late, anything else counted.
+        """Tally add_event.lua's answers, one per item in order: 0 duplicate, 2 late, 3 refused (a score or label
+        out of range: nothing written), anything else counted.
 
-        >>> AddResult.of_codes([1, 0, 2, 1])
-        AddResult(counted=2, duplicates=1, late=[2])
+        >>> AddResult.of_codes([1, 0, 2, 1, 3])
+        AddResult(counted=2, duplicates=1, late=[2], refused=[4])
         """
         result = cls()
         for position, code in enumerate(codes):
-            if code == 0:
+            if code == 3:
+                result.refused.append(position)
+            elif code == 0:
                 result.duplicates += 1
             elif code == 2:
                 result.late.append(position)

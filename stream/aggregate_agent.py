@@ -18,6 +18,7 @@ from typing import Any, Protocol
 import faust
 import redis.asyncio as aioredis
 
+from core.events import ScoredEvent
 from core.retry import Backoff, retry_forever
 from core.settings import Settings
 from storage.aggregates import AddResult, AggregateStore, ScoredItem
@@ -74,18 +75,34 @@ def read_batch(events: Sequence[faust.EventT]) -> tuple[list[ScoredItem], list[f
     letters: list[DeadLetter] = []
     for event in events:
         try:
+            # the contract first: finite scores in [-1, 1], known labels, valid entity ids (json.loads alone takes
+            # NaN and 1e200, which made the Redis script fail half-way and stopped the agent)
+            ScoredEvent.model_validate_json(event.value)
             items.append(ScoredItem.from_scored(json.loads(event.value)))
             read.append(event)
         except Exception as exc:  # noqa: BLE001 - no record may stop the batch: it is dead-lettered
-            letters.append(_letter(event, f"unreadable scored event: {exc!r}"))
+            letters.append(_letter(event, f"unreadable scored event: {_reason(exc)}"))
     return items, read, letters
+
+
+def _reason(exc: BaseException) -> str:
+    """A validation error's first complaints, short (a dead letter says why, not the whole report)."""
+    from pydantic import ValidationError
+
+    if isinstance(exc, ValidationError):
+        return "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()[:3])
+    return repr(exc)[:300]
 
 
 def late_letters(
     result: AddResult, items: Sequence[ScoredItem], read: Sequence[faust.EventT], *, lateness_s: float
 ) -> list[DeadLetter]:
-    """A dead letter for every event the store refused as late, saying which closed minute it missed."""
-    letters = []
+    """A dead letter for every event the store refused as late, saying which closed minute it missed, and for
+    every one the store's script refused as malformed (nothing of it was written)."""
+    letters = [
+        _letter(read[position], "refused by the aggregate script: a score or label out of range; not counted")
+        for position in result.refused
+    ]
     for position in result.late:
         minute = items[position].published_at.strftime("%Y-%m-%d %H:%M")
         why = f"late: its minute ({minute} UTC) was already closed (lateness {lateness_s:g} s); not counted"

@@ -91,3 +91,14 @@ async def test_one_closer_at_a_time(store: AggregateStore) -> None:
         assert first and not second
     async with store.close_lock() as third:
         assert third
+
+
+async def test_the_script_refuses_a_bad_score_before_it_writes_anything(store: AggregateStore) -> None:
+    """Defence behind the stage's validation: NaN, 1e200 or an unknown label never half-count an event."""
+    base = int(T0.timestamp() // 60)
+    bad = [_item(1, 5, score=float("nan")), _item(2, 5, score=1e200), _item(3, 5, label="furious"), _item(4, 5)]
+    result = await store.add_batch(bad)
+    assert (result.refused, result.counted) == ([0, 1, 2], 1)
+    assert (await store.minute_stats(["ACME"], base + 5))["ACME"].n == 1
+    again = await store.add_batch([_item(1, 5)])  # its id was never marked seen: a good copy still counts
+    assert again.counted == 1

@@ -23,12 +23,16 @@ AT = datetime(2026, 3, 2, 9, 30, 15, tzinfo=UTC)
 
 
 def scored(event_id: str, entities: Sequence[str] = ("ACME",)) -> bytes:
+    """A record as the score stage publishes it (every field of the scored-event contract)."""
     record = {
         "id": event_id,
+        "source": "wire",
         "kind": "news",
         "entities": list(entities),
-        "sentiment": {"label": "negative", "score": -0.5},
+        "sentiment": {"label": "negative", "score": -0.5, "probs": [0.6, 0.3, 0.1]},
+        "model": {"name": "sentiment", "version": "1"},
         "published_at": AT.isoformat(),
+        "scored_at": AT.isoformat(),
         "text": "text",
     }
     return json.dumps(record).encode()
@@ -124,3 +128,14 @@ async def test_a_batch_stopped_mid_way_is_held_back(settings: Settings) -> None:
     with pytest.raises(asyncio.CancelledError):
         await aggregate_events(batch, store=MemoryAggregateStore(), sink=Stopping(), settings=settings)
     assert batch[0].message.acked
+
+
+def test_non_finite_and_out_of_range_scores_are_dead_letters_with_their_reason() -> None:
+    nan = scored("n").replace(b'"score": -0.5', b'"score": NaN')
+    huge = scored("h").replace(b'"score": -0.5', b'"score": 1e200')
+    entity = scored("x", entities=("not an id!",))
+    items, read, letters = read_batch(events(nan, huge, entity, scored("ok")))
+    assert [item.id for item in items] == ["ok"] and len(read) == 1
+    reasons = [letter.reason for letter in letters]
+    assert len(reasons) == 3 and all(r.startswith("unreadable scored event: ") for r in reasons)
+    assert "sentiment.score" in reasons[0] and "sentiment.score" in reasons[1] and "entities" in reasons[2], reasons
