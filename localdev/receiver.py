@@ -58,6 +58,8 @@ class Receiver:
             kind = "huge" if answer.startswith("huge") else "trickle"
             stream = self._endless() if kind == "huge" else self._trickle()
             return StreamingResponse(stream, status_code=int(answer[len(kind) :] or 200), media_type="text/plain")
+        if answer.startswith("nul"):  # "nul500": a reply whose body holds a NUL byte (PostgreSQL text refuses it)
+            return Response(b"upstream\x00failed", status_code=int(answer[3:] or 500))
         if answer == "ok" and self.on_delivery:
             self.on_delivery(headers, body)
         return Response(answer, status_code=200 if answer == "ok" else int(answer))

@@ -26,6 +26,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from prometheus_client import Counter, Gauge, Histogram
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from services.webhooks.lease import RoundLease
@@ -266,16 +267,33 @@ class Dispatcher:
                     values |= {"status": "cancelled"}
                 else:
                     values |= {"status": "dead"}
-                if a.outcome == "disable":  # the receiver said so, whoever holds the row now
-                    reason = f"410 Gone from the receiver at {now.isoformat()}"
-                    disable_subscription(session, subscription_id=a.subscription_id, reason=reason)
-                if finish_delivery(session, delivery_id=a.delivery_id, owner=lease.owner, now=now, values=values):
+                if self._finish(session, a, lease, now, values):
                     kept.append(a.delivery_id)
         lease.recorded.update(kept)
         if len(kept) < len(attempts):
             lost = sorted({a.delivery_id for a in attempts} - set(kept))
             LOST.inc(len(lost))
             log.warning("lease lost on deliveries %s before their outcome was written; left to the new holder", lost)
+
+    @staticmethod
+    def _finish(session: Session, a: Attempt, lease: RoundLease, now: datetime, values: dict[str, Any]) -> bool:
+        """One outcome in a savepoint of its own: a value the database refuses fails that row's write, not the
+        round's (the others are kept); the row is then written without the detail, its attempt still counted."""
+        try:
+            with session.begin_nested():
+                if a.outcome == "disable":  # the receiver said so, whoever holds the row now
+                    reason = f"410 Gone from the receiver at {now.isoformat()}"
+                    disable_subscription(session, subscription_id=a.subscription_id, reason=reason)
+                return finish_delivery(session, delivery_id=a.delivery_id, owner=lease.owner, now=now, values=values)
+        except SQLAlchemyError as exc:
+            log.warning(
+                "delivery %d: its outcome could not be stored as is (%s); stored without detail",
+                a.delivery_id,
+                type(exc).__name__,
+            )
+            plain = values | {"last_error": f"(the receiver's reply could not be stored: {type(exc).__name__})"}
+            with session.begin_nested():
+                return finish_delivery(session, delivery_id=a.delivery_id, owner=lease.owner, now=now, values=plain)
 
     async def close(self) -> None:
         await self.sender.close()

@@ -10,6 +10,7 @@ for as long as it liked, or fill the dispatcher's memory. Both are bounded here.
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from dataclasses import dataclass, field
 
@@ -129,8 +130,21 @@ class _Answer:
     detail_suffix: str = ""
 
     def reply(self, elapsed_s: float) -> Reply:
-        text = b"".join(self.chunks)[:300].decode("utf-8", "replace") + self.detail_suffix
+        text = printable(b"".join(self.chunks)[:300].decode("utf-8", "replace")) + self.detail_suffix
         return Reply(self.status, text, body_bytes=self.size, truncated=self.truncated, elapsed_s=elapsed_s)
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def printable(text: str) -> str:
+    r"""A receiver's reply as ``last_error`` can keep it: control characters escaped (PostgreSQL refuses NUL in
+    text, and a terminal should not run a receiver's escape codes).
+
+    >>> printable("bad\x00gateway\x1b[31m\n")
+    'bad\\x00gateway\\x1b[31m\n'
+    """
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
 
 
 def _since(started: float) -> float:

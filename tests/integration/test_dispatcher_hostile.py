@@ -430,3 +430,30 @@ def test_sender_reports_refusals_without_raising() -> None:
     assert [r.detail.split(":")[0] for r in replies] == ["refused"] * 5 + ["DNS lookup failed", "invalid URL"]
     assert "embeds 169.254.169.254" in replies[2].detail
     assert all("127.0.0.1 is a loopback address" in r.detail for r in replies[3:5])  # other spellings of 127.0.0.1
+
+
+def test_a_nul_byte_in_a_reply_fails_nothing_on_postgresql(pg_sessions: sessionmaker[Session]) -> None:
+    """PostgreSQL refuses NUL in text; the reply is stored escaped, the round's other outcomes are kept, and every
+    attempt is counted (before: the round rolled back, the good deliveries were POSTed again after the lease)."""
+    n, secret = 3, new_secret()
+    good, nul = Receiver(secret=secret), Receiver(lambda _: "nul500")
+    with running_receiver(good) as good_url, running_receiver(nul) as nul_url:
+        _subscribe(pg_sessions, "good", good_url, secret)
+        _subscribe(pg_sessions, "nul", nul_url, secret)
+        _raise_alerts(pg_sessions, n)
+        dispatcher = Dispatcher(pg_sessions, timeout_s=2.0, concurrency=8, max_attempts=5, backoff_base_s=60)
+
+        async def one_round() -> int:
+            try:
+                return await dispatcher.run_once()
+            finally:
+                await dispatcher.close()
+
+        assert asyncio.run(one_round()) == 2 * n
+    with pg_sessions() as session:
+        rows = {(r.subscription_id, r.alert_id): r for r in session.scalars(select(WebhookDelivery))}
+        by_status = Counter((r.status, r.attempts) for r in rows.values())
+        errors = {r.last_error for r in rows.values() if r.status == "pending"}
+    assert by_status == Counter({("delivered", 1): n, ("pending", 1): n}), by_status
+    assert len(good.received) == n and len(nul.received) == n
+    assert errors == {"upstream\\x00failed"}, errors  # escaped, readable
