@@ -105,6 +105,7 @@ class Settings(BaseSettings):
     api_token: SecretStr = SecretStr("dev-ingest-token")
     api_read_token: SecretStr = SecretStr("dev-read-token")
     ingest_max_body_bytes: int = 5 * 1024 * 1024
+    api_max_body_bytes: int = Field(default=64 * 1024, ge=1024)  # every other route's (watchlist, ack) body cap
     # hostile bodies: records per request (413 beyond) and how long ingest waits on Kafka before a 503
     ingest_max_records: int = Field(default=1000, ge=1)
     ingest_kafka_timeout_s: float = Field(default=10.0, gt=0)

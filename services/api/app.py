@@ -85,7 +85,9 @@ def create_app(settings: Settings, *, producer: EventProducer | None = None) -> 
 
     app = FastAPI(title="Opinion Radar", version="0.1.0", lifespan=lifespan)
     from services.api import health, ingest, queries, watchlist
+    from services.api.body_guard import BodyGuard
 
+    app.add_middleware(BodyGuard, settings=settings)  # writes authenticated and bodies bounded before reading
     app.include_router(ingest.build_router(settings))
     app.include_router(queries.router)
     app.include_router(health.router)

@@ -108,3 +108,48 @@ def test_bad_ids_in_the_path_are_422_and_bytes_too(api: tuple[Settings, httpx.Cl
     surrogate = b'{"id": "ZORG", "names": ["\\ud800"]}'
     lone = client.post("/v1/watchlist", content=surrogate, headers={**write, "Content-Type": "application/json"})
     assert lone.status_code == 422, lone.text
+
+
+def _stream(total: int, sent: list[int], chunk: int = 64 * 1024) -> Iterator[bytes]:
+    """``total`` bytes of a JSON-looking body, counting in ``sent`` what the client was asked for."""
+    block = b" " * chunk
+    while sent[0] < total:
+        sent[0] += chunk
+        yield block
+
+
+def test_writes_are_refused_before_their_body_is_read(api: tuple[Settings, httpx.Client]) -> None:
+    """A 64 MiB POST without a token is a 401 before its body is read (the app pulls its first chunk at most); with
+    the token, any route but ingest takes at most RADAR_API_MAX_BODY_BYTES (413, declared or streamed); the read
+    token still gets its 403."""
+    import asyncio
+
+    from services.api.app import create_app
+
+    settings, client = api
+
+    async def pulled(path: str, headers: dict[str, str]) -> tuple[int, int]:
+        sent = [0]
+
+        async def body() -> Any:
+            for chunk in _stream(64 << 20, sent):
+                yield chunk
+
+        transport = httpx.ASGITransport(app=create_app(settings))
+        async with httpx.AsyncClient(transport=transport, base_url="http://api") as local:
+            response = await local.post(path, content=body(), headers=headers)
+        return response.status_code, sent[0]
+
+    for path in ("/v1/watchlist", "/v1/alerts/1/ack"):
+        status, read = asyncio.run(pulled(path, {"Content-Type": "application/json"}))
+        assert (status, read) == (401, 0) or (status == 401 and read <= 64 * 1024), (path, status, read)
+        status, read = asyncio.run(pulled(path, _auth(settings, write=True)))
+        assert status == 413 and read <= settings.api_max_body_bytes + 64 * 1024, (path, status, read)
+    over_http = client.post("/v1/watchlist", content=b" " * (1 << 20), headers={"Content-Type": "application/json"})
+    assert over_http.status_code == 401
+    declared = client.post(
+        "/v1/watchlist", content=b"x" * (settings.api_max_body_bytes + 1), headers=_auth(settings, write=True)
+    )
+    assert declared.status_code == 413 and "RADAR_API_MAX_BODY_BYTES" in declared.json()["detail"]
+    read_only = client.post("/v1/watchlist", json={"id": "X", "names": ["X"]}, headers=_auth(settings, write=False))
+    assert read_only.status_code == 403
