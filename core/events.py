@@ -48,6 +48,17 @@ EntityId = Annotated[str, StringConstraints(strict=True, pattern=ENTITY_ID)]
 Entities = Annotated[list[EntityId], Field(max_length=MAX_ENTITIES)]
 
 
+def dedupe_key(source: str | None, event_id: str) -> str:
+    """What makes an event a repeat: its id *within its source* (two feeds may both number from 1, and no client can
+    claim another source's ids in advance). The source's length first, so no pair of names can collide.
+
+    >>> dedupe_key("wire", "123"), dedupe_key("a:b", "c") != dedupe_key("a", "b:c")
+    ('4:wire:123', True)
+    """
+    source = source or ""
+    return f"{len(source)}:{source}:{event_id}"
+
+
 class RawEvent(BaseModel):
     """One news item or social post as producers send it (Kafka key = id). Unknown fields are ignored. Checked
     beyond this schema: at most 16 levels deep, meta at most 16 KiB as JSON, every string encodable as UTF-8, finite

@@ -178,7 +178,7 @@ class AggregateStore:
     def _keys_of(self, item: ScoredItem) -> AddEventKeys:
         k = self.keys
         return AddEventKeys(
-            seen_key=k.seen(item.id),
+            seen_key=k.seen(item.source, item.id),
             entities_key=k.entities,
             watermark_key=k.watermark,
             first_minute_key=k.first_minute,

@@ -16,6 +16,7 @@ from typing import Any
 
 from core.alerts import Evidence
 from core.domain import MinuteStats
+from core.events import dedupe_key
 from storage.aggregates import KINDS, AddResult, ScoredItem, evidence_of, snippet_of, stats_from_hash
 from storage.redis_keys import ALL_ENTITIES
 
@@ -30,10 +31,10 @@ class MemoryAggregateStore:
     >>> import asyncio
     >>> from datetime import UTC, datetime
     >>> at = datetime(2026, 1, 5, 12, 0, 30, tzinfo=UTC)
-    >>> item = ScoredItem("e1", "news", ("ACME",), "negative", -0.8, at, "bad news", ("raw:0",))
+    >>> item = ScoredItem("e1", "news", ("ACME",), "negative", -0.8, at, "bad news", "wire")
     >>> store = MemoryAggregateStore()
     >>> asyncio.run(store.add_batch([item, item]))
-    AddResult(counted=1, duplicates=1, late=[])
+    AddResult(counted=1, duplicates=1, late=[], refused=[])
     >>> asyncio.run(store.minute_stats(["ACME"], int(at.timestamp() // 60)))["ACME"].n
     1
     """
@@ -55,9 +56,10 @@ class MemoryAggregateStore:
 
     def _add(self, item: ScoredItem) -> int:
         """add_event.lua's steps: 0 duplicate, 2 late, 1 counted."""
-        if item.id in self._seen:
+        key = dedupe_key(item.source, item.id)
+        if key in self._seen:
             return 0
-        self._seen.add(item.id)
+        self._seen.add(key)
         ts = item.published_at.timestamp()
         minute = int(ts // 60)
         if self._closed_through is not None and minute <= self._closed_through:

@@ -2,7 +2,7 @@
 
 | key                                   | type   | holds                                              | TTL         |
 |---------------------------------------|--------|----------------------------------------------------|-------------|
-| ``seen:{event_id}``                   | string | the event was counted (dedupe)                     | dedupe_ttl  |
+| ``seen:{len(source)}:{source}:{id}``  | string | the event was counted (dedupe)                     | dedupe_ttl  |
 | ``m:{entity}:{kind}:{minute}``        | hash   | n, negative, neutral, positive, total, total_sq    | 2 days      |
 | ``h:{entity}:{kind}:{hour}``          | hash   | the same per hour (fast 1 h / 24 h windows)        | 8 days      |
 | ``ev:{entity}:{minute}``              | list   | up to 20 recent events (id, snippet, score)        | 2 days      |
@@ -21,6 +21,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from core.events import dedupe_key
+
 __all__ = ["ALL_ENTITIES", "Keys"]
 
 ALL_ENTITIES = "_all"
@@ -30,8 +32,9 @@ ALL_ENTITIES = "_all"
 class Keys:
     prefix: str = "radar:"
 
-    def seen(self, event_id: str) -> str:
-        return f"{self.prefix}seen:{event_id}"
+    def seen(self, source: str | None, event_id: str) -> str:
+        """Dedupe by (source, id): :func:`core.events.dedupe_key`."""
+        return f"{self.prefix}seen:{dedupe_key(source, event_id)}"
 
     def minute(self, entity: str, kind: str, minute: int) -> str:
         return f"{self.prefix}m:{entity}:{kind}:{minute}"

@@ -22,7 +22,7 @@ import numpy as np
 from aiokafka.errors import MessageSizeTooLargeError
 
 from core.errors import InferenceUnavailable
-from core.events import RawEvent
+from core.events import RawEvent, dedupe_key
 from core.language import model_lang
 from core.retry import Backoff, RandomSource, retry_forever
 from inference.resilience import CircuitBreaker
@@ -208,7 +208,7 @@ class ScoreStage:
     def acknowledge(self, prepared: Prepared) -> None:
         """The batch is committed: remember its ids (dedupe) and count it."""
         for event, _, _ in prepared.valid:
-            self.seen.add(event.id)
+            self.seen.add(dedupe_key(event.source, event.id))
         EVENTS_SCORED.inc(len(prepared.valid))
         DEAD_LETTERS.labels("validate").inc(len(prepared.dead))
 

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from core.errors import EventError
-from core.events import ModelRef, RawEvent, ScoredEvent, Sentiment
+from core.events import ModelRef, RawEvent, ScoredEvent, Sentiment, dedupe_key
 from core.language import resolve_lang
 from stream.deadletter import DeadLetter, dead_letter
 from stream.events import EventTimePolicy, decode_event
@@ -114,7 +114,8 @@ def prepare_batch(
     for item in items:
         try:
             event = decode_event(item.value, default_kind=kind_of_topic.get(item.topic), policy=policy, now=clock)
-            if event.id in seen or event.id in in_batch:
+            key = dedupe_key(event.source, event.id)
+            if key in seen or key in in_batch:
                 out.duplicates += 1
                 continue
             entities = as_mentions(event.entities if event.entities else tag(event.text))
@@ -126,7 +127,7 @@ def prepare_batch(
         except Exception as exc:  # noqa: BLE001 - any record the code cannot handle is dead-lettered, never fatal
             out.dead.append(unhandled(item, exc, now))
             continue
-        in_batch.add(event.id)
+        in_batch.add(key)
         out.valid.append((event, entities, item))
     return out
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -102,3 +103,10 @@ async def test_the_script_refuses_a_bad_score_before_it_writes_anything(store: A
     assert (await store.minute_stats(["ACME"], base + 5))["ACME"].n == 1
     again = await store.add_batch([_item(1, 5)])  # its id was never marked seen: a good copy still counts
     assert again.counted == 1
+
+
+async def test_the_same_id_from_two_sources_counts_twice_and_a_repeat_once(store: AggregateStore) -> None:
+    base = int(T0.timestamp() // 60)
+    a, b = (replace(_item(7, 3), source=source) for source in ("wire-a", "wire-b"))
+    assert (await store.add_batch([a, b, a])).counted == 2
+    assert (await store.minute_stats(["ACME"], base + 3))["ACME"].n == 2

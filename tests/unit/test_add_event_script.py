@@ -141,4 +141,6 @@ async def test_the_store_passes_each_value_under_its_name() -> None:
         ("GLOBEX", "positive", 0.25),  # the sentiment toward it
     ]
     assert [json.loads(g[3])["score"] for g in groups] == [-0.5, -0.5, 0.25]  # evidence shows the entity's score
-    assert dict(zip([f.name for f in fields(AddEventKeys)], keys, strict=True))["seen_key"] == "radar:t:seen:e1"
+    assert (
+        dict(zip([f.name for f in fields(AddEventKeys)], keys, strict=True))["seen_key"] == "radar:t:seen:0::e1"
+    )  # (source, id); no source here

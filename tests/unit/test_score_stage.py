@@ -17,6 +17,7 @@ import pytest
 from aiokafka.errors import MessageSizeTooLargeError
 
 from core.errors import InferenceUnavailable, ModelContractError
+from core.events import dedupe_key
 from core.retry import Backoff
 from inference.resilience import CircuitBreaker
 from inference.triton_client import ModelInfo
@@ -260,7 +261,7 @@ async def test_a_batch_that_went_through_is_remembered() -> None:
     await stage.start()
     events = _faust_events(raw("a"))
     await score_events(stage, events)
-    assert "a" in stage.seen and not events[0].message.acked
+    assert dedupe_key("wire", "a") in stage.seen and not events[0].message.acked
 
 
 def test_the_stage_waits_with_the_one_core_backoff() -> None:
@@ -389,3 +390,14 @@ def test_the_models_must_include_the_fallback() -> None:
             kind_of_topic={NEWS: "news"},
             tag=lambda text: [],
         )
+
+
+async def test_the_same_id_from_two_sources_is_two_events() -> None:
+    """Dedupe is by (source, id): two feeds may both number from 1, and a client cannot claim another's ids."""
+    sink = FakeSink()
+    stage = make_stage(FakeModel(), sink)
+    await stage.start()
+    first = await stage.score_batch(incoming(raw("1", source="wire-a"), raw("1", source="wire-b")))
+    stage.acknowledge(first)
+    again = await stage.score_batch(incoming(raw("1", source="wire-b")))
+    assert (first.duplicates, again.duplicates, len(sink.to(SCORED))) == (0, 1, 2)
