@@ -56,17 +56,17 @@ class MemoryAggregateStore:
 
     def _add(self, item: ScoredItem) -> int:
         """add_event.lua's steps: 0 duplicate, 2 late, 1 counted."""
-        key = dedupe_key(item.source, item.id)
-        if key in self._seen:
+        seen = dedupe_key(item.source, item.id)
+        if seen in self._seen:
             return 0
-        self._seen.add(key)
+        self._seen.add(seen)
         ts = item.published_at.timestamp()
         minute = int(ts // 60)
         if self._closed_through is not None and minute <= self._closed_through:
             return 2
         for entity, label, score in item.targets():
             one = stats_from_hash({"n": "1", label: "1", "total": str(score), "total_sq": str(score**2)})
-            snippet = snippet_of(item, score)
+            snippet = snippet_of(item, score, label)
             key = (entity, item.kind, minute)
             self._buckets[key] = self._buckets.get(key, MinuteStats()) + one
             self._evidence[(entity, minute)] = [snippet, *self._evidence.get((entity, minute), [])][:EVIDENCE_KEPT]
