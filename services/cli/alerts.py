@@ -27,7 +27,7 @@ __all__ = ["alerts_app"]
 MAX_ID = 2**31 - 1  # alerts.id is a 32-bit INTEGER in PostgreSQL
 _PRINTABLE = re.compile(r"[^\x00-\x1f\x7f]{1,128}")
 alerts_app = typer.Typer(help="Alerts: list them, show one with its story, acknowledge one.", no_args_is_help=True)
-console = Console()
+console = Console(markup=False)  # every value printed comes from outside: "[/x]" in a name is text, not markup
 
 
 def _sessions(settings: Settings) -> sessionmaker[Session]:
@@ -120,7 +120,7 @@ def show_cmd(
     if as_json:
         typer.echo(json.dumps(alert.model_dump(mode="json"), indent=2, ensure_ascii=False))
         return
-    console.print(f"[bold]alert {alert.id}[/bold] {alert.key}: {_status(alert)}, {alert.severity.value}")
+    console.print(f"alert {alert.id} {alert.key}: {_status(alert)}, {alert.severity.value}")
     console.print(alert.message)
     explanation = alert.explanation
     if explanation is None:

@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 __all__ = ["entities_app"]
 
 entities_app = typer.Typer(help="The watchlist: the entities the workers tag and watch.", no_args_is_help=True)
-console = Console()
+console = Console(markup=False)  # every value printed comes from outside: "[/x]" in a name is text, not markup
 
 
 @contextmanager

@@ -147,3 +147,13 @@ def test_show_of_an_alert_without_a_story_says_so_and_of_no_alert_exits_1() -> N
     assert "no explanation" in _run("show", "1").output
     missing = _run("show", "99")
     assert missing.exit_code == 1 and isinstance(missing.exception, NotFound)
+
+
+def test_values_that_look_like_rich_markup_print_as_text() -> None:
+    """An acknowledger named "[/x]" crashed `alerts list` (Rich read it as a closing tag)."""
+    assert _run("ack", "1", "--by", "[/x]").exit_code == 0
+    listed = _run("list")
+    assert listed.exit_code == 0, listed.output
+    assert "acknowledged by [/x]" in listed.output
+    shown = _run("show", "1")
+    assert shown.exit_code == 0 and "[/x]" in shown.output

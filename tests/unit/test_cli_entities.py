@@ -165,3 +165,10 @@ def test_chinese_names_and_market_codes_are_added_and_listed(radar: Any) -> None
     moutai = _listed(radar)["MOUTAI"]
     assert (moutai["names"], moutai["aliases"], moutai["cashtags"]) == (["贵州茅台"], ["茅台"], ["600519.SH"])
     assert "贵州茅台" in radar("list").output
+
+
+def test_names_that_look_like_rich_markup_list_as_text(radar: Any) -> None:
+    assert radar("add", "BRKT", "--name", "[/x] Holdings", "--alias", "[bold]").exit_code == 0
+    listed = radar("list")
+    assert listed.exit_code == 0, listed.output
+    assert "[/x] Holdings" in _flat(listed.output) and "[bold]" in listed.output
