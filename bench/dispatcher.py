@@ -111,7 +111,7 @@ def scenario(postgres_url: str, n: int, plan, *, backoff_s: float, timeout_s: fl
         )
         if keys
         else 0,
-        "bad_signatures": sum(not verify(secret, h, b) for h, b, _ in receiver.received),
+        "bad_signatures": sum(not verify(secret, h, b, check_time=False) for h, b, _ in receiver.received),
     }
 
 

@@ -87,7 +87,7 @@ async def test_every_alert_arrives_signed_once_per_webhook_id(database_url: str)
 
     # every alert reached the flaky receiver, every delivery verified, one webhook-id per alert
     ok = flaky.delivered()
-    assert all(verify(secret, headers, body) for headers, body in ok)
+    assert all(verify(secret, headers, body, check_time=False) for headers, body in ok)
     ids_per_alert: dict[str, set[str]] = {}
     for headers, body in [(h, b) for h, b, _ in flaky.received]:
         key = json.loads(body)["data"]["key"]

@@ -214,7 +214,7 @@ class Pipeline:
             ids_per_event.setdefault((payload["data"]["key"], payload["type"]), set()).add(headers["webhook-id"])
         assert {json.loads(b)["data"]["key"] for _, b in ok} == {a.alert_key for a in alerts}
         assert all(len(ids) == 1 for ids in ids_per_event.values()), ids_per_event
-        assert all(verify(self.secret, h, b) for h, b in ok)
+        assert all(verify(self.secret, h, b, check_time=False) for h, b in ok)
         duplicate_letters = 0
         if malformed:
             letters = self.dead_letters(distinct=malformed)
