@@ -15,6 +15,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse
 from sqlalchemy.exc import OperationalError
 
+from core.errors import ConfigError
 from core.settings import Settings
 from services.api.metrics import CONTENT_TYPE_LATEST, metrics_text
 from services.api.publish import KafkaUnavailable, Publisher
@@ -58,8 +59,15 @@ async def _invalid_request(request: Request, exc: Exception) -> Response:
 
 
 def create_app_from_env() -> FastAPI:
-    """The factory ``radar api --workers N`` gives uvicorn: each worker process builds its own Settings."""
-    return create_app(Settings())
+    """The factory ``radar api --workers N`` gives uvicorn: each worker process builds its own Settings, and checks
+    them as ``radar api`` does (uvicorn started some other way must not serve a published token beyond loopback)."""
+    from services.api.exposure import exposure_problem
+
+    settings = Settings()
+    problem = exposure_problem(settings.api_host, settings)
+    if problem:
+        raise ConfigError(problem)
+    return create_app(settings)
 
 
 def create_app(settings: Settings, *, producer: EventProducer | None = None) -> FastAPI:

@@ -32,7 +32,10 @@ def is_loopback(host: str) -> bool:
 
 
 def exposure_problem(host: str, settings: Settings) -> str | None:
-    """Why serving on ``host`` with these settings would expose a guessable token (one line), or None."""
+    """Why serving on ``host`` with these settings would expose a guessable token (one line), or None. Equal read
+    and write tokens are refused on any host: whoever reads dashboards could write."""
+    if settings.api_token.get_secret_value() == settings.api_read_token.get_secret_value():
+        return "RADAR_API_TOKEN and RADAR_API_READ_TOKEN are the same: a reader could write; give them different values"
     if is_loopback(host):
         return None
     for variable, field in _TOKENS.items():

@@ -61,3 +61,22 @@ def test_loopback_serves_with_the_dev_tokens_and_a_public_host_with_strong_ones(
     strong = {"RADAR_API_TOKEN": STRONG, "RADAR_API_READ_TOKEN": "y" * 32}
     assert runner.invoke(app, ["api", "--host", "0.0.0.0"], env=strong).exit_code == 0
     assert [(c["host"], c["port"]) for c in served] == [("127.0.0.1", 8080), ("::1", 9), ("0.0.0.0", 8080)]
+
+
+def test_equal_read_and_write_tokens_are_refused_even_on_loopback(served) -> None:  # type: ignore[no-untyped-def]
+    result = runner.invoke(app, ["api"], env={"RADAR_API_TOKEN": STRONG, "RADAR_API_READ_TOKEN": STRONG})
+    assert result.exit_code == 1 and "are the same: a reader could write" in result.stderr and served == []
+
+
+def test_the_uvicorn_factory_checks_as_the_command_does(monkeypatch: pytest.MonkeyPatch) -> None:
+    from core.errors import ConfigError
+    from services.api.app import create_app_from_env
+
+    monkeypatch.chdir("/")
+    monkeypatch.delenv("RADAR_API_TOKEN", raising=False)
+    monkeypatch.delenv("RADAR_API_READ_TOKEN", raising=False)
+    monkeypatch.setenv("RADAR_API_HOST", "0.0.0.0")
+    with pytest.raises(ConfigError, match="published default"):
+        create_app_from_env()
+    monkeypatch.setenv("RADAR_API_HOST", "127.0.0.1")
+    assert create_app_from_env() is not None
