@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import logging
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -58,6 +61,29 @@ async def _invalid_request(request: Request, exc: Exception) -> Response:
     return Response(body, status_code=422, media_type="application/json")
 
 
+def dashboard_headers(page: str) -> dict[str, str]:
+    """The dashboard runs its one inline script and nothing else: a Content-Security-Policy that allows that script
+    by its hash, fetches to this origin only, no framing (clickjacking of the Acknowledge button), no referrer (the
+    URL may carry a token in its fragment until the page removes it).
+
+    >>> h = dashboard_headers("<script>go()</script>")
+    >>> "script-src 'sha256-" in h["Content-Security-Policy"], h["X-Frame-Options"]
+    (True, 'DENY')
+    """
+    scripts = re.findall(r"<script>(.*?)</script>", page, flags=re.S)
+    hashes = " ".join(f"'sha256-{base64.b64encode(hashlib.sha256(s.encode()).digest()).decode()}'" for s in scripts)
+    policy = (
+        f"default-src 'none'; script-src {hashes}; style-src 'unsafe-inline'; img-src 'self' data:; "
+        "connect-src 'self'; font-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+    )
+    return {
+        "Content-Security-Policy": policy,
+        "X-Frame-Options": "DENY",
+        "Referrer-Policy": "no-referrer",
+        "X-Content-Type-Options": "nosniff",
+    }
+
+
 def create_app_from_env() -> FastAPI:
     """The factory ``radar api --workers N`` gives uvicorn: each worker process builds its own Settings, and checks
     them as ``radar api`` does (uvicorn started some other way must not serve a published token beyond loopback)."""
@@ -106,7 +132,8 @@ def create_app(settings: Settings, *, producer: EventProducer | None = None) -> 
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     async def dashboard() -> HTMLResponse:
-        return HTMLResponse(_DASHBOARD.read_text())
+        page = _DASHBOARD.read_text()
+        return HTMLResponse(page, headers=dashboard_headers(page))
 
     @app.get("/metrics", response_class=Response, responses=_PROMETHEUS_TEXT)
     async def metrics() -> Response:

@@ -196,7 +196,8 @@ async def test_dashboard_acknowledges_and_shows_the_texts_behind_an_alert(api, t
     status_of = "document.querySelector('tr.alert-row[data-id=\"{0}\"] td.status').textContent"
     async with chromium_page(tmp_path / "profile") as page:
         await page.goto(f"{base}/#token={read_token}")
-        await page.wait_for("document.body?.dataset.ready === '1'")
+        await page.wait_for("document.body?.dataset.ready === '1'")  # its script ran under the page's CSP
+        assert await page.evaluate("location.href") == f"{base}/"  # the token is out of the address bar
         statuses = await page.evaluate("[...document.querySelectorAll('#alerts td.status')].map(c => c.textContent)")
         assert statuses == ["open", "open", "resolved"]
         # the detail view: click an alert, read the texts that drove it, their scores and sources
@@ -277,3 +278,11 @@ async def test_chinese_names_and_texts_render_in_a_cjk_font(api, tmp_path, datab
     cjk = [f for f in fonts if "CJK" in f["familyName"] or "CJK" in f.get("postScriptName", "")]
     assert cjk, f"no CJK font drew the Chinese text: {fonts}"
     assert sum(f["glyphCount"] for f in cjk) >= sum(1 for c in text if "\u4e00" <= c <= "\u9fff"), fonts
+
+
+def test_the_dashboard_page_allows_its_own_script_and_no_framing(api) -> None:  # type: ignore[no-untyped-def]
+    _, base = api
+    page = httpx.get(f"{base}/", timeout=10)
+    policy = page.headers["content-security-policy"]
+    assert "script-src 'sha256-" in policy and "frame-ancestors 'none'" in policy and "default-src 'none'" in policy
+    assert page.headers["x-frame-options"] == "DENY" and page.headers["referrer-policy"] == "no-referrer"
