@@ -10,8 +10,9 @@ Pure: the closer passes the texts kept for the alert's window and for the entity
   common everywhere (the entity's own name) scores near zero and a rare one needs several texts before it ranks;
   only phrases at least ``MIN_RATIO`` times as common as usual are shown. English phrases are words and word
   pairs (stop words dropped, pairs not across punctuation); Chinese has no spaces, so its phrases are character
-  pairs of its CJK runs (most Chinese words are two characters; 3-grams doubled the cost and a segmenter such as
-  jieba was not measured against them).
+  pairs of its CJK runs (most Chinese words are two characters; 3-grams doubled the cost). Measured against
+  jieba 0.42.1's words on the demo's Chinese incident, the two top-eight lists share six phrases (投资, 平台,
+  诈骗, 涉嫌, 集资, 非法), so the pairs read as well without a segmenter and its dictionary as a dependency.
 - **Representatives**: the window's texts grouped by :func:`core.near_duplicates.group_near_duplicates`, each
   group shown once with its copies and its distinct sources, largest first (a bot storm is one line x200).
 """
