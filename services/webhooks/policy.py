@@ -34,6 +34,42 @@ Outcome = str  # "delivered" | "retry" | "disable" | "dead"
 SCHEMES = ("http", "https")
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")  # RFC 6052: the last 32 bits are an IPv4 address the gateway reaches
 _SHARED = ipaddress.ip_network("100.64.0.0/10")  # RFC 6598 carrier-grade NAT
+# IANA's special-purpose registries (RFC 6890 and after), written out: the interpreter's ipaddress tables lag them
+# (Python 3.11.7 calls 192.0.0.192, in the IETF protocol block 192.0.0.0/24, global)
+SPECIAL_PURPOSE = tuple(
+    ipaddress.ip_network(n)
+    for n in (
+        "0.0.0.0/8",
+        "10.0.0.0/8",
+        "100.64.0.0/10",
+        "127.0.0.0/8",
+        "169.254.0.0/16",
+        "172.16.0.0/12",
+        "192.0.0.0/24",
+        "192.0.2.0/24",
+        "192.31.196.0/24",
+        "192.52.193.0/24",
+        "192.88.99.0/24",
+        "192.168.0.0/16",
+        "192.175.48.0/24",
+        "198.18.0.0/15",
+        "198.51.100.0/24",
+        "203.0.113.0/24",
+        "224.0.0.0/4",
+        "240.0.0.0/4",
+        "::/128",
+        "::1/128",
+        "64:ff9b:1::/48",
+        "100::/64",
+        "2001::/23",
+        "2001:db8::/32",
+        "3fff::/20",
+        "5f00::/16",
+        "fc00::/7",
+        "fe80::/10",
+        "ff00::/8",
+    )
+)
 
 
 def classify(status: int | None) -> Outcome:
@@ -117,6 +153,10 @@ def address_problem(raw: str) -> str | None:
         ("a reserved", address.is_reserved),
         ("a private", address.is_private),
         ("a non-global", not address.is_global),
+        (
+            "a special-purpose",
+            any(address in network for network in SPECIAL_PURPOSE if network.version == address.version),
+        ),
     ):
         if flag:
             return f"{raw} is {label} address"

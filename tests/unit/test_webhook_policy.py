@@ -41,6 +41,9 @@ REFUSED = {
     "::ffff:100.64.0.1": "embeds 100.64.0.1",
     "64:ff9b::a9fe:a9fe": "embeds 169.254.169.254",  # NAT64 of the metadata address
     "2002:0a00:0001::": "embeds 10.0.0.1",  # 6to4
+    "192.0.0.192": "special-purpose",  # IETF protocol assignments; Python 3.11.7's tables call it global
+    "192.31.196.1": "special-purpose",  # AS112
+    "2001:2::1": "a private",  # benchmarking, inside 2001::/23 (the interpreter knows this one)
 }
 ALLOWED = ["93.184.215.14", "8.8.8.8", "1.1.1.1", "100.128.0.1", "2606:4700::1111", "2001:4860:4860::8888"]
 
