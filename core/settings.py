@@ -109,7 +109,6 @@ class Settings(BaseSettings):
     # hostile bodies: records per request (413 beyond) and how long ingest waits on Kafka before a 503
     ingest_max_records: int = Field(default=1000, ge=1)
     ingest_kafka_timeout_s: float = Field(default=10.0, gt=0)
-    webhook_secret: SecretStr = SecretStr("whsec_ZGV2LXNpZ25pbmctc2VjcmV0")
     webhook_allow_private: bool = False
     dispatcher_metrics_port: int = 9109
     # --- Alertmanager: the dispatcher pushes alerts to its API v2 when a URL is set ---
