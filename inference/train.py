@@ -290,7 +290,7 @@ def _resume(run: _Run, checkpoint: Path) -> _Ledger:
     """Restore the model, optimiser, schedule and Python's generator from the last finished epoch."""
     import torch
 
-    state = torch.load(checkpoint, weights_only=False)
+    state = torch.load(checkpoint, weights_only=True)  # tensors and plain values only: no code runs from a file
     run.model.load_state_dict(state["model"])
     run.optimizer.load_state_dict(state["optimizer"])
     run.scheduler.load_state_dict(state["scheduler"])

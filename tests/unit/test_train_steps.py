@@ -31,3 +31,34 @@ def test_a_fresh_ledger_starts_at_epoch_zero_with_its_own_history() -> None:
     first, second = _Ledger(), _Ledger()
     first.history.append({"epoch": 1})
     assert (second.epoch, second.seconds, second.history) == (0, 0.0, [])
+
+
+def test_a_checkpoint_resumes_with_the_safe_loader(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """torch.load(weights_only=True): a cached checkpoint cannot run code, and ours holds only what that allows."""
+    import random
+    from types import SimpleNamespace
+
+    import torch
+    from transformers import get_linear_schedule_with_warmup
+
+    from inference.train import _resume, _save_checkpoint
+
+    def run() -> SimpleNamespace:
+        model = torch.nn.Linear(3, 2)
+        optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
+        return SimpleNamespace(
+            model=model, optimizer=optimizer, scheduler=get_linear_schedule_with_warmup(optimizer, 1, 10)
+        )
+
+    first = run()
+    first.optimizer.step()
+    first.scheduler.step()
+    ledger = _Ledger(1, 2.5, [{"epoch": 1, "loss": 0.5}])
+    random.seed(4)
+    expected = random.random()
+    random.seed(4)
+    _save_checkpoint(first, ledger, tmp_path / "ckpt.pt")  # type: ignore[arg-type]
+    second = run()
+    resumed = _resume(second, tmp_path / "ckpt.pt")  # type: ignore[arg-type]
+    assert (resumed.epoch, resumed.history) == (1, [{"epoch": 1, "loss": 0.5}])
+    assert torch.equal(first.model.weight, second.model.weight) and random.random() == expected
