@@ -51,3 +51,28 @@ def test_compose_file_follows_the_compose_specification() -> None:
     gpu = services["triton"]["deploy"]["resources"]["reservations"]["devices"][0]
     assert gpu["driver"] == "nvidia" and "gpu" in gpu["capabilities"]
     assert (ROOT / services["api"]["build"]["context"].replace("../..", ".") / "deploy/compose/Dockerfile").exists()
+
+
+def test_kubernetes_runs_nothing_as_root_denies_ingress_by_default_and_never_applies_a_secret() -> None:
+    documents = _k8s_documents()
+    assert not [d for d in documents if d["kind"] == "Secret"], "kubectl apply -k would overwrite the real secrets"
+    example = [d for d in yaml.safe_load_all((ROOT / "deploy/k8s/secrets.example.yaml").read_text()) if d]
+    assert [d["kind"] for d in example] == ["Secret"] and example[0]["metadata"]["name"] == "radar-secrets"
+    for workload in (d for d in documents if d["kind"] in ("Deployment", "Job")):
+        pod = workload["spec"]["template"]["spec"]
+        assert pod["securityContext"]["runAsNonRoot"] is True, workload["metadata"]["name"]
+        for container in pod.get("initContainers", []) + pod["containers"]:
+            context = container["securityContext"]
+            assert context["allowPrivilegeEscalation"] is False and context["capabilities"]["drop"] == ["ALL"]
+    policies = {d["metadata"]["name"]: d for d in documents if d["kind"] == "NetworkPolicy"}
+    deny = policies["default-deny-ingress"]["spec"]
+    assert deny["podSelector"] == {} and deny["policyTypes"] == ["Ingress"] and "ingress" not in deny
+
+
+def test_images_run_as_a_user_and_compose_publishes_consoles_on_loopback_only() -> None:
+    dockerfile = (ROOT / "deploy/compose/Dockerfile").read_text()
+    users = [line.split()[1] for line in dockerfile.splitlines() if line.startswith("USER ")]
+    assert users and not users[-1].startswith(("0", "root")), users
+    services = yaml.safe_load((ROOT / "deploy/compose/compose.yaml").read_text())["services"]
+    for name in ("prometheus", "grafana"):
+        assert all(str(p).startswith("127.0.0.1:") for p in services[name]["ports"]), (name, services[name]["ports"])
