@@ -31,6 +31,7 @@ from localdev.stack.base import LOOPBACK, PRIVATE_ENV_PREFIXES, LocalService, ap
 __all__ = ["SUPERUSER", "PostgresService", "hba_conf", "ident_conf", "role_sql"]
 
 SUPERUSER = "postgres"
+ANALYST_ROLE = "radar_analyst"  # storage/migrations/versions/0006_analyst_role.py
 IDENT_MAP = "radar"
 HOST_AUTH = "scram-sha-256"
 
@@ -99,6 +100,10 @@ def role_sql(user: str, password: str) -> str:
         f"DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{user}') THEN "
         f"CREATE ROLE {user} LOGIN CREATEDB; END IF; END $$;\n"
         f"ALTER ROLE {user} WITH LOGIN PASSWORD '{quoted}';\n"
+        # the analysts' read-only group (migration 0006 grants it the analyst tables and views, nothing else);
+        # dashboards log in as a member of it, never as the owner
+        f"DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{ANALYST_ROLE}') THEN "
+        f"CREATE ROLE {ANALYST_ROLE} NOLOGIN; END IF; END $$;\n"
     )
 
 
