@@ -110,6 +110,9 @@ class Settings(BaseSettings):
     ingest_max_records: int = Field(default=1000, ge=1)
     ingest_kafka_timeout_s: float = Field(default=10.0, gt=0)
     webhook_allow_private: bool = False
+    # Fernet keys sealing webhook secrets at rest, comma-separated, newest first (storage/secret_box.py); unset:
+    # secrets are stored in plain text (the local stack)
+    secrets_keys: SecretStr | None = None
     dispatcher_metrics_port: int = 9109
     # --- Alertmanager: the dispatcher pushes alerts to its API v2 when a URL is set ---
     alertmanager_url: str | None = (

@@ -6,7 +6,7 @@ import asyncio
 import json
 import time
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -14,12 +14,15 @@ from rich.table import Table
 
 from core.alerts import StoredAlert, alert_key
 from core.domain import Severity
-from core.errors import Conflict, NotFound
+from core.errors import ConfigError, Conflict, NotFound
 from core.settings import Settings
 from core.webhook_signing import new_secret, secret_problem
 from services.webhooks.payloads import render
 from services.webhooks.policy import private_target, url_problem
 from services.webhooks.sender import Reply, Sender, Undeliverable, signed_headers
+
+if TYPE_CHECKING:
+    from storage.secret_box import SecretBox
 
 __all__ = ["dispatcher_cmd", "webhooks_app"]
 
@@ -72,7 +75,7 @@ def add_cmd(
             session,
             name=name,
             url=url,
-            secret=secret,
+            secret=_box(settings).seal(secret),  # at rest: sealed with RADAR_SECRETS_KEYS where set
             payload_format=payload_format,
             entities=entity,
             detectors=detector,
@@ -80,6 +83,40 @@ def add_cmd(
             allow_private=allow_private,
         )
     console.print(f"subscribed [bold]{name}[/] -> {url}\nsigning secret: [bold]{secret}[/]")
+
+
+def _box(settings: Settings) -> SecretBox:
+    from storage.secret_box import SecretBox
+
+    return SecretBox.of(settings.secrets_keys.get_secret_value() if settings.secrets_keys else None)
+
+
+@webhooks_app.command("rotate-secrets")
+def rotate_secrets_cmd() -> None:
+    """Re-seal every stored signing secret with the first key of RADAR_SECRETS_KEYS (put a new key first, run this,
+    then drop the old key); secrets stored in plain text are sealed too. Exit 1 without keys or when a secret opens
+    with none of them."""
+    from sqlalchemy import select
+
+    from storage.models import WebhookSubscription
+
+    settings = Settings()
+    box = _box(settings)
+    if not box.encrypts:
+        raise ConfigError("set RADAR_SECRETS_KEYS first (a key: `radar webhooks new-key`)")
+    with _sessions(settings).begin() as session:
+        subscriptions = list(session.scalars(select(WebhookSubscription)))
+        for sub in subscriptions:
+            sub.secret = box.reseal(sub.secret)
+    console.print(f"{len(subscriptions)} signing secret(s) sealed with the first key of RADAR_SECRETS_KEYS")
+
+
+@webhooks_app.command("new-key")
+def new_key_cmd() -> None:
+    """Print a new key for RADAR_SECRETS_KEYS (put it first, then `radar webhooks rotate-secrets`)."""
+    from storage.secret_box import new_key
+
+    typer.echo(new_key())
 
 
 @webhooks_app.command("list")
@@ -140,7 +177,7 @@ def test_cmd(name: str) -> None:
         sub = find_subscription(session, name=name)
         if sub is None:
             raise NotFound(f"no subscription named {name!r}")
-        url, secret, payload_format = sub.url, sub.secret, sub.payload_format
+        url, secret, payload_format = sub.url, _box(settings).open(sub.secret), sub.payload_format
         allow_private = sub.allow_private or settings.webhook_allow_private
     external_url = f"http://{settings.api_host}:{settings.api_port}"
     body = render(payload_format, _test_alert(), receiver=name, external_url=external_url)

@@ -29,6 +29,7 @@ from prometheus_client import Counter, Gauge, Histogram
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
+from core.errors import ConfigError
 from services.webhooks.lease import RoundLease
 from services.webhooks.payloads import render
 from services.webhooks.policy import backoff_s, classify
@@ -37,6 +38,7 @@ from storage.alerts_repo import alert_from_row, claim_due, finish_delivery, rene
 from storage.db import require_current_schema
 from storage.models import WebhookDelivery
 from storage.outbox_stats import outbox_stats
+from storage.secret_box import SecretBox
 from storage.subscriptions import disable_subscription
 
 __all__ = ["DELIVERIES", "LATENCY", "LOST", "OLDEST_PENDING", "PENDING", "Attempt", "Dispatcher"]
@@ -78,8 +80,10 @@ class Dispatcher:
         lease_s: float | None = None,
         max_body: int = MAX_BODY_BYTES,
         tick_s: float = 0.2,
+        secrets: SecretBox | None = None,
     ) -> None:
         self.sessions = sessions
+        self.secrets = secrets or SecretBox([])  # opens sealed signing secrets (RADAR_SECRETS_KEYS)
         self.sender = sender or Sender(timeout_s=timeout_s, max_body=max_body, max_connections=concurrency)
         self.slots = asyncio.Semaphore(concurrency)
         self.per_subscription = per_subscription
@@ -209,7 +213,7 @@ class Dispatcher:
         now = datetime.now(UTC)
         with self.sessions.begin() as session:
             rows = claim_due(session, now=now, limit=self.batch, lease_s=self.lease_s, owner=owner)
-            return [_leased(r) for r in rows]
+            return [_leased(r, self.secrets) for r in rows]
 
     def _renew(self, owner: str, ids: list[int]) -> set[int]:
         with self.sessions.begin() as session:
@@ -219,6 +223,8 @@ class Dispatcher:
         tries = item["attempts"] + 1
         if not item["enabled"]:
             return Attempt(item["id"], item["subscription_id"], tries - 1, "cancel", None, "subscription disabled")
+        if item["secret_problem"]:
+            return self._judge(item, None, item["secret_problem"], permanent=False)
         try:
             body = render(
                 item["format"],
@@ -299,17 +305,23 @@ class Dispatcher:
         await self.sender.close()
 
 
-def _leased(row: WebhookDelivery) -> dict[str, Any]:
-    """What a round needs of a leased row, read inside the lease's transaction."""
+def _leased(row: WebhookDelivery, secrets: SecretBox) -> dict[str, Any]:
+    """What a round needs of a leased row, read inside the lease's transaction; a secret no key opens is that
+    delivery's problem (retried: the operator may fix the keys), never the round's."""
     subscription = row.subscription
+    try:
+        secret, secret_problem = secrets.open(subscription.secret), None
+    except ConfigError as exc:
+        secret, secret_problem = "", str(exc)
     return {
+        "secret_problem": secret_problem,
         "id": row.id,
         "webhook_id": row.webhook_id,
         "attempts": row.attempts,
         "alert": alert_from_row(row.alert),
         "subscription_id": row.subscription_id,
         "url": subscription.url,
-        "secret": subscription.secret,
+        "secret": secret,
         "format": subscription.payload_format,
         "name": subscription.name,
         "allow_private": subscription.allow_private,

@@ -24,6 +24,7 @@ def run_dispatcher(
     from services.webhooks.dispatcher import Dispatcher
     from services.webhooks.housekeeping import Pruner
     from storage.db import make_engine, make_sessionmaker
+    from storage.secret_box import SecretBox
 
     sessions = make_sessionmaker(make_engine(settings.database_url))  # checked (never migrated) by the first round
 
@@ -38,6 +39,7 @@ def run_dispatcher(
             timeout_s=timeout_s,
             allow_private=settings.webhook_allow_private,
             external_url=f"http://{settings.api_host}:{settings.api_port}",
+            secrets=SecretBox.of(settings.secrets_keys.get_secret_value() if settings.secrets_keys else None),
         )
         pruner = Pruner(sessions, retention_days=settings.retention_days)
         days = settings.retention_days

@@ -457,3 +457,57 @@ def test_a_nul_byte_in_a_reply_fails_nothing_on_postgresql(pg_sessions: sessionm
     assert by_status == Counter({("delivered", 1): n, ("pending", 1): n}), by_status
     assert len(good.received) == n and len(nul.received) == n
     assert errors == {"upstream\\x00failed"}, errors  # escaped, readable
+
+
+def test_signing_secrets_are_sealed_at_rest_and_rotate(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A reader of webhook_subscriptions sees `fernet:...`, not the secret; deliveries still verify with the printed
+    secret; rotation re-seals with the new key; a secret no key opens is that delivery's retry, not the round's."""
+    import re
+
+    from storage.secret_box import SEALED, SecretBox, new_key
+
+    db = f"sqlite:///{tmp_path / 'radar.db'}"
+    engine = make_engine(db)
+    upgrade(engine)
+    engine.dispose()
+    old, new = new_key(), new_key()
+    monkeypatch.setenv("RADAR_DATABASE_URL", db)
+    monkeypatch.setenv("RADAR_SECRETS_KEYS", old)
+    sessions = make_sessionmaker(make_engine(db))
+    runner = CliRunner()
+    receiver = Receiver()
+    with running_receiver(receiver) as url:
+        added = runner.invoke(webhooks_app, ["add", "sealed", url, "--allow-private"])
+        assert added.exit_code == 0, added.output
+        printed = re.search(r"signing secret: (whsec_\S+)", added.output).group(1)  # type: ignore[union-attr]
+        receiver.secret = printed
+
+        def stored() -> str:
+            with sessions() as session:
+                return str(session.scalars(select(WebhookSubscription.secret)).one())
+
+        at_rest = stored()
+        assert at_rest.startswith(SEALED) and printed not in at_rest
+        _raise_alerts(sessions, 1)
+
+        def one_round(keys: str) -> None:
+            async def run() -> None:
+                dispatcher = Dispatcher(sessions, timeout_s=2.0, secrets=SecretBox.of(keys), backoff_base_s=0.01)
+                try:
+                    await dispatcher.run_once()
+                finally:
+                    await dispatcher.close()
+
+            asyncio.run(run())
+
+        one_round(new_key())  # the wrong key: nothing sent, the row waits with the reason
+        assert receiver.received == [] and _rows(sessions)[0][1] == "pending"
+        assert "does not open" in str(_rows(sessions)[0][2])
+        monkeypatch.setenv("RADAR_SECRETS_KEYS", f"{new},{old}")
+        assert runner.invoke(webhooks_app, ["rotate-secrets"]).exit_code == 0
+        assert stored() != at_rest and SecretBox([new]).open(stored()) == printed  # the new key alone opens it
+        time.sleep(0.1)
+        one_round(new)
+        assert len(receiver.received) == 1 and receiver.verified == [True]
+    monkeypatch.delenv("RADAR_SECRETS_KEYS")
+    assert runner.invoke(webhooks_app, ["rotate-secrets"]).exit_code == 1  # no keys: refused, nothing changed
