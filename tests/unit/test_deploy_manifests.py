@@ -76,3 +76,4 @@ def test_images_run_as_a_user_and_compose_publishes_consoles_on_loopback_only() 
     services = yaml.safe_load((ROOT / "deploy/compose/compose.yaml").read_text())["services"]
     for name in ("prometheus", "grafana"):
         assert all(str(p).startswith("127.0.0.1:") for p in services[name]["ports"]), (name, services[name]["ports"])
+    assert "?" in services["grafana"]["environment"]["GF_SECURITY_ADMIN_PASSWORD"]  # required: never admin/admin
