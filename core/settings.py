@@ -68,6 +68,10 @@ class Settings(BaseSettings):
     close_interval_s: float = 5.0
     # an open alert resolves once its detector has stayed normal this long (event time)
     alert_resolve_after_s: float = Field(default=15 * 60.0, gt=0)
+    # entities off the watchlist that one source may introduce per UTC day (producer-named; the rest are dropped from
+    # their events, which still count under their other entities): each new entity costs buckets, rollups and a
+    # detector for days. 0 admits watchlist entities only
+    entity_quota_per_source: int = Field(default=1000, ge=0)
     # how often workers re-read the watchlist from SQL (a change reaches them within this)
     watchlist_refresh_s: float = Field(default=15.0, gt=0)
     # automatic retention of minute rollups and webhook deliveries (days; 0 keeps everything)

@@ -11,7 +11,8 @@
 | ``first_minute``                      | string | the first minute with events                       | 8 days      |
 | ``closed_through``                    | string | last minute whose buckets are closed and detected  | 8 days      |
 | ``det:{entity}``                      | string | detector state (JSON), so a restart resumes        | 8 days      |
-| ``lock:close``                        | string | one closer at a time across workers                | 30 s        |
+| ``lock:close``                        | string | one closer at a time across workers                | 30 s, renewed |
+| ``quota:{len(source)}:{source}:{day}``| set    | entities off the watchlist a source named that day | 2 days      |
 
 ``minute`` and ``hour`` are integer epoch minutes and hours (UTC); ``kind`` is news or social. The pseudo-entity
 ``_all`` counts every event (dashboards); detection skips it.
@@ -67,3 +68,8 @@ class Keys:
     @property
     def close_lock(self) -> str:
         return f"{self.prefix}lock:close"
+
+    def quota(self, source: str | None, day: int) -> str:
+        """The entities off the watchlist ``source`` introduced on epoch ``day`` (UTC): its quota's count."""
+        source = source or ""
+        return f"{self.prefix}quota:{len(source)}:{source}:{day}"

@@ -20,6 +20,7 @@ __all__ = [
     "CONSUMER_LAG",
     "DEAD_LETTERS",
     "DUPLICATES",
+    "ENTITIES_REFUSED",
     "EVENTS_IN",
     "EVENTS_IN_FLIGHT",
     "EVENTS_SCORED",
@@ -45,6 +46,10 @@ INFERENCE_LATENCY = Histogram(
 )
 INFERENCE_RETRIES = Counter("radar_inference_retries_total", "Triton requests retried")
 TRITON_WAITING = Gauge("radar_triton_waiting", "1 while the score agent holds back because Triton is unavailable")
+ENTITIES_REFUSED = Counter(
+    "radar_entities_refused_total",
+    "Producer-named entities off the watchlist dropped from events: their source was over its daily quota",
+)
 LATE_EVENTS = Counter(
     "radar_late_events_total", "Scored events whose minute was already closed (dead-lettered, not counted)"
 )

@@ -10,13 +10,15 @@ This module only wires Faust, Kafka and Triton to :class:`stream.score_stage.Sco
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from typing import Any
 
 import faust
+import redis.asyncio as aioredis
 
 from core.settings import Settings
 from inference.triton_client import TritonSentimentClient
+from storage.entity_quota import RedisEntityQuota
 from stream.events import EventTimePolicy
 from stream.score_stage import OutRecord, RecordSink, ScoreStage
 from stream.scoring import Incoming, RecentIds, Tagger
@@ -48,10 +50,12 @@ def hold_back(events: Sequence[Any]) -> None:
         event.message.acked = True
 
 
-def stage_factory(settings: Settings, sink: RecordSink, tag: Tagger) -> Callable[[], ScoreStage]:
+def stage_factory(
+    settings: Settings, sink: RecordSink, tag: Tagger, watched: Callable[[], Collection[str]] = frozenset
+) -> Callable[[], ScoreStage]:
     """A maker of score stages: one Triton client per language's model each; the tagger (the worker's live
-    watchlist, with the mentions a pair model reads) and the memory of recent ids shared by every stage of the
-    worker."""
+    watchlist, with the mentions a pair model reads), what the watchlist holds (producer-named entities off it
+    pass the per-source quota in Redis) and the memory of recent ids shared by every stage of the worker."""
     policy = EventTimePolicy(max_future_s=settings.event_max_future_s, max_age_s=settings.event_max_age_s)
     kind_of_topic = {settings.topics.raw_news: "news", settings.topics.raw_social: "social"}
     seen = RecentIds()
@@ -62,6 +66,11 @@ def stage_factory(settings: Settings, sink: RecordSink, tag: Tagger) -> Callable
             lang: TritonSentimentClient(settings.triton_grpc_url, name, timeout_s=settings.inference_timeout_s)
             for lang, name in names.items()
         }
+        quota = RedisEntityQuota(
+            aioredis.from_url(settings.redis_url),
+            per_source=settings.entity_quota_per_source,
+            prefix=settings.redis_prefix,
+        )
         return ScoreStage(
             clients,
             sink,
@@ -72,6 +81,8 @@ def stage_factory(settings: Settings, sink: RecordSink, tag: Tagger) -> Callable
             policy=policy,
             seen=seen,
             request_size=settings.max_batch_size,
+            gate=quota,
+            watched=watched,
         )
 
     return new_stage
@@ -91,7 +102,7 @@ async def score_events(stage: ScoreStage, events: Sequence[Any]) -> None:
 def register_score_agent(app: faust.App, settings: Settings, *, watchlist: LiveWatchlist) -> Any:
     """The score agent, tagging with ``watchlist`` (refreshed from SQL by the worker: see stream.watchlist)."""
     raw = app.topic(*settings.topics.raw(), value_serializer="raw", key_serializer="raw")
-    new_stage = stage_factory(settings, ProducerSink(app), watchlist.mentions)
+    new_stage = stage_factory(settings, ProducerSink(app), watchlist.mentions, lambda: watchlist.watched)
     window_s = settings.batch_window_ms / 1000
 
     # One actor, so a partition's offsets are acked in the order they were read; the batch is cut into

@@ -13,7 +13,7 @@ import asyncio
 import logging
 import random
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol
@@ -21,13 +21,14 @@ from typing import Protocol
 import numpy as np
 from aiokafka.errors import MessageSizeTooLargeError
 
-from core.errors import InferenceUnavailable
+from core.errors import InferenceUnavailable, StorageError
 from core.events import RawEvent, dedupe_key
 from core.language import model_lang
 from core.retry import Backoff, RandomSource, retry_forever
 from inference.resilience import CircuitBreaker
 from inference.triton_client import ModelInfo
 from stream.deadletter import DeadLetter
+from stream.entity_gate import EntityGate, RefusalLog, apply_answers, asks_of, epoch_day
 from stream.events import EventTimePolicy
 from stream.metrics import (
     BATCH_SIZE,
@@ -144,6 +145,8 @@ class ScoreStage:
         sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
         rng: RandomSource | None = None,
         request_size: int = 64,
+        gate: EntityGate | None = None,
+        watched: Callable[[], Collection[str]] = frozenset,
     ) -> None:
         self.models: dict[str, SentimentModel] = dict(model) if isinstance(model, Mapping) else {FALLBACK: model}
         if FALLBACK not in self.models:
@@ -158,6 +161,9 @@ class ScoreStage:
         self.start_backoff = Backoff(base_s=0.5, cap_s=5.0, rng=jitter)
         self.backoff = Backoff(base_s=0.2, cap_s=5.0, rng=jitter)  # inference and producing
         self.info: ModelInfo | None = None  # the fallback (English) model's
+        # producer-named entities off the watchlist pass the gate's per-source quota (None: every one is admitted)
+        self.gate, self.watched = gate, watched
+        self.refusals = RefusalLog(gate.per_source if gate is not None else 0)
         self.infos: dict[str, ModelInfo] = {}
 
     async def start(self) -> ModelInfo:
@@ -195,6 +201,7 @@ class ScoreStage:
             items, kind_of_topic=self.kind_of_topic, tag=self.tag, seen=self.seen, policy=self.policy
         )
         DUPLICATES.labels("score").inc(prepared.duplicates)
+        await self._gate_entities(prepared)
         records: list[OutRecord] = []
         if prepared.valid:
             BATCH_SIZE.observe(len(prepared.valid))
@@ -211,6 +218,33 @@ class ScoreStage:
             self.seen.add(dedupe_key(event.source, event.id))
         EVENTS_SCORED.inc(len(prepared.valid))
         DEAD_LETTERS.labels("validate").inc(len(prepared.dead))
+
+    async def _gate_entities(self, prepared: Prepared) -> None:
+        """Drop the producer-named entities off the watchlist that their source's quota refuses; the batch waits
+        while the quota's store is away (admitting them all would let a flood through, refusing them would lose
+        counts that are within the quota)."""
+        if self.gate is None:
+            return
+        asks = asks_of(prepared, self.watched())
+        if not asks:
+            return
+        gate, day = self.gate, epoch_day(self.clock())
+
+        async def admit() -> list[set[str]]:
+            return await gate.admit([(source, off) for _, source, off in asks], day=day)
+
+        def waiting(attempt: int, exc: BaseException) -> None:
+            if attempt % 10 == 0:
+                log.warning("the entity quota is unavailable, holding %d events back: %s", len(prepared.valid), exc)
+
+        answers = await retry_forever(
+            admit,
+            backoff=self.backoff,
+            is_retryable=lambda exc: isinstance(exc, StorageError),
+            on_retry=waiting,
+            sleep=self.sleep,
+        )
+        self.refusals.report(apply_answers(prepared, asks, answers))
 
     def _plan(self, prepared: Prepared) -> dict[str, list[_Row]]:
         """The rows each model reads: every text once, plus each of its entities where the model reads pairs."""

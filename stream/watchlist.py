@@ -118,6 +118,7 @@ class _Compiled:
     matching: str  # fingerprint of what tagging depends on
     entities: int
     origin: str
+    ids: frozenset[str] = frozenset()  # every entity on the list (the entity quota never applies to them)
 
 
 def _describe(exc: BaseException) -> str:
@@ -156,6 +157,11 @@ class LiveWatchlist:
     def thresholds(self) -> Mapping[str, Severity]:
         """``min_severity`` of the entities that have one above info."""
         return self._current.thresholds if self._current is not None else {}
+
+    @property
+    def watched(self) -> frozenset[str]:
+        """The ids of every entity on the watchlist in use."""
+        return self._current.ids if self._current is not None else frozenset()
 
     @property
     def origin(self) -> str | None:
@@ -224,7 +230,7 @@ def _compile(entities: list[Entity], origin: str, current: _Compiled | None) -> 
     thresholds = {e.id: Severity(e.min_severity) for e in entities if Severity(e.min_severity) > Severity.INFO}
     same = current is not None and current.matching == matching
     matcher = current.matcher if current is not None and same else EntityMatcher(entities)
-    return _Compiled(matcher, thresholds, matching, len(entities), origin)
+    return _Compiled(matcher, thresholds, matching, len(entities), origin, frozenset(e.id for e in entities))
 
 
 def sql_watchlist(settings: Settings) -> LiveWatchlist:

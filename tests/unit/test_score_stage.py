@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from aiokafka.errors import MessageSizeTooLargeError
 
-from core.errors import InferenceUnavailable, ModelContractError
+from core.errors import InferenceUnavailable, ModelContractError, StorageError
 from core.events import dedupe_key
 from core.retry import Backoff
 from inference.resilience import CircuitBreaker
@@ -401,3 +401,80 @@ async def test_the_same_id_from_two_sources_is_two_events() -> None:
     stage.acknowledge(first)
     again = await stage.score_batch(incoming(raw("1", source="wire-b")))
     assert (first.duplicates, again.duplicates, len(sink.to(SCORED))) == (0, 1, 2)
+
+
+class QuotaGate:
+    """The entity quota as the stage sees it: ``per_source`` ids off the watchlist per source, then refusals;
+    away (StorageError) for its first ``away`` calls."""
+
+    def __init__(self, per_source: int, away: int = 0) -> None:
+        self.per_source, self.away = per_source, away
+        self.admitted: dict[tuple[str | None, int], list[str]] = {}
+        self.asked: list[list[tuple[str | None, list[str]]]] = []
+
+    async def admit(self, requests: Sequence[tuple[str | None, Sequence[str]]], *, day: int) -> list[set[str]]:
+        self.asked.append([(source, list(off)) for source, off in requests])
+        if self.away:
+            self.away -= 1
+            raise StorageError("Redis away")
+        answers = []
+        for source, off in requests:
+            taken = self.admitted.setdefault((source, day), [])
+            for entity in off:
+                if entity not in taken and len(taken) < self.per_source:
+                    taken.append(entity)
+            answers.append({e for e in off if e in taken})
+        return answers
+
+
+def gated_stage(gate: QuotaGate, sink: FakeSink, sleeps: Sleeps | None = None) -> ScoreStage:
+    return ScoreStage(
+        FakeModel(),
+        sink,
+        scored_topic=SCORED,
+        deadletter_topic=DEAD,
+        kind_of_topic={NEWS: "news"},
+        tag=lambda text: ["ACME"] if "ACME" in text else [],
+        clock=lambda: NOW,
+        sleep=sleeps or Sleeps(),
+        rng=Top(),
+        gate=gate,
+        watched=lambda: {"ACME", "GLBX"},
+    )
+
+
+async def test_entities_off_the_watchlist_pass_the_sources_quota_and_the_event_keeps_the_rest() -> None:
+    gate, sink = QuotaGate(per_source=2), FakeSink()
+    stage = gated_stage(gate, sink)
+    await stage.start()
+    await stage.score_batch(
+        incoming(
+            raw("1", entities=["ACME", "X1", "X2"]),
+            raw("2", entities=["X3", "GLBX"]),  # the source's third new id: refused
+            raw("3", entities=["X1"], source="other"),  # another source has a quota of its own
+            raw("4", entities=["X2", "X3"]),  # an id the source introduced today stays admitted
+        )
+    )
+    scored = {s["id"]: s["entities"] for s in sink.to(SCORED)}
+    assert scored == {"1": ["ACME", "X1", "X2"], "2": ["GLBX"], "3": ["X1"], "4": ["X2"]}
+    # watchlist entities are never asked about
+    assert gate.asked == [[("wire", ["X1", "X2"]), ("wire", ["X3"]), ("other", ["X1"]), ("wire", ["X2", "X3"])]]
+
+
+async def test_an_event_whose_every_entity_is_refused_is_still_scored_and_counted() -> None:
+    gate, sink = QuotaGate(per_source=0), FakeSink()
+    stage = gated_stage(gate, sink)
+    await stage.start()
+    await stage.score_batch(incoming(raw("1", entities=["X1"])))
+    assert [(s["id"], s["entities"]) for s in sink.to(SCORED)] == [("1", [])]
+    assert sink.to(DEAD) == []
+
+
+async def test_while_the_quota_is_away_the_batch_is_held_then_gated() -> None:
+    sleeps = Sleeps()
+    gate, sink = QuotaGate(per_source=1, away=2), FakeSink()
+    stage = gated_stage(gate, sink, sleeps)
+    await stage.start()
+    await stage.score_batch(incoming(raw("1", entities=["X1", "X2"])))
+    assert len(gate.asked) == 3 and len(sleeps.waits) == 2
+    assert [s["entities"] for s in sink.to(SCORED)] == [["X1"]]
