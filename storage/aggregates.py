@@ -10,7 +10,10 @@ closer needs; :class:`storage.memory_aggregates.MemoryAggregateStore` is the in-
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
+import logging
 import math
 import uuid
 from collections.abc import AsyncIterator, Iterable, Sequence
@@ -24,12 +27,16 @@ import redis.asyncio as aioredis
 from core.alerts import Evidence
 from core.domain import MinuteStats
 from storage.add_event import AddEventArgs, AddEventKeys, script_source
+from storage.minute_store import CloseLease
 from storage.redis_keys import ALL_ENTITIES, Keys
+
+log = logging.getLogger("radar.aggregates")
 
 __all__ = ["AddResult", "AggregateStore", "ScoredItem", "evidence_of", "snippet_of", "stats_from_hash"]
 
 KINDS = ("news", "social")
 _RELEASE_LOCK = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0"
+_RENEW_LOCK = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('EXPIRE', KEYS[1], ARGV[2]) end return 0"
 DAY = 86_400
 
 
@@ -290,12 +297,29 @@ class AggregateStore:
         await pipe.execute()
 
     @asynccontextmanager
-    async def close_lock(self, ttl_s: int = 30) -> AsyncIterator[bool]:
-        """True inside when this caller holds the closing lock; released only by its holder."""
+    async def close_lock(self, ttl_s: int = 30) -> AsyncIterator[CloseLease]:
+        """A lease, true inside while this caller holds the closing lock; renewed every ``ttl_s / 3`` while the
+        holder works (closing a long backlog takes longer than one TTL), released only by its holder."""
         token = uuid.uuid4().hex
-        got = bool(await self.client.set(self.keys.close_lock, token, nx=True, ex=ttl_s))
+        lease = CloseLease(bool(await self.client.set(self.keys.close_lock, token, nx=True, ex=ttl_s)))
+        renewing = asyncio.create_task(self._renew(lease, token, ttl_s)) if lease.held else None
         try:
-            yield got
+            yield lease
         finally:
-            if got:
+            if renewing is not None:
+                renewing.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await renewing
                 await self.client.eval(_RELEASE_LOCK, 1, self.keys.close_lock, token)
+
+    async def _renew(self, lease: CloseLease, token: str, ttl_s: int) -> None:
+        while True:
+            await asyncio.sleep(ttl_s / 3)
+            try:
+                renewed = await self.client.eval(_RENEW_LOCK, 1, self.keys.close_lock, token, ttl_s)
+            except (aioredis.ConnectionError, aioredis.TimeoutError):
+                continue  # Redis away: the holder's own calls fail too; the lock may still be ours when it is back
+            if not renewed:
+                lease.lost = True
+                log.error("the closing lock expired and another closer holds it: this one stops")
+                return

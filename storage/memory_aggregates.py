@@ -18,6 +18,7 @@ from core.alerts import Evidence
 from core.domain import MinuteStats
 from core.events import dedupe_key
 from storage.aggregates import KINDS, AddResult, ScoredItem, evidence_of, snippet_of, stats_from_hash
+from storage.minute_store import CloseLease
 from storage.redis_keys import ALL_ENTITIES
 
 __all__ = ["EVIDENCE_KEPT", "MemoryAggregateStore"]
@@ -82,11 +83,11 @@ class MemoryAggregateStore:
         self._detectors.update({entity: json.dumps(state) for entity, state in states.items()})
 
     @asynccontextmanager
-    async def close_lock(self, ttl_s: int = 30) -> AsyncIterator[bool]:
+    async def close_lock(self, ttl_s: int = 30) -> AsyncIterator[CloseLease]:
         got = not self._locked
         self._locked = True
         try:
-            yield got
+            yield CloseLease(got)
         finally:
             if got:
                 self._locked = False

@@ -15,7 +15,19 @@ from typing import Any, Protocol
 from core.alerts import Evidence
 from core.domain import MinuteStats
 
-__all__ = ["MinuteStore"]
+__all__ = ["CloseLease", "MinuteStore"]
+
+
+class CloseLease:
+    """The closing lock as its holder sees it: true while held. The store renews it while the holder works and
+    marks it lost if another took it meanwhile (the lock expired: a stalled process), so the holder stops before
+    its next minute instead of closing beside another closer."""
+
+    def __init__(self, held: bool) -> None:
+        self.held, self.lost = held, False
+
+    def __bool__(self) -> bool:
+        return self.held and not self.lost
 
 
 class MinuteStore(Protocol):
@@ -35,8 +47,9 @@ class MinuteStore(Protocol):
 
     async def set_closed_through(self, minute: int) -> None: ...
 
-    def close_lock(self, ttl_s: int = 30) -> AbstractAsyncContextManager[bool]:
-        """True inside when this caller holds the closing lock (one closer at a time, across workers)."""
+    def close_lock(self, ttl_s: int = 30) -> AbstractAsyncContextManager[CloseLease]:
+        """A lease, true inside while this caller holds the closing lock (one closer at a time, across workers);
+        renewed every third of ``ttl_s`` while held."""
         ...
 
     async def active_entities(self, since_minute: int) -> list[str]:

@@ -147,10 +147,14 @@ class MinuteCloser:
                 return 0
             last = min(target, first + self.max_minutes - 1)
             entities = await self.store.active_entities(since_minute=first - 24 * 60)
+            done = 0
             for minute in range(first, last + 1):
+                if not held:  # the lock was lost (this process stalled past its TTL): another closer goes on
+                    break
                 await self._close(minute, entities)
                 await self.store.set_closed_through(minute)
-            return last - first + 1
+                done += 1
+            return done
 
     async def _close(self, minute: int, entities: list[str]) -> None:
         stats = await self.store.minute_stats([*entities, ALL_ENTITIES], minute)

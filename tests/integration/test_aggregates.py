@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
@@ -92,6 +93,22 @@ async def test_one_closer_at_a_time(store: AggregateStore) -> None:
         assert first and not second
     async with store.close_lock() as third:
         assert third
+
+
+async def test_the_closing_lock_is_renewed_while_held_and_a_lost_one_says_so(store: AggregateStore) -> None:
+    """Closing a long backlog outlasts one TTL: the holder's lease is renewed, so no second closer gets in; a
+    holder that lost the lock (it expired while the process stalled and another took it) sees its lease false."""
+    key = store.keys.close_lock
+    async with store.close_lock(ttl_s=1) as held:
+        await asyncio.sleep(2.5)  # past two TTLs
+        assert held and await store.client.ttl(key) >= 0
+        async with store.close_lock(ttl_s=1) as second:
+            assert not second
+        await store.client.set(key, "another closer", ex=30)  # as if ours expired and another took it
+        await asyncio.sleep(0.8)
+        assert not held and held.lost
+    assert await store.client.get(key) == b"another closer", "a holder never releases another's lock"
+    await store.client.delete(key)
 
 
 async def test_the_script_refuses_a_bad_score_before_it_writes_anything(store: AggregateStore) -> None:

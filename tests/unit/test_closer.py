@@ -4,6 +4,7 @@ rules run on real Redis in tests/integration/test_closing.py."""
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -167,6 +168,31 @@ async def test_one_closer_at_a_time(store: MemoryAggregateStore) -> None:
         assert await closer.close_ready(WALL + 100.0) == 0
     assert await closer.close_ready(WALL + 101.0) == 5
     assert sink.closed == list(range(BASE, BASE + 5))
+
+
+async def test_a_closer_whose_lease_is_lost_stops_before_its_next_minute(store: MemoryAggregateStore) -> None:
+    class Losing(Sink):
+        lease: Any = None
+
+        async def emit(self, minute: int, *args: Any, **kwargs: Any) -> None:
+            await super().emit(minute, *args, **kwargs)
+            if minute == BASE + 2:
+                self.lease.lost = True  # the store's renewal found another closer holding the lock
+
+    sink = Losing()
+    closer = closer_for(store, sink, Kafka())
+    await store.add_batch(items(0, range(0, 8), "raw:0"))
+    original = store.close_lock
+
+    @contextlib.asynccontextmanager
+    async def watched_lock(ttl_s: int = 30) -> Any:
+        async with original(ttl_s) as lease:
+            sink.lease = lease
+            yield lease
+
+    store.close_lock = watched_lock  # type: ignore[method-assign]
+    assert await closer.close_ready(WALL + 101.0) == 3
+    assert sink.closed == [BASE, BASE + 1, BASE + 2] and await store.closed_through() == BASE + 2
 
 
 async def test_a_minute_the_sink_failed_is_closed_again_not_skipped(store: MemoryAggregateStore) -> None:
