@@ -5,12 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import Subquery, func, select
 from sqlalchemy.orm import Session
 
 from storage.models import Alert, EntityMinuteStat
 
-__all__ = ["EntityOverview", "entity_overview"]
+__all__ = ["EntityOverview", "count_entities", "entity_overview"]
 
 
 @dataclass(frozen=True)
@@ -23,30 +23,61 @@ class EntityOverview:
     alerts: int
 
 
-def entity_overview(session: Session, *, since_hours: float = 24) -> list[EntityOverview]:
-    """Every entity with rollups in the ``since_hours`` before the newest rollup (the window follows the data, not
-    the clock, so a replay of last year shows the same); most alerts first, then most items, then by name.
-    Alerts count when their window starts inside the window. Empty when there are no rollups yet."""
-    latest = session.scalar(select(func.max(EntityMinuteStat.minute)))
-    if latest is None:
+def entity_overview(
+    session: Session, *, since_hours: float = 24, limit: int | None = None, offset: int = 0
+) -> list[EntityOverview]:
+    """The entities with rollups in the ``since_hours`` before the newest rollup (the window follows the data, not
+    the clock, so a replay of last year shows the same); most alerts first, then most items, then by name (a
+    total order, so pages of ``limit`` from ``offset`` neither repeat nor skip). Ordered and cut in SQL: a feed
+    may name many thousands of entities. Alerts count when their window starts inside the window."""
+    since = _since(session, since_hours)
+    if since is None:
         return []
-    since = _utc(latest) - timedelta(hours=since_hours)
-    stats = session.execute(
-        select(EntityMinuteStat.entity, func.max(EntityMinuteStat.minute), func.sum(EntityMinuteStat.n))
+    stats = _stats(since)
+    alerts = (
+        select(Alert.entity.label("entity"), func.count().label("alerts"))
+        .where(Alert.window_start >= since)
+        .group_by(Alert.entity)
+        .subquery()
+    )
+    count = func.coalesce(alerts.c.alerts, 0)
+    query = (
+        select(stats.c.entity, stats.c.last_minute, stats.c.n, count)
+        .outerjoin(alerts, alerts.c.entity == stats.c.entity)
+        .order_by(count.desc(), stats.c.n.desc(), stats.c.entity)
+        .offset(offset)
+        .limit(limit)
+    )
+    return [
+        EntityOverview(entity=e, last_minute=_utc(m), items=int(n or 0), alerts=int(a))
+        for e, m, n, a in session.execute(query).all()
+    ]
+
+
+def count_entities(session: Session, *, since_hours: float = 24) -> int:
+    """How many entities :func:`entity_overview` has in all (its pages' total)."""
+    since = _since(session, since_hours)
+    if since is None:
+        return 0
+    return int(session.scalar(select(func.count()).select_from(_stats(since))) or 0)
+
+
+def _since(session: Session, since_hours: float) -> datetime | None:
+    latest = session.scalar(select(func.max(EntityMinuteStat.minute)))
+    return None if latest is None else _utc(latest) - timedelta(hours=since_hours)
+
+
+def _stats(since: datetime) -> Subquery:
+    return (
+        select(
+            EntityMinuteStat.entity.label("entity"),
+            func.max(EntityMinuteStat.minute).label("last_minute"),
+            func.sum(EntityMinuteStat.n).label("n"),
+        )
         .where(EntityMinuteStat.minute >= since)
         .group_by(EntityMinuteStat.entity)
-    ).all()
-    alert_counts: dict[str, int] = {
-        entity: count
-        for entity, count in session.execute(
-            select(Alert.entity, func.count()).where(Alert.window_start >= since).group_by(Alert.entity)
-        ).all()
-    }
-    rows = [
-        EntityOverview(entity=e, last_minute=_utc(m), items=int(n or 0), alerts=alert_counts.get(e, 0))
-        for e, m, n in stats
-    ]
-    return sorted(rows, key=lambda r: (-r.alerts, -r.items, r.entity))
+        .subquery()
+    )
 
 
 def _utc(value: datetime) -> datetime:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Depends, HTTPException, Path, Query, Request
+from fastapi import APIRouter, Body, Depends, HTTPException, Path, Query, Request, Response
 from sqlalchemy.orm import Session
 
 from core.domain import AlertStatus, Severity
@@ -20,7 +20,7 @@ from services.api.deps import require_ingest_token, require_read_token
 from services.api.openapi import ACK_REFUSALS, DATABASE_UNAVAILABLE, NOT_FOUND, UNAUTHORIZED
 from services.api.schemas import PRINTABLE, AckIn, AlertOut, AlertPage, EntityOut, SeriesOut, SeriesPoint
 from storage.alerts_repo import acknowledge_alert, alert_from_row, entity_series, get_alert, list_alerts
-from storage.dashboard import entity_overview
+from storage.dashboard import count_entities, entity_overview
 
 __all__ = ["router"]
 
@@ -101,12 +101,23 @@ def acknowledge(alert_id: AlertId, session: SessionDep, body: Annotated[AckIn | 
 
 
 @router.get("/entities", response_model=list[EntityOut])
-def entities(session: SessionDep) -> list[EntityOut]:
-    """Entities seen in the last 24 h of data (counted back from the newest rollup), most alerts first."""
-    return [
-        EntityOut(entity=r.entity, last_minute=r.last_minute, items_24h=r.items, alerts_24h=r.alerts)
-        for r in entity_overview(session)
-    ]
+def entities(
+    session: SessionDep,
+    request: Request,
+    response: Response,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+) -> list[EntityOut]:
+    """Entities seen in the last 24 h of data (counted back from the newest rollup), most alerts first, in pages:
+    ``X-Total-Count`` says how many there are, and ``Link: <…>; rel="next"`` names the next page while there is
+    one."""
+    rows = entity_overview(session, limit=limit, offset=offset)
+    total = count_entities(session)
+    response.headers["X-Total-Count"] = str(total)
+    if offset + len(rows) < total:
+        following = request.url.include_query_params(limit=limit, offset=offset + len(rows))
+        response.headers["Link"] = f'<{following.path}?{following.query}>; rel="next"'
+    return [EntityOut(entity=r.entity, last_minute=r.last_minute, items_24h=r.items, alerts_24h=r.alerts) for r in rows]
 
 
 @router.get("/entities/{entity}/series", response_model=SeriesOut)

@@ -72,6 +72,12 @@ def test_alerts_entities_and_series(api) -> None:  # type: ignore[no-untyped-def
             ("ACME", 570, 2),
             ("GLBX", 300, 0),
         ]
+        first = client.get("/v1/entities", params={"limit": 1}, headers=read)
+        assert [e["entity"] for e in first.json()] == ["ACME"] and first.headers["X-Total-Count"] == "2"
+        assert first.headers["Link"] == '</v1/entities?limit=1&offset=1>; rel="next"'
+        last = client.get("/v1/entities?limit=1&offset=1", headers=read)
+        assert [e["entity"] for e in last.json()] == ["GLBX"] and "Link" not in last.headers
+        assert client.get("/v1/entities", params={"limit": 5000}, headers=read).status_code == 422
         series = client.get("/v1/entities/ACME/series", headers=read).json()
         assert len(series["points"]) == 60 and len(series["alerts"]) == 2
         assert series["points"][0]["minute"].startswith(

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from storage.dashboard import EntityOverview, entity_overview
+from storage.dashboard import EntityOverview, count_entities, entity_overview
 from storage.db import make_engine, make_sessionmaker, upgrade
 from storage.models import Alert, EntityMinuteStat, WebhookDelivery
 from storage.subscriptions import (
@@ -121,3 +121,17 @@ def test_entity_overview_counts_the_window_before_the_newest_rollup(sessions: se
         EntityOverview(entity="ZED", last_minute=T, items=20, alerts=0),
     ]
     assert [(r.entity, r.items, r.alerts) for r in wider][:2] == [("ACME", 30, 1), ("OLDCO", 5, 1)]
+
+
+def test_entity_overview_pages_in_a_total_order(sessions: sessionmaker[Session]) -> None:
+    with sessions.begin() as session:  # ties on alerts and items: the name decides
+        session.add_all([_stat(f"E{i:02d}", T, 10 + i % 3) for i in range(25)])
+        session.add(_alert("E07", T))
+    with sessions() as session:
+        every = entity_overview(session)
+        pages = [entity_overview(session, limit=10, offset=o) for o in (0, 10, 20)]
+        total = count_entities(session)
+    assert total == 25 and [len(p) for p in pages] == [10, 10, 5]
+    assert [r.entity for p in pages for r in p] == [r.entity for r in every]
+    assert every[0].entity == "E07"
+    assert [r.entity for r in every[1:4]] == ["E02", "E05", "E08"]  # 12 items each, then by name
