@@ -2,7 +2,10 @@
 
 What goes: ``entity_minute_stats`` rows whose minute began before the cutoff, and ``webhook_deliveries`` rows
 created before it that are finished (delivered, dead or cancelled). A delivery still pending, or being sent
-under a dispatcher's lease, is never deleted, however old. Alerts stay (they are small and are the record).
+under a dispatcher's lease, is never deleted, however old. Alerts stay (they are small and are the record), but
+an alert resolved before the cutoff loses the texts it kept: its evidence and its explanation's representative
+texts (people's posts, quoted; the counts, key phrases and sources stay). An open or acknowledged alert keeps
+them, however old.
 
 Each batch is its own short transaction, so a large first prune never holds a long lock on the tables the
 workers and dispatchers write: rollups go a few thousand at a time along the ``minute`` index (the batch's
@@ -18,16 +21,17 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, delete, func, select
+from sqlalchemy import ColumnElement, Text, and_, cast, delete, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from storage.models import EntityMinuteStat, WebhookDelivery
+from storage.models import Alert, EntityMinuteStat, WebhookDelivery
 
 __all__ = [
     "FINISHED",
     "PruneCounts",
     "count_prunable",
     "prune_deliveries_batch",
+    "prune_evidence_batch",
     "prune_older_than",
     "prune_rollups_batch",
 ]
@@ -39,17 +43,35 @@ FINISHED = ("delivered", "dead", "cancelled")
 class PruneCounts:
     rollups: int  # entity_minute_stats rows
     deliveries: int  # finished webhook_deliveries rows
+    evidence: int = 0  # resolved alerts whose kept texts went
 
 
 def _old_deliveries(cutoff: datetime) -> ColumnElement[bool]:
     return and_(WebhookDelivery.status.in_(FINISHED), WebhookDelivery.created_at < cutoff)
 
 
+def _old_evidence(cutoff: datetime) -> ColumnElement[bool]:
+    # JSON has no equality on PostgreSQL: compared as text ('[]' is how an emptied list is written)
+    return and_(Alert.status == "resolved", Alert.resolved_at < cutoff, cast(Alert.evidence, Text) != "[]")
+
+
 def count_prunable(session: Session, *, cutoff: datetime) -> PruneCounts:
     """What :func:`prune_older_than` would delete with this cutoff (a dry run)."""
     rollups = session.scalar(select(func.count()).where(EntityMinuteStat.minute < cutoff))
     deliveries = session.scalar(select(func.count()).select_from(WebhookDelivery).where(_old_deliveries(cutoff)))
-    return PruneCounts(int(rollups or 0), int(deliveries or 0))
+    evidence = session.scalar(select(func.count()).select_from(Alert).where(_old_evidence(cutoff)))
+    return PruneCounts(int(rollups or 0), int(deliveries or 0), int(evidence or 0))
+
+
+def prune_evidence_batch(session: Session, *, cutoff: datetime, batch: int) -> int:
+    """Empty the kept texts of up to ``batch`` alerts resolved before ``cutoff``; returns how many."""
+    alerts = list(session.scalars(select(Alert).where(_old_evidence(cutoff)).order_by(Alert.id).limit(batch)))
+    for alert in alerts:
+        alert.evidence = []
+        if alert.explanation:
+            alert.explanation = {**alert.explanation, "representatives": []}
+    session.flush()
+    return len(alerts)
 
 
 def prune_rollups_batch(session: Session, *, cutoff: datetime, batch: int) -> int:
@@ -87,7 +109,8 @@ def prune_older_than(
         raise ValueError(f"batch must be at least 1, not {batch}")
     rollups = _drain(sessions, prune_rollups_batch, cutoff=cutoff, batch=batch, keep_going=keep_going)
     deliveries = _drain(sessions, prune_deliveries_batch, cutoff=cutoff, batch=batch, keep_going=keep_going)
-    return PruneCounts(rollups, deliveries)
+    evidence = _drain(sessions, prune_evidence_batch, cutoff=cutoff, batch=batch, keep_going=keep_going)
+    return PruneCounts(rollups, deliveries, evidence)
 
 
 def _drain(

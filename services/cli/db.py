@@ -100,7 +100,8 @@ def db_prune(
     batch_size: Annotated[int, typer.Option(min=1, help="rows per transaction")] = 5000,
 ) -> None:
     """Delete minute rollups and finished webhook deliveries (delivered, dead, cancelled; never pending or
-    sending) older than AGE, a batch per transaction, and print how many went."""
+    sending) older than AGE, and the kept texts of alerts resolved before it, a batch per transaction, and print
+    how many went."""
     from storage.db import make_engine, make_sessionmaker
     from storage.retention import count_prunable, prune_older_than
 
@@ -120,6 +121,7 @@ def db_prune(
     console.print(f"older than {cutoff.isoformat(timespec='seconds')}: {verb}")
     console.print(f"  {counts.rollups} minute rollups (entity_minute_stats)")
     console.print(f"  {counts.deliveries} finished webhook deliveries (webhook_deliveries)")
+    console.print(f"  the kept texts of {counts.evidence} resolved alerts (alerts.evidence)")
 
 
 def _revision(engine: Engine) -> SchemaRevision:

@@ -23,7 +23,11 @@ from storage.retention import PruneCounts, prune_older_than
 __all__ = ["PRUNED", "Pruner"]
 
 log = logging.getLogger("radar.retention")
-PRUNED = Counter("radar_retention_deleted_rows_total", "Rows deleted by retention pruning", ["table"])
+PRUNED = Counter(
+    "radar_retention_deleted_rows_total",
+    "Rows deleted by retention pruning (alerts.evidence: resolved alerts whose kept texts were emptied)",
+    ["table"],
+)
 
 
 class Pruner:
@@ -63,11 +67,14 @@ class Pruner:
             return None
         PRUNED.labels("entity_minute_stats").inc(counts.rollups)
         PRUNED.labels("webhook_deliveries").inc(counts.deliveries)
-        if counts.rollups or counts.deliveries:
+        PRUNED.labels("alerts.evidence").inc(counts.evidence)
+        if counts.rollups or counts.deliveries or counts.evidence:
             log.info(
-                "retention: deleted %d minute rollups and %d finished deliveries from before %s",
+                "retention: deleted %d minute rollups, %d finished deliveries and the texts of %d resolved alerts "
+                "from before %s",
                 counts.rollups,
                 counts.deliveries,
+                counts.evidence,
                 cutoff.isoformat(timespec="seconds"),
             )
         return counts

@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 from services.cli.db import db_app
 from services.webhooks.housekeeping import Pruner
 from storage.db import make_engine, make_sessionmaker
-from storage.models import EntityMinuteStat, WebhookDelivery
+from storage.models import Alert, EntityMinuteStat, WebhookDelivery
 from storage.retention import PruneCounts, count_prunable, prune_older_than
 from tests.support.outbox_rows import add_deliveries, add_rollups, add_subscription_row
 
@@ -135,4 +135,43 @@ async def test_a_failed_prune_is_logged_not_raised(caplog: pytest.LogCaptureFixt
     engine = make_engine("postgresql+psycopg://nobody:nothing@127.0.0.1:1/none")
     assert await Pruner(make_sessionmaker(engine), retention_days=30).prune_once() is None
     assert "retention pruning failed" in caplog.text
+    engine.dispose()
+
+
+def test_prune_empties_the_kept_texts_of_old_resolved_alerts_only(database_url: str) -> None:
+    """People's posts quoted as evidence leave with retention; the alert record, its counts and phrases stay, and
+    an alert still open or acknowledged keeps its texts however old (the same on SQLite and PostgreSQL)."""
+    engine = make_engine(database_url)
+    sessions = make_sessionmaker(engine)
+    texts = [{"id": "e1", "text": "ACME defaults on its bonds", "score": -0.9, "source": "wire"}]
+    explanation = {"summary": "ACME: defaults", "key_phrases": [{"phrase": "defaults"}], "representatives": texts}
+
+    def alert(key: str, status: str, resolved_at: datetime | None) -> Alert:
+        return Alert(
+            alert_key=key, entity="ACME", detector="negative_surge", severity="high", window_start=OLD,
+            window_end=OLD + timedelta(minutes=5), observed=9.0, expected=1.0, score=0.9, z=6.0, message="m",
+            evidence=texts, explanation=explanation, created_at=OLD, status=status, resolved_at=resolved_at,
+        )  # fmt: skip
+
+    with sessions.begin() as session:
+        session.add_all(
+            [
+                alert("old-resolved", "resolved", OLD),
+                alert("recent-resolved", "resolved", RECENT),
+                alert("old-open", "open", None),
+                alert("old-acked", "acknowledged", None),
+            ]
+        )
+    with sessions() as session:
+        assert count_prunable(session, cutoff=CUTOFF).evidence == 1
+    assert prune_older_than(sessions, cutoff=CUTOFF) == PruneCounts(0, 0, 1)
+    with sessions() as session:
+        rows = {a.alert_key: a for a in session.scalars(select(Alert))}
+        assert rows["old-resolved"].evidence == [] and rows["old-resolved"].explanation == {
+            **explanation,
+            "representatives": [],
+        }
+        for key in ("recent-resolved", "old-open", "old-acked"):
+            assert rows[key].evidence == texts and rows[key].explanation == explanation
+    assert prune_older_than(sessions, cutoff=CUTOFF) == PruneCounts(0, 0, 0)  # nothing left to do
     engine.dispose()
