@@ -1,7 +1,8 @@
 """A read-only role for dashboards: ``radar_analyst`` may read the alerts, the rollups, the watchlist and the analyst
 views, and nothing of the webhook tables (their URLs and secrets). PostgreSQL only; the role is the DBA's to create
-(``CREATE ROLE radar_analyst NOLOGIN``; the local stack does), and Grafana logs in as a member of it
-(``CREATE ROLE grafana LOGIN PASSWORD '...' IN ROLE radar_analyst``). Without the role this migration only notes
+(``CREATE ROLE radar_analyst NOLOGIN``, the local stack's, with Grafana logging in as a member of it:
+``CREATE ROLE grafana LOGIN PASSWORD '...' IN ROLE radar_analyst``; or, as compose does at the database's first
+start, ``radar_analyst`` itself with ``LOGIN`` and a password, for Grafana to log in as). Without the role this migration only notes
 it, so a deployment whose owner may not create roles still migrates.
 
 Revision ID: 0006
