@@ -90,12 +90,13 @@ def _register_aggregation(app: Any, settings: Settings, watchlist: Any) -> None:
 
     from storage.db import make_engine
     from stream.aggregate_agent import register_aggregate_agent
-    from stream.sinks import ChainSink, KafkaAlertPublisher, SqlAlertSink
+    from stream.sinks import ChainSink, KafkaAlertPublisher, SqlAlertSink, SqlProgress
 
     engine = make_engine(settings.database_url)  # connects on first use: the worker starts without the database
 
     async def sink(app: faust.App) -> ChainSink:
         # SQL first: an alert is published to Kafka only once it is safely recorded with its outbox rows
-        return ChainSink(SqlAlertSink(engine), KafkaAlertPublisher(app, settings.topics.alerts))
+        return ChainSink(SqlAlertSink(engine, settings.redis_prefix), KafkaAlertPublisher(app, settings.topics.alerts))
 
-    register_aggregate_agent(app, settings, sink, watchlist=watchlist)
+    progress = SqlProgress(engine, settings.redis_prefix)  # what a Redis that lost its state resumes from
+    register_aggregate_agent(app, settings, sink, watchlist=watchlist, progress=progress)

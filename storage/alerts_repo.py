@@ -17,13 +17,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Select, and_, func, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, joinedload
 
 from core.alerts import Alert, AlertEvent, StoredAlert
 from core.domain import AlertStatus, Rollup, Severity, minute_start
 from core.errors import Conflict, NotFound
 from core.explain import Explanation
+from storage.dialect import insert_for
 from storage.models import Alert as AlertRow
 from storage.models import EntityMinuteStat, WebhookDelivery, WebhookSubscription
 
@@ -40,11 +40,6 @@ __all__ = [
     "renew_leases",
     "subscription_matches",
 ]
-
-
-def _insert(session: Session, table: Any) -> Any:
-    dialect = session.get_bind().dialect.name
-    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
 
 
 def _floor(min_severity: str | None) -> Severity:
@@ -83,7 +78,7 @@ def record_minute(
         else []
     )
     for alert in alerts:
-        statement = _insert(session, AlertRow).values(**_row(alert, now))
+        statement = insert_for(session, AlertRow).values(**_row(alert, now))
         statement = statement.on_conflict_do_nothing(index_elements=["alert_key"])
         inserted = session.execute(statement.returning(AlertRow.id)).scalar_one_or_none()
         if inserted is None:
@@ -120,7 +115,7 @@ def _fan_out(
     rows = [_outbox_row(alert_id, s.id, now, event) for s in subscriptions if subscription_matches(s, alert)]
     if rows:
         session.execute(
-            _insert(session, WebhookDelivery)
+            insert_for(session, WebhookDelivery)
             .values(rows)
             .on_conflict_do_nothing(index_elements=["alert_id", "subscription_id", "event"])
         )
@@ -176,7 +171,7 @@ def _upsert_rollups(session: Session, rollups: Sequence[Rollup]) -> None:
         }
         for r in rollups
     ]
-    statement = _insert(session, EntityMinuteStat).values(rows)
+    statement = insert_for(session, EntityMinuteStat).values(rows)
     columns = ("n", "negative", "neutral", "positive", "score_sum", "score_sq_sum", "mean_score")
     session.execute(
         statement.on_conflict_do_update(

@@ -139,3 +139,14 @@ class WatchlistState(Base):
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
     value: Mapped[str] = mapped_column(String(256))
     updated_at: Mapped[datetime]
+
+
+class ClosingProgress(Base):
+    """The last epoch minute closed per Redis prefix (migration 0007), written with that minute's rollups: what a
+    Redis that lost its state resumes from (stream.closer)."""
+
+    __tablename__ = "closing_progress"
+
+    prefix: Mapped[str] = mapped_column(String(128), primary_key=True)
+    closed_through: Mapped[int] = mapped_column(Integer)
+    updated_at: Mapped[datetime]

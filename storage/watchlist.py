@@ -17,11 +17,11 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from sqlalchemy import delete, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from core.domain import Severity
 from core.watchlist import Entity
+from storage.dialect import insert_for
 from storage.models import WatchedEntity, WatchlistState
 
 __all__ = [
@@ -57,11 +57,6 @@ class ImportCounts:
     created: int = 0
     updated: int = 0
     unchanged: int = 0
-
-
-def _insert(session: Session, table: Any) -> Any:
-    dialect = session.get_bind().dialect.name
-    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
 
 
 def _entity(row: WatchedEntity) -> Entity:
@@ -106,7 +101,7 @@ def find_entity(session: Session, *, entity_id: str) -> Watched | None:
 def _insert_new(session: Session, entity: Entity, now: datetime) -> bool:
     """Insert the entity unless its id exists (committed by another process meanwhile included); True if inserted."""
     statement = (
-        _insert(session, WatchedEntity)
+        insert_for(session, WatchedEntity)
         .values(id=entity.id, **_columns(entity), created_at=now, updated_at=now)
         .on_conflict_do_nothing(index_elements=["id"])
         .returning(WatchedEntity.id)  # a row back: inserted (PostgreSQL's rowcount is -1 here, so it cannot tell)
@@ -170,7 +165,7 @@ def ensure_seeded(
         return False
     now = now or datetime.now(UTC)
     marker = (
-        _insert(session, WatchlistState)
+        insert_for(session, WatchlistState)
         .values(name=SEED_MARKER, value=source[:256], updated_at=now)
         .on_conflict_do_nothing(index_elements=["name"])
         .returning(WatchlistState.name)

@@ -23,7 +23,7 @@ from core.retry import Backoff, retry_forever
 from core.settings import Settings
 from storage.aggregates import AddResult, AggregateStore, ScoredItem
 from stream.backlog import KafkaBacklog
-from stream.closer import DetectionSink, MinuteCloser
+from stream.closer import DetectionSink, DurableProgress, MinuteCloser
 from stream.deadletter import DeadLetter, dead_letter
 from stream.lag import report_close_delay
 from stream.metrics import DEAD_LETTERS, DUPLICATES, LATE_EVENTS
@@ -150,9 +150,16 @@ class SharedCloser:
     """The worker's one store and minute closer, built when the agent starts (no client at registration); the
     closer's sink filters alerts by the watchlist's per-entity ``min_severity`` before the real sink."""
 
-    def __init__(self, app: faust.App, settings: Settings, sink_factory: SinkFactory, watchlist: LiveWatchlist) -> None:
+    def __init__(
+        self,
+        app: faust.App,
+        settings: Settings,
+        sink_factory: SinkFactory,
+        watchlist: LiveWatchlist,
+        progress: DurableProgress | None = None,
+    ) -> None:
         self.app, self.settings, self.sink_factory = app, settings, sink_factory
-        self.watchlist = watchlist
+        self.watchlist, self.progress = watchlist, progress
         self.store: AggregateStore | None = None
         self.closer: MinuteCloser | None = None
 
@@ -171,6 +178,7 @@ class SharedCloser:
                 idle_grace_s=s.idle_grace_s,
                 max_future_s=s.event_max_future_s,
                 resolve_after_s=s.alert_resolve_after_s,
+                progress=self.progress,
             )
             self.store = store
         return self.store, self.closer
@@ -185,10 +193,15 @@ async def close_quietly(active: MinuteCloser) -> None:
 
 
 def register_aggregate_agent(
-    app: faust.App, settings: Settings, sink_factory: SinkFactory, *, watchlist: LiveWatchlist
+    app: faust.App,
+    settings: Settings,
+    sink_factory: SinkFactory,
+    *,
+    watchlist: LiveWatchlist,
+    progress: DurableProgress | None = None,
 ) -> Any:
     scored = app.topic(settings.topics.scored, value_serializer="raw", key_serializer="raw")
-    shared = SharedCloser(app, settings, sink_factory, watchlist)
+    shared = SharedCloser(app, settings, sink_factory, watchlist, progress)
     sink = ProducerSink(app)
 
     @app.agent(scored, name="aggregate")

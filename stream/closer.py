@@ -25,6 +25,13 @@ most negative events of the alert's window, read again for a resolution (the win
 
 The closer reads and writes through :class:`storage.minute_store.MinuteStore`: Redis in the workers, an in-memory
 store in the unit tests.
+
+A Redis that lost its state (restarted empty: a new node, a lost volume) has no ``closed_through``. With a
+:class:`DurableProgress` (SQL: the minute each SQL transaction closed), the closer notices: it logs the loss,
+counts it (``radar_redis_state_lost_total``), resumes after the minute SQL has (so events of older minutes are late,
+not counted into minutes already closed and re-closed with partial counts), and lets new detector states adopt the
+alerts SQL still has open, so they resolve. The minutes from there to the first event counted again may have
+lost the counts Redis had for them; the log names them.
 """
 
 from __future__ import annotations
@@ -42,8 +49,9 @@ from storage.minute_store import MinuteStore
 from storage.redis_keys import ALL_ENTITIES
 from stream.backlog import Backlog
 from stream.detect import EntityDetectors, detect_minute, minute_start, resolve_after_minutes
+from stream.metrics import REDIS_STATE_LOST
 
-__all__ = ["BacklogSource", "DetectionSink", "MinuteCloser", "Rollup", "last_closable_minute"]
+__all__ = ["BacklogSource", "DetectionSink", "DurableProgress", "MinuteCloser", "Rollup", "last_closable_minute"]
 
 BASELINE_MINUTES = 60  # the entity's minutes before an alert its explanation compares with (20 texts each at most)
 INCIDENT_MINUTES = 120  # a resolved alert's explanation reads at most this much of its incident
@@ -63,6 +71,15 @@ class BacklogSource(Protocol):
     """Where the closer learns what is uncounted (:class:`stream.backlog.KafkaBacklog` in the workers)."""
 
     async def snapshot(self) -> Backlog: ...
+
+
+class DurableProgress(Protocol):
+    """What SQL remembers of the closing (:class:`stream.sinks.SqlProgress`): the last minute closed, the alerts
+    not yet resolved."""
+
+    async def closed_through(self) -> int | None: ...
+
+    async def unresolved_alerts(self) -> list[Alert]: ...
 
 
 def last_closable_minute(watermark: float, *, lateness_s: float, quiet: bool) -> int:
@@ -92,8 +109,11 @@ class MinuteCloser:
         max_future_s: float = 300.0,
         resolve_after_s: float = 900.0,
         max_looks: int = 256,
+        progress: DurableProgress | None = None,
     ) -> None:
         self.store, self.sink, self.backlog = store, sink, backlog
+        self.progress = progress
+        self._progress_checked = False  # SQL had nothing for an empty Redis: a fresh start, not a loss
         self.lateness_s, self.settle_s, self.idle_grace_s = lateness_s, settle_s, idle_grace_s
         self.max_minutes = max_minutes
         self.max_future_s = max_future_s
@@ -142,6 +162,10 @@ class MinuteCloser:
             if not held:
                 return 0
             closed = await self.store.closed_through()
+            if closed is None:
+                closed = await self._recover()
+            else:
+                self._progress_checked = False
             first = (closed + 1) if closed is not None else await self.store.first_minute()
             if first is None or first > target:
                 return 0
@@ -155,6 +179,45 @@ class MinuteCloser:
                 await self.store.set_closed_through(minute)
                 done += 1
             return done
+
+    async def _recover(self) -> int | None:
+        """Redis has no closing state: a fresh start, or a Redis that lost it. SQL tells which; after a loss, the
+        minute SQL closed is restored and the alerts SQL has open are adopted by their entities' detectors."""
+        if self.progress is None or self._progress_checked:
+            return None
+        durable = await self.progress.closed_through()
+        if durable is None:
+            self._progress_checked = True
+            return None
+        REDIS_STATE_LOST.inc()
+        first = await self.store.first_minute()
+        log.error(
+            "Redis has lost the closing state (SQL has minutes closed through %s): resuming after it; counts Redis "
+            "held for the minutes %s to %s may be lost, events of minutes closed before are dead-lettered as late",
+            minute_start(durable).strftime("%Y-%m-%d %H:%M"),
+            minute_start(durable + 1).strftime("%H:%M"),
+            minute_start(first).strftime("%H:%M") if first is not None and first > durable else "now",
+        )
+        await self.store.set_closed_through(durable)
+        unresolved = await self.progress.unresolved_alerts()
+        by_entity: dict[str, list[Alert]] = {}
+        for alert in unresolved:
+            by_entity.setdefault(alert.entity, []).append(alert)
+        states = await self.store.load_detectors(list(by_entity))
+        adopted: dict[str, dict[str, Any]] = {}
+        for entity, alerts in by_entity.items():
+            detectors = EntityDetectors.from_state(states[entity])
+            for alert in alerts:
+                lifecycle = detectors.open_alerts.get(alert.detector)
+                if lifecycle is not None and all(held.key != alert.key for held in lifecycle.alerts):
+                    lifecycle.alerts.append(alert.model_copy(update={"evidence": [], "explanation": None}))
+            adopted[entity] = detectors.to_state()
+        await self.store.save_detectors(adopted)
+        if unresolved:
+            log.warning(
+                "adopted %d unresolved alert(s) from SQL: they resolve once their detector is normal", len(unresolved)
+            )
+        return durable
 
     async def _close(self, minute: int, entities: list[str]) -> None:
         stats = await self.store.minute_stats([*entities, ALL_ENTITIES], minute)

@@ -27,6 +27,7 @@ __all__ = [
     "INFERENCE_LATENCY",
     "INFERENCE_RETRIES",
     "LATE_EVENTS",
+    "REDIS_STATE_LOST",
     "RESOLVED",
     "TRITON_WAITING",
     "counts_in_flight",
@@ -46,6 +47,10 @@ INFERENCE_LATENCY = Histogram(
 )
 INFERENCE_RETRIES = Counter("radar_inference_retries_total", "Triton requests retried")
 TRITON_WAITING = Gauge("radar_triton_waiting", "1 while the score agent holds back because Triton is unavailable")
+REDIS_STATE_LOST = Counter(
+    "radar_redis_state_lost_total",
+    "Times a closer found Redis without the closing state SQL has (restarted empty): resumed from SQL",
+)
 ENTITIES_REFUSED = Counter(
     "radar_entities_refused_total",
     "Producer-named entities off the watchlist dropped from events: their source was over its daily quota",

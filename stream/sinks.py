@@ -18,10 +18,11 @@ from sqlalchemy import Engine
 from core.alerts import Alert
 from core.domain import Rollup
 from storage.alerts_repo import record_minute
+from storage.closing_progress import durable_closed_through, record_progress, unresolved_alerts
 from storage.db import make_sessionmaker, require_current_schema
 from stream.metrics import ALERTS, RESOLVED
 
-__all__ = ["AlertSink", "ChainSink", "KafkaAlertPublisher", "SqlAlertSink"]
+__all__ = ["AlertSink", "ChainSink", "KafkaAlertPublisher", "SqlAlertSink", "SqlProgress"]
 
 
 class AlertSink(Protocol):
@@ -39,24 +40,52 @@ class SqlAlertSink:
 
     The schema revision is checked (never migrated) by the first write, not at start-up: a worker starts and scores
     while the database is away, and a failed write (schema included) just leaves the minute open for the next try.
+    With ``prefix`` (the workers' Redis prefix) the same transaction records the minute as closed for it
+    (:mod:`storage.closing_progress`), so a Redis that loses its state resumes after it.
     """
 
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
+    def __init__(self, engine: Engine, prefix: str | None = None) -> None:
+        self.engine, self.prefix = engine, prefix
         self.sessions = make_sessionmaker(engine)
         self._schema_ready = False
 
     async def emit(
         self, minute: int, alerts: Sequence[Alert], rollups: Sequence[Rollup], resolved: Sequence[Alert] = ()
     ) -> None:
-        await asyncio.to_thread(self._write, alerts, rollups, resolved)
+        await asyncio.to_thread(self._write, minute, alerts, rollups, resolved)
 
-    def _write(self, alerts: Sequence[Alert], rollups: Sequence[Rollup], resolved: Sequence[Alert]) -> None:
+    def _write(
+        self, minute: int, alerts: Sequence[Alert], rollups: Sequence[Rollup], resolved: Sequence[Alert]
+    ) -> None:
         if not self._schema_ready:
             require_current_schema(self.engine)
             self._schema_ready = True
         with self.sessions.begin() as session:
             record_minute(session, alerts=alerts, rollups=rollups, resolved=resolved)
+            if self.prefix is not None:
+                record_progress(session, self.prefix, minute)
+
+
+class SqlProgress:
+    """The closer's durable memory in SQL (:class:`stream.closer.DurableProgress`): the last minute closed for
+    ``prefix`` and the alerts still unresolved."""
+
+    def __init__(self, engine: Engine, prefix: str) -> None:
+        self.sessions, self.prefix = make_sessionmaker(engine), prefix
+
+    async def closed_through(self) -> int | None:
+        def read() -> int | None:
+            with self.sessions() as session:
+                return durable_closed_through(session, self.prefix)
+
+        return await asyncio.to_thread(read)
+
+    async def unresolved_alerts(self) -> list[Alert]:
+        def read() -> list[Alert]:
+            with self.sessions() as session:
+                return unresolved_alerts(session)
+
+        return await asyncio.to_thread(read)
 
 
 class KafkaAlertPublisher:

@@ -7,10 +7,13 @@ alert delivered once under one webhook-id, every malformed record dead-lettered 
 from __future__ import annotations
 
 import asyncio
+import os
 import random
+import signal
 import time
 
 from localdev.stack.postgres import PostgresService
+from localdev.stack.redis_server import RedisService
 from localdev.stack.triton import TritonService
 from tests.reliability.harness import smoke_scenario
 
@@ -75,6 +78,31 @@ async def test_tritonserver_stopped_and_restarted(pipeline_factory, tmp_path, re
             record(await p.check(scenario))
         finally:
             triton.down()
+
+
+async def test_redis_killed_with_sigkill_and_restarted(pipeline_factory, tmp_path, record) -> None:  # type: ignore[no-untyped-def]
+    """A Redis of the test's own (so the suite's stays up), killed -9 mid-replay and started again on its AOF:
+    with ``appendfsync always`` every count it acknowledged is on disk, so nothing is lost or counted twice."""
+    with pipeline_factory(redis_url="redis://127.0.0.1:16379/0", var_dir=tmp_path / "var") as p:
+        redis = RedisService(p.settings)
+        redis.up()
+        try:
+            scenario = await smoke_scenario(p.settings)
+            p.start_worker("worker-1")
+            p.start_worker("worker-2")
+            p.start_dispatcher()
+            replaying = p.replay_in_background(scenario.events, speedup=400)
+            await asyncio.sleep(4)
+            pid = redis.process.pid()
+            assert pid is not None
+            os.kill(pid, signal.SIGKILL)
+            await asyncio.sleep(3)
+            p.alive()
+            redis.up()
+            replaying.join()
+            record(await p.check(scenario))
+        finally:
+            redis.down()
 
 
 async def test_postgres_stopped_and_restarted(pipeline_factory, record) -> None:  # type: ignore[no-untyped-def]

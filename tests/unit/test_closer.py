@@ -280,3 +280,55 @@ async def test_a_bound_is_used_only_once_it_has_settled(store: MemoryAggregateSt
     assert sink.closed == []
     await closer.close_ready(WALL + 6.0)
     assert sink.closed == list(range(BASE, BASE + 19))
+
+
+class Progress:
+    """SQL's memory of the closing, as a test sets it."""
+
+    def __init__(self, closed_through: int | None, unresolved: Sequence[Alert] = ()) -> None:
+        self.closed, self.unresolved, self.asked = closed_through, list(unresolved), 0
+
+    async def closed_through(self) -> int | None:
+        self.asked += 1
+        return self.closed
+
+    async def unresolved_alerts(self) -> list[Alert]:
+        return list(self.unresolved)
+
+
+def _open_alert(minute: int) -> Alert:
+    start = T0 + timedelta(minutes=minute)
+    return Alert(
+        key=f"ACME:volume_spike:{start.isoformat()}", entity="ACME", detector="volume_spike", window_start=start,
+        window_end=start + timedelta(minutes=1), observed=40, expected=4, score=0.9, z=9, severity="high",
+        message="ACME: 40 items",
+    )  # fmt: skip
+
+
+async def test_a_redis_that_lost_its_state_resumes_after_the_minute_sql_closed(store: MemoryAggregateStore) -> None:
+    """Redis came back empty while SQL has minutes 0-9 closed and an alert open: the closer resumes at minute 10
+    (an event of minute 3 is late, not counted into a minute closed before), and the alert is adopted and
+    resolves once its detector has been normal for the resolve time."""
+    from prometheus_client import REGISTRY
+
+    lost_before = REGISTRY.get_sample_value("radar_redis_state_lost_total") or 0.0
+    sink, alert = Sink(), _open_alert(8)
+    closer = closer_for(store, sink, Kafka(), progress=Progress(BASE + 9, [alert]), resolve_after_s=300)
+    await store.add_batch(items(0, range(12, 30), "raw:0"))
+    await closer.close_ready(WALL + 1.0)
+    await closer.close_ready(WALL + 101.0)  # quiet: the last minute closes too
+    assert sink.closed == list(range(BASE + 10, BASE + 30))
+    assert REGISTRY.get_sample_value("radar_redis_state_lost_total") == lost_before + 1
+    assert [(a.key, a.status.value) for _, a in sink.resolved] == [(alert.key, "resolved")]
+    late = await store.add_batch(items(100, range(3, 4), "raw:0"))
+    assert (late.counted, late.late) == (0, [0]), "minute 3 was closed before the loss: late"
+
+
+async def test_an_empty_redis_with_nothing_in_sql_is_a_fresh_start_asked_once(store: MemoryAggregateStore) -> None:
+    sink, progress = Sink(), Progress(None)
+    closer = closer_for(store, sink, Kafka(), progress=progress)
+    await store.add_batch(items(0, range(0, 5), "raw:0"))
+    for now in (1.0, 2.0, 3.0, 101.0):
+        await closer.close_ready(WALL + now)
+    assert sink.closed == list(range(BASE, BASE + 5))
+    assert progress.asked == 1, "SQL is asked when Redis first has nothing closed, not every round"
