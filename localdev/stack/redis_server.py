@@ -36,7 +36,7 @@ class RedisService(LocalService):
             "--appendonly",
             "yes",
             "--appendfsync",
-            "always",  # what Redis acknowledged is on disk: a kill -9 or power cut loses no count (docs/architecture.md)
+            "always",  # acknowledged means on disk: a kill -9 or power cut loses no count (docs/architecture.md)
             "--save",
             "",
             "--maxmemory-policy",
