@@ -24,12 +24,12 @@ from core.alerts import Alert, alert_key
 from core.domain import Severity
 from core.settings import Settings
 from core.webhook_signing import new_secret, verify
+from localdev.databases import fresh_postgres
+from localdev.receiver import Receiver, running_receiver
 from services.webhooks.dispatcher import Dispatcher
 from storage.alerts_repo import delivery_counts, record_minute
 from storage.db import make_engine, make_sessionmaker
 from storage.models import WebhookSubscription
-from tests.support.databases import fresh_postgres
-from tests.support.receiver import Receiver, running_receiver
 
 
 def alert(i: int) -> Alert:

@@ -42,9 +42,9 @@ from bench.common import console, mixed_texts, print_table, write_json
 from bench.model_throughput import triton_mix_rate
 from core.language import detect_lang, model_lang
 from core.settings import Settings, TopicNames
+from localdev.workers import running_worker
 from stream.producer import EventProducer
 from stream.topics import ensure_topics
-from tests.support.workers import running_worker
 
 
 def fresh(settings: Settings, tag: str) -> Settings:

@@ -66,8 +66,8 @@ def fresh_topics(stack: Settings, unique: str) -> Callable[..., Settings]:
 @pytest.fixture(params=["sqlite", "postgresql"])
 def database_url(request, tmp_path, unique) -> Iterator[str]:  # type: ignore[no-untyped-def]
     """A fresh, migrated database: SQLite in a temporary file, or a new PostgreSQL database on the stack's server."""
+    from localdev.databases import fresh_postgres
     from storage.db import make_engine, upgrade
-    from tests.support.databases import fresh_postgres
 
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path / 'radar.db'}"

@@ -27,7 +27,11 @@ from sqlalchemy import select
 from core.settings import Settings
 from core.webhook_signing import new_secret
 from inference.dataset import fetch_vader_sdist, parse_sdist
+from localdev.databases import fresh_postgres
+from localdev.history import seed_history
+from localdev.receiver import Receiver, running_receiver
 from localdev.scenarios import Incident, Scenario, ScenarioSpec, generate
+from localdev.workers import running_worker
 from services.webhooks.dispatcher import Dispatcher
 from storage.aggregates import AggregateStore
 from storage.db import make_engine, make_sessionmaker
@@ -36,11 +40,7 @@ from storage.models import WebhookDelivery
 from storage.subscriptions import add_subscription
 from stream.entities import load_watchlist
 from stream.producer import EventProducer
-from tests.support.databases import fresh_postgres
-from tests.support.history import seed_history
 from tests.support.kafka_read import read_topic
-from tests.support.receiver import Receiver, running_receiver
-from tests.support.workers import running_worker
 
 START = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 # the smoke scenario's storm (ACME, minutes 35-45, 60x), with 45 quiet minutes after it instead of 15

@@ -6,7 +6,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from core.settings import Settings
-from tests.support.databases import fresh_postgres
+from localdev.databases import fresh_postgres
 
 READABLE = (
     "alerts",

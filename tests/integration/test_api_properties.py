@@ -28,11 +28,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from core.settings import Settings, TopicNames
+from localdev.databases import fresh_postgres
 from services.api.app import create_app
 from stream.topics import ensure_topics
 from tests.integration.test_api_queries import _populate
 from tests.support.api_server import running_api
-from tests.support.databases import fresh_postgres
 from tests.support.malformed import GOOD
 
 EXAMPLES = 100

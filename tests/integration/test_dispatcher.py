@@ -10,12 +10,12 @@ from datetime import UTC, datetime
 from sqlalchemy import select
 
 from core.webhook_signing import new_secret, verify
+from localdev.receiver import Receiver, running_receiver
 from services.webhooks.dispatcher import Dispatcher
 from storage.alerts_repo import delivery_counts, record_minute
 from storage.db import make_engine, make_sessionmaker
 from storage.models import WebhookSubscription
 from tests.integration.test_alert_store import MINUTE, _alert
-from tests.support.receiver import Receiver, running_receiver
 
 N = 20
 

@@ -23,6 +23,8 @@ from typer.testing import CliRunner
 
 from core.settings import Settings
 from core.webhook_signing import new_secret
+from localdev.databases import fresh_postgres
+from localdev.receiver import Receiver, running_receiver
 from services.cli.webhooks import webhooks_app
 from services.webhooks.dispatcher import Dispatcher
 from services.webhooks.sender import Sender
@@ -30,8 +32,6 @@ from storage.alerts_repo import claim_due, delivery_counts, finish_delivery, rec
 from storage.db import make_engine, make_sessionmaker, upgrade
 from storage.models import WebhookDelivery, WebhookSubscription
 from tests.integration.test_alert_store import MINUTE, _alert
-from tests.support.databases import fresh_postgres
-from tests.support.receiver import Receiver, running_receiver
 
 
 @pytest.fixture

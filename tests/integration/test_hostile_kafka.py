@@ -12,13 +12,13 @@ from datetime import UTC, datetime, timedelta
 import redis.asyncio as aioredis
 
 from inference.dataset import fetch_vader_sdist, parse_sdist
+from localdev.history import seed_history
 from localdev.scenarios import SCENARIOS, generate
+from localdev.workers import running_worker
 from storage.aggregates import AggregateStore
 from stream.entities import load_watchlist
 from stream.producer import EventProducer
-from tests.support.history import seed_history
 from tests.support.kafka_read import read_topic
-from tests.support.workers import running_worker
 
 START = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 

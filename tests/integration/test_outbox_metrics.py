@@ -10,10 +10,10 @@ from datetime import UTC, datetime, timedelta
 from prometheus_client import REGISTRY, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
+from localdev.receiver import Receiver, running_receiver
 from services.webhooks.dispatcher import Dispatcher
 from storage.db import make_engine, make_sessionmaker
 from tests.support.outbox_rows import add_deliveries, add_subscription_row
-from tests.support.receiver import Receiver, running_receiver
 
 
 def _scrape() -> dict[str, float]:

@@ -17,9 +17,9 @@ import httpx
 from core.settings import Settings
 from localdev.serve import free_port
 from localdev.stack.prometheus import RULES, PrometheusService
+from localdev.workers import ROOT, running_worker
 from storage.db import make_engine, upgrade
 from tests.support.api_server import api_process
-from tests.support.workers import ROOT, running_worker
 
 
 def _until(check: Callable[[], Any], timeout_s: float, what: str) -> Any:

@@ -13,8 +13,8 @@ import redis
 
 from core.errors import ConfigError
 from core.settings import Settings
+from localdev.workers import ROOT
 from storage.redis_policy import check_redis_policy
-from tests.support.workers import ROOT
 
 
 @pytest.fixture

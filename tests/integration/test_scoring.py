@@ -13,11 +13,11 @@ from kafka import KafkaAdminClient
 from inference.model_store import tiny_model_dir
 from inference.runtime import SentimentRuntime
 from localdev.stack.triton import TritonService
+from localdev.workers import running_worker
 from stream.deadletter import DeadLetter
 from stream.producer import EventProducer
 from tests.support.kafka_read import read_topic
 from tests.support.malformed import malformed_cases
-from tests.support.workers import running_worker
 
 
 def _events(unique: str, n: int, start: int = 0) -> list[dict[str, object]]:

@@ -16,8 +16,8 @@ import pytest
 
 from core.settings import Settings
 from localdev.serve import free_port
+from localdev.workers import ROOT
 from storage.db import make_engine, upgrade
-from tests.support.workers import ROOT
 
 
 def _children(pid: int) -> set[int]:

@@ -22,10 +22,10 @@ from kafka import KafkaConsumer
 from core.domain import Severity
 from core.settings import Settings
 from core.watchlist import Entity
+from localdev.workers import running_worker
 from storage.db import make_engine, make_sessionmaker
 from storage.watchlist import remove_entity, upsert_entity
 from stream.producer import EventProducer
-from tests.support.workers import running_worker
 
 ZORG = Entity("ZORG", ("Zorgon Systems", "Zorgon"), cashtags=("ZRG",), min_severity=Severity.HIGH)
 

@@ -8,9 +8,9 @@ from contextlib import contextmanager
 import pytest
 
 from core.webhook_signing import new_secret
+from localdev.databases import fresh_postgres
 from localdev.receiver import Receiver, running_receiver
 from tests.reliability.harness import Pipeline
-from tests.support.databases import fresh_postgres
 
 RESULTS: list[tuple[str, dict[str, object]]] = []
 

@@ -13,7 +13,7 @@ from kafka import KafkaAdminClient
 
 from core.settings import Settings
 from localdev.stack.kafka import KafkaService
-from tests.support.workers import running_worker
+from localdev.workers import running_worker
 
 
 def _wait_for_member(settings: Settings, timeout_s: float = 90) -> None:

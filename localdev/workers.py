@@ -1,4 +1,4 @@
-"""Real ``radar worker`` processes for integration tests, configured through RADAR_* variables."""
+"""Real ``radar worker`` processes for tests and benchmarks, configured through RADAR_* variables."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from pathlib import Path
 
 from core.settings import Settings
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 
 
 @contextmanager
