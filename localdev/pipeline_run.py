@@ -82,6 +82,14 @@ class PipelineRun:
         os.killpg(self.workers[name].pid, signal.SIGKILL)
         self.workers[name].wait(timeout=10)
 
+    def revive(self, skip: frozenset[str] = frozenset()) -> list[str]:
+        """Start again every worker that exited, but those in ``skip`` (what systemd's Restart=on-failure or
+        Kubernetes would do); returns their names."""
+        exited = [name for name, proc in self.workers.items() if name not in skip and proc.poll() is not None]
+        for name in exited:
+            self.start_worker(name)
+        return exited
+
     def pause_worker(self, name: str, paused: bool) -> None:
         """SIGSTOP / SIGCONT: a worker frozen (a long GC pause, a starved VM) without leaving its group."""
         os.killpg(self.workers[name].pid, signal.SIGSTOP if paused else signal.SIGCONT)

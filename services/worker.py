@@ -7,11 +7,12 @@ import os
 import signal
 import socket
 import threading
+import time
 from typing import Any
 
 from core.settings import Settings
 
-__all__ = ["AGENTS", "run_worker"]
+__all__ = ["AGENTS", "run_worker", "wait_for_kafka"]
 
 AGENTS = frozenset({"score", "aggregate"})
 
@@ -61,6 +62,38 @@ def _bounded_stop_worker(grace_s: float) -> type:
     return BoundedStopWorker
 
 
+def wait_for_kafka(
+    settings: Settings, *, sleep: Any = time.sleep, first_wait_s: float = 0.5, probe_timeout_ms: int = 5000
+) -> int:
+    """Block until the brokers answer a metadata request; returns the attempts it took.
+
+    Faust gives up for good when the broker is unreachable while it starts (a worker restarted during a broker
+    outage, or started before it): it exits with a traceback and has to be started again. Waiting here first turns
+    the common case, a broker that is down when the worker starts, into a pause with one log line per 10 attempts.
+    """
+    from kafka import KafkaAdminClient
+
+    attempt, wait_s = 0, first_wait_s
+    while True:
+        attempt += 1
+        try:
+            admin = KafkaAdminClient(
+                **settings.kafka_python_config(),
+                request_timeout_ms=probe_timeout_ms,
+                bootstrap_timeout_ms=probe_timeout_ms,
+            )
+        except Exception as exc:  # noqa: BLE001 - NoBrokersAvailable, timeouts: the broker is not there yet
+            if attempt % 10 == 1:
+                log.warning("waiting for Kafka at %s (attempt %d): %s", settings.kafka_bootstrap_servers, attempt, exc)
+            sleep(wait_s)
+            wait_s = min(wait_s * 2, 5.0)
+            continue
+        admin.close()
+        if attempt > 1:
+            log.info("Kafka answers after %d attempts", attempt)
+        return attempt
+
+
 def run_worker(settings: Settings, agents: set[str], loglevel: str, metrics_port: int, say: Any = print) -> None:
     """Build the Faust app with ``agents``, expose metrics, and run until stopped (blocks)."""
     from stream.app import create_app
@@ -72,6 +105,7 @@ def run_worker(settings: Settings, agents: set[str], loglevel: str, metrics_port
         from storage.redis_policy import check_redis_policy
 
         check_redis_policy(settings.redis_url)
+    wait_for_kafka(settings)
     app = create_app(settings)
     register_lag_gauge(app)
     watchlist = register_watchlist(app, settings)  # one per worker: SQL re-read every RADAR_WATCHLIST_REFRESH_S

@@ -67,6 +67,9 @@ class EventProducer:
             "retries": 10,
             "max_in_flight_requests_per_connection": 5,
             "enable_idempotence": True,
+            # back within seconds of a broker restart (the default backs off to 30 s, and what it holds meanwhile
+            # reaches minutes the closer may take for quiet)
+            "reconnect_backoff_max_ms": 5000,
             **overrides,
         }
         self._producer = KafkaProducer(**options)

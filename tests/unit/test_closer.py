@@ -332,3 +332,29 @@ async def test_an_empty_redis_with_nothing_in_sql_is_a_fresh_start_asked_once(st
         await closer.close_ready(WALL + now)
     assert sink.closed == list(range(BASE, BASE + 5))
     assert progress.asked == 1, "SQL is asked when Redis first has nothing closed, not every round"
+
+
+async def test_a_failed_look_at_kafka_restarts_the_quiet_wait(store: MemoryAggregateStore) -> None:
+    """While the broker is away producers hold records back: the stream is quiet only after a whole grace of
+    looks that worked, not because the watermark stood still through the outage."""
+
+    class Away(Kafka):
+        down = False
+
+        async def snapshot(self) -> Backlog:
+            if self.down:
+                raise ConnectionError("Kafka away")
+            return await super().snapshot()
+
+    kafka, sink = Away(), Sink()
+    closer = closer_for(store, sink, kafka)  # idle grace 60 s
+    await store.add_batch(items(0, range(0, 5), "raw:0"))
+    await closer.close_ready(WALL)  # minutes 0-3 close; minute 4 waits for quiet
+    kafka.down = True
+    with pytest.raises(ConnectionError):
+        await closer.close_ready(WALL + 50.0)
+    kafka.down = False
+    await closer.close_ready(WALL + 70.0)  # 70 s since the watermark moved, but only 20 s since Kafka was seen
+    assert sink.closed == list(range(BASE, BASE + 4))
+    await closer.close_ready(WALL + 111.0)
+    assert sink.closed == list(range(BASE, BASE + 5))
