@@ -19,7 +19,17 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 
-__all__ = ["LABELS", "AlertStatus", "Label", "MinuteStats", "Rollup", "Severity", "minute_start", "signed_score"]
+__all__ = [
+    "LABELS",
+    "AlertStatus",
+    "Label",
+    "MinuteStats",
+    "Rollup",
+    "Severity",
+    "as_utc",
+    "minute_start",
+    "signed_score",
+]
 
 
 class Label(StrEnum):
@@ -139,6 +149,16 @@ class Rollup:
     entity: str
     minute: int
     stats: MinuteStats
+
+
+def as_utc(value: datetime) -> datetime:
+    """A stored time as UTC: SQLite hands back naive datetimes (and NAB's files carry no zone); every time the
+    project stores is UTC.
+
+    >>> as_utc(datetime(2026, 1, 5, 9, 30)).isoformat()
+    '2026-01-05T09:30:00+00:00'
+    """
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def minute_start(minute: int) -> datetime:

@@ -4,18 +4,26 @@ RadarError
 ├── ConfigError              settings that cannot work (bad URL, missing file)
 ├── StackError               a local service failed to install, start or become ready
 ├── EventError               a raw record that breaks the event contract (goes to the dead-letter topic)
+├── RequestError             an HTTP request refused whole (too many records): nothing of it is produced
+├── BrokerUnavailable        Kafka did not take the records in time (retry later)
 ├── InferenceError
 │   ├── ModelContractError   the served model does not match docs/architecture.md's contract
 │   └── InferenceUnavailable Triton cannot be reached or keeps failing (retry later, never drop)
 ├── StorageError             Redis or SQL failed
 ├── NotFound                 a named thing (alert, subscription, entity) does not exist
 ├── Conflict                 the thing exists, or is in a state that refuses the change
-└── DeliveryError            a webhook delivery failed
+└── DeliveryError            a webhook delivery failed or cannot be made
+    ├── TargetRefused        (services.webhooks.transport) the connection is not allowed or not made
+    └── Undeliverable        (services.webhooks.sender) the subscription as it stands cannot be sent to
+
+Where the error belongs to one service (the API's, the dispatcher's), its class lives there and derives from its
+category here, so a caller catches ``DeliveryError`` or ``RadarError`` without importing the service.
 """
 
 from __future__ import annotations
 
 __all__ = [
+    "BrokerUnavailable",
     "ConfigError",
     "Conflict",
     "DeliveryError",
@@ -25,6 +33,7 @@ __all__ = [
     "ModelContractError",
     "NotFound",
     "RadarError",
+    "RequestError",
     "StackError",
     "StorageError",
 ]
@@ -76,6 +85,14 @@ class StorageError(RadarError):
 
 
 class DeliveryError(RadarError):
+    pass
+
+
+class RequestError(RadarError):
+    pass
+
+
+class BrokerUnavailable(RadarError):
     pass
 
 

@@ -106,6 +106,9 @@ class Settings(BaseSettings):
     # --- API and webhooks ---
     api_host: str = "127.0.0.1"
     api_port: int = 8080
+    # where people reach the API and dashboard (links in Alertmanager alerts and webhook payloads): the bind
+    # address is no link (0.0.0.0 in compose and Kubernetes); unset, http://<api_host>:<api_port>, loopback for 0.0.0.0
+    public_url: str | None = None
     api_token: SecretStr = SecretStr("dev-ingest-token")
     api_read_token: SecretStr = SecretStr("dev-read-token")
     ingest_max_body_bytes: int = 5 * 1024 * 1024
@@ -130,6 +133,14 @@ class Settings(BaseSettings):
     @property
     def kafka_port(self) -> int:
         return _port(self.kafka_bootstrap_servers.split(",")[0], 9092)
+
+    @property
+    def api_public_url(self) -> str:
+        """``public_url`` without a trailing slash, or the API's own address where it is not set."""
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        host = "127.0.0.1" if self.api_host in ("0.0.0.0", "::", "") else self.api_host
+        return f"http://{host}:{self.api_port}"
 
     @property
     def redis_port(self) -> int:

@@ -17,6 +17,8 @@ import hmac
 import secrets
 import time
 
+from core.errors import ConfigError
+
 __all__ = [
     "MAX_KEY_BYTES",
     "MIN_KEY_BYTES",
@@ -33,7 +35,7 @@ PREFIX = "whsec_"
 MIN_KEY_BYTES, MAX_KEY_BYTES = 24, 64  # the Standard Webhooks recommendation: 192 to 512 bits
 
 
-class InvalidSecret(ValueError):
+class InvalidSecret(ConfigError, ValueError):
     """The secret is not ``whsec_`` + base64 of a key; the message says what is wrong, never the secret."""
 
 

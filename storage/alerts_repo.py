@@ -20,7 +20,7 @@ from sqlalchemy import Select, and_, func, or_, select, update
 from sqlalchemy.orm import Session, joinedload
 
 from core.alerts import Alert, AlertEvent, StoredAlert
-from core.domain import AlertStatus, Rollup, Severity, minute_start
+from core.domain import AlertStatus, Rollup, Severity, as_utc, minute_start
 from core.errors import Conflict, NotFound
 from core.explain import Explanation
 from storage.dialect import insert_for
@@ -295,8 +295,8 @@ def alert_from_row(row: AlertRow) -> StoredAlert:
         entity=row.entity,
         detector=row.detector,
         severity=Severity(row.severity),
-        window_start=_utc(row.window_start),
-        window_end=_utc(row.window_end),
+        window_start=as_utc(row.window_start),
+        window_end=as_utc(row.window_end),
         observed=row.observed,
         expected=row.expected,
         score=row.score,
@@ -304,18 +304,13 @@ def alert_from_row(row: AlertRow) -> StoredAlert:
         message=row.message,
         evidence=row.evidence,
         explanation=Explanation.model_validate(row.explanation) if row.explanation else None,
-        created_at=_utc(row.created_at),
+        created_at=as_utc(row.created_at),
         status=AlertStatus(row.status),
-        opened_at=_utc(row.opened_at or row.window_end),
-        acknowledged_at=_utc(row.acknowledged_at) if row.acknowledged_at else None,
+        opened_at=as_utc(row.opened_at or row.window_end),
+        acknowledged_at=as_utc(row.acknowledged_at) if row.acknowledged_at else None,
         acknowledged_by=row.acknowledged_by,
-        resolved_at=_utc(row.resolved_at) if row.resolved_at else None,
+        resolved_at=as_utc(row.resolved_at) if row.resolved_at else None,
     )
-
-
-def _utc(value: datetime) -> datetime:
-    """SQLite hands back naive datetimes; everything we store is UTC."""
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def get_alert(session: Session, *, alert_id: int) -> AlertRow | None:
@@ -336,7 +331,7 @@ def acknowledge_alert(session: Session, *, alert_id: int, by: str, now: datetime
     if row is None:
         raise NotFound(f"no alert with id {alert_id}")
     if row.status == AlertStatus.RESOLVED.value:
-        resolved = f" at {_utc(row.resolved_at).isoformat()}" if row.resolved_at else ""
+        resolved = f" at {as_utc(row.resolved_at).isoformat()}" if row.resolved_at else ""
         raise Conflict(f"alert {alert_id} ({row.alert_key}) is resolved{resolved}: there is nothing to acknowledge")
     return row
 

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import Subquery, func, select
 from sqlalchemy.orm import Session
 
+from core.domain import as_utc
 from storage.models import Alert, EntityMinuteStat
 
 __all__ = ["EntityOverview", "count_entities", "entity_overview"]
@@ -49,7 +50,7 @@ def entity_overview(
         .limit(limit)
     )
     return [
-        EntityOverview(entity=e, last_minute=_utc(m), items=int(n or 0), alerts=int(a))
+        EntityOverview(entity=e, last_minute=as_utc(m), items=int(n or 0), alerts=int(a))
         for e, m, n, a in session.execute(query).all()
     ]
 
@@ -64,7 +65,7 @@ def count_entities(session: Session, *, since_hours: float = 24) -> int:
 
 def _since(session: Session, since_hours: float) -> datetime | None:
     latest = session.scalar(select(func.max(EntityMinuteStat.minute)))
-    return None if latest is None else _utc(latest) - timedelta(hours=since_hours)
+    return None if latest is None else as_utc(latest) - timedelta(hours=since_hours)
 
 
 def _stats(since: datetime) -> Subquery:
@@ -78,8 +79,3 @@ def _stats(since: datetime) -> Subquery:
         .group_by(EntityMinuteStat.entity)
         .subquery()
     )
-
-
-def _utc(value: datetime) -> datetime:
-    """SQLite hands back naive datetimes; every stored time is UTC."""
-    return value if value.tzinfo else value.replace(tzinfo=UTC)

@@ -19,7 +19,7 @@ from typing import Any, Literal
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
-from core.domain import Severity
+from core.domain import Severity, as_utc
 from core.watchlist import Entity
 from storage.dialect import insert_for
 from storage.models import WatchedEntity, WatchlistState
@@ -78,14 +78,10 @@ def _columns(entity: Entity) -> dict[str, Any]:
     }
 
 
-def _utc(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
-
-
 def list_watched(session: Session) -> list[Watched]:
     """Every watched entity with its times, by id."""
     rows = session.scalars(select(WatchedEntity).order_by(WatchedEntity.id))
-    return [Watched(_entity(row), _utc(row.created_at), _utc(row.updated_at)) for row in rows]
+    return [Watched(_entity(row), as_utc(row.created_at), as_utc(row.updated_at)) for row in rows]
 
 
 def list_entities(session: Session) -> list[Entity]:
@@ -95,7 +91,7 @@ def list_entities(session: Session) -> list[Entity]:
 
 def find_entity(session: Session, *, entity_id: str) -> Watched | None:
     row = session.get(WatchedEntity, entity_id)
-    return Watched(_entity(row), _utc(row.created_at), _utc(row.updated_at)) if row is not None else None
+    return Watched(_entity(row), as_utc(row.created_at), as_utc(row.updated_at)) if row is not None else None
 
 
 def _insert_new(session: Session, entity: Entity, now: datetime) -> bool:

@@ -21,7 +21,7 @@ from typing import Protocol
 import numpy as np
 from aiokafka.errors import MessageSizeTooLargeError
 
-from core.errors import InferenceUnavailable, StorageError
+from core.errors import InferenceUnavailable, RadarError, StorageError
 from core.events import RawEvent, dedupe_key
 from core.language import model_lang
 from core.retry import Backoff, RandomSource, retry_forever
@@ -91,7 +91,7 @@ class RecordSink(Protocol):
     async def send(self, record: OutRecord) -> None: ...
 
 
-class _SendFailed(Exception):
+class _SendFailed(RadarError):
     """Some records of a round were not acknowledged; only those are sent again. Never escapes the retry."""
 
     def __init__(self, failed: int, total: int, first: BaseException) -> None:

@@ -28,6 +28,7 @@ from kafka import KafkaProducer
 from kafka.errors import KafkaConnectionError, KafkaError
 from kafka.producer.future import FutureRecordMetadata
 
+from core.errors import BrokerUnavailable
 from core.settings import Settings
 from stream.producer import EventProducer, delivered
 from stream.topics import closed_on_failure
@@ -37,7 +38,7 @@ __all__ = ["KafkaUnavailable", "Outgoing", "Publisher"]
 log = logging.getLogger(__name__)
 
 
-class KafkaUnavailable(Exception):
+class KafkaUnavailable(BrokerUnavailable):
     """Kafka did not take the records in time; the client should retry after ``retry_after_s`` seconds."""
 
     def __init__(self, why: str, retry_after_s: int) -> None:

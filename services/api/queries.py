@@ -8,13 +8,13 @@ and names are printable text of a bounded length (PostgreSQL refuses a NUL in a 
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Depends, HTTPException, Path, Query, Request, Response
 from sqlalchemy.orm import Session
 
-from core.domain import AlertStatus, Severity
+from core.domain import AlertStatus, Severity, as_utc
 from core.errors import Conflict, NotFound
 from services.api.deps import require_ingest_token, require_read_token
 from services.api.openapi import ACK_REFUSALS, DATABASE_UNAVAILABLE, NOT_FOUND, UNAUTHORIZED
@@ -39,10 +39,6 @@ def get_session(request: Request):
 
 
 SessionDep = Annotated[Session, Depends(get_session)]
-
-
-def _utc(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 @router.get("/alerts", response_model=AlertPage)
@@ -131,7 +127,7 @@ def series(
     rows = entity_series(session, entity=entity, since=since, until=until, limit=limit)
     points = [
         SeriesPoint(
-            minute=_utc(r.minute),
+            minute=as_utc(r.minute),
             n=r.n,
             negative=r.negative,
             neutral=r.neutral,

@@ -16,6 +16,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from core.errors import EventError, RequestError
+
 __all__ = ["Record", "TooManyRecords", "is_ndjson", "split_body"]
 
 _WS = re.compile(r"[ \t\n\r]*")
@@ -23,7 +25,7 @@ _LINE = re.compile(rb"[^\r\n]+")
 _DECODER = json.JSONDecoder()
 
 
-class TooManyRecords(Exception):
+class TooManyRecords(RequestError):
     """The body holds more than ``limit`` records (HTTP 413): refused whole, nothing produced."""
 
     def __init__(self, limit: int) -> None:
@@ -76,10 +78,8 @@ def split_body(body: bytes, content_type: str, *, max_records: int) -> list[Reco
     return [_one(body, text)]
 
 
-class _Unreadable(Exception):
-    def __init__(self, reason: str) -> None:
-        self.reason = reason
-        super().__init__(reason)
+class _Unreadable(EventError):
+    """A body (or a record of it) that cannot be read as JSON the pipeline can carry."""
 
 
 def _bounded(records: Iterator[Record], max_records: int) -> list[Record]:

@@ -179,7 +179,7 @@ def test_cmd(name: str) -> None:
             raise NotFound(f"no subscription named {name!r}")
         url, secret, payload_format = sub.url, _box(settings).open(sub.secret), sub.payload_format
         allow_private = sub.allow_private or settings.webhook_allow_private
-    external_url = f"http://{settings.api_host}:{settings.api_port}"
+    external_url = settings.api_public_url
     body = render(payload_format, _test_alert(), receiver=name, external_url=external_url)
     try:
         headers = signed_headers(url, secret, f"msg_test_{int(time.time())}", int(time.time()), body)

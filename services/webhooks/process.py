@@ -38,7 +38,7 @@ def run_dispatcher(
             concurrency=concurrency,
             timeout_s=timeout_s,
             allow_private=settings.webhook_allow_private,
-            external_url=f"http://{settings.api_host}:{settings.api_port}",
+            external_url=settings.api_public_url,
             secrets=SecretBox.of(settings.secrets_keys.get_secret_value() if settings.secrets_keys else None),
         )
         pruner = Pruner(sessions, retention_days=settings.retention_days)
@@ -54,7 +54,7 @@ def run_dispatcher(
                 settings.alertmanager_url,
                 resend_s=settings.alertmanager_resend_s,
                 resolved_for_s=settings.alertmanager_resolved_for_s,
-                external_url=f"http://{settings.api_host}:{settings.api_port}",
+                external_url=settings.api_public_url,
             )
             tasks.append(pusher.run_forever(stop))
             say(

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 import httpx
 
+from core.errors import DeliveryError
 from core.webhook_signing import InvalidSecret, signature_headers
 from services.webhooks.policy import url_problem
 from services.webhooks.transport import Resolver, TargetRefused, guarded_client, system_resolve
@@ -25,7 +26,7 @@ __all__ = ["MAX_BODY_BYTES", "Reply", "Sender", "Undeliverable", "signed_headers
 MAX_BODY_BYTES = 64 * 1024
 
 
-class Undeliverable(Exception):
+class Undeliverable(DeliveryError):
     """Nothing can be sent for this subscription as it stands (an invalid URL or signing secret): a dead letter,
     with the reason, and no request made."""
 

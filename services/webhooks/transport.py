@@ -20,6 +20,7 @@ from typing import Any
 import httpcore
 import httpx
 
+from core.errors import DeliveryError
 from services.webhooks.policy import first_problem, is_ip_literal
 
 __all__ = ["GuardedBackend", "LookupFailed", "Resolver", "TargetRefused", "guarded_client", "system_resolve"]
@@ -27,7 +28,7 @@ __all__ = ["GuardedBackend", "LookupFailed", "Resolver", "TargetRefused", "guard
 Resolver = Callable[[str, int], Awaitable[list[str]]]  # (host, port) -> IP addresses; raises LookupFailed
 
 
-class TargetRefused(Exception):
+class TargetRefused(DeliveryError):
     """The connection was not made: the target is not allowed. ``permanent``: trying again will not help."""
 
     def __init__(self, reason: str, *, permanent: bool = True) -> None:

@@ -4,8 +4,9 @@ what the NAB benchmark scores. Same class, same parameters, same alert rule as t
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 
+from core.domain import as_utc
 from stream.detectors.series import RECURRENCE_DAYS, Reading, SeriesDetector
 
 __all__ = ["RECURRENCE_DAYS", "epoch_seconds", "score_series"]
@@ -13,7 +14,7 @@ __all__ = ["RECURRENCE_DAYS", "epoch_seconds", "score_series"]
 
 def epoch_seconds(stamp: datetime) -> float:
     """Naive timestamps are read as UTC (NAB's files carry no zone)."""
-    return (stamp if stamp.tzinfo else stamp.replace(tzinfo=UTC)).timestamp()
+    return as_utc(stamp).timestamp()
 
 
 def score_series(

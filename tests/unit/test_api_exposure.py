@@ -80,3 +80,12 @@ def test_the_uvicorn_factory_checks_as_the_command_does(monkeypatch: pytest.Monk
         create_app_from_env()
     monkeypatch.setenv("RADAR_API_HOST", "127.0.0.1")
     assert create_app_from_env() is not None
+
+
+def test_links_in_alerts_use_the_public_url_never_the_bind_address() -> None:
+    from core.settings import Settings
+
+    assert Settings(api_host="0.0.0.0", api_port=8080).api_public_url == "http://127.0.0.1:8080"
+    assert Settings(api_host="10.0.0.5", api_port=9000).api_public_url == "http://10.0.0.5:9000"
+    public = Settings(api_host="0.0.0.0", public_url="https://radar.example.com/")
+    assert public.api_public_url == "https://radar.example.com"
