@@ -44,6 +44,7 @@ from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 from sqlalchemy import func, select
 
 from bench.common import console, mixed_texts, print_table, write_json
+from core.domain import UNFINISHED_DELIVERIES
 from core.settings import Settings, TopicNames
 from core.webhook_signing import new_secret
 from localdev.databases import fresh_postgres
@@ -522,7 +523,7 @@ async def run(base: Settings, options: ChaosOptions, say: Callable[[str], None] 
                     waiting = session.scalar(
                         select(func.count())
                         .select_from(WebhookDelivery)
-                        .where(WebhookDelivery.status.in_(("pending", "sending")))
+                        .where(WebhookDelivery.status.in_(UNFINISHED_DELIVERIES))
                     )
                 return not waiting
 

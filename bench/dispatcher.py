@@ -21,7 +21,7 @@ from pathlib import Path
 
 from bench.common import console, print_table, write_json
 from core.alerts import Alert, alert_key
-from core.domain import Severity
+from core.domain import DeliveryStatus, Severity
 from core.settings import Settings
 from core.webhook_signing import new_secret, verify
 from localdev.databases import fresh_postgres
@@ -56,7 +56,7 @@ async def drain(dispatcher: Dispatcher, sessions, target: int, timeout_s: float 
         await dispatcher.run_once()
         with sessions() as session:
             counts = delivery_counts(session)
-        if counts.get("delivered", 0) + counts.get("dead", 0) >= target:
+        if counts.get(DeliveryStatus.DELIVERED, 0) + counts.get(DeliveryStatus.DEAD, 0) >= target:
             break
         await asyncio.sleep(0.01)
     return time.perf_counter() - started
@@ -99,11 +99,11 @@ def scenario(postgres_url: str, n: int, plan, *, backoff_s: float, timeout_s: fl
     keys = {json.loads(b)["data"]["key"] for _, b in receiver.delivered()}
     return {
         "seconds": seconds,
-        "deliveries_per_s": counts.get("delivered", 0) / seconds,
+        "deliveries_per_s": counts.get(DeliveryStatus.DELIVERED, 0) / seconds,
         "requests": len(receiver.received),
         "answers": dict(answers),
-        "delivered": counts.get("delivered", 0),
-        "dead": counts.get("dead", 0),
+        "delivered": counts.get(DeliveryStatus.DELIVERED, 0),
+        "dead": counts.get(DeliveryStatus.DEAD, 0),
         "alerts_received": len(keys),
         "duplicate_deliveries": sum(c - 1 for c in ok_ids.values()),
         "webhook_ids_per_alert": max(

@@ -20,8 +20,11 @@ from datetime import UTC, datetime
 from enum import StrEnum
 
 __all__ = [
+    "FINISHED_DELIVERIES",
     "LABELS",
+    "UNFINISHED_DELIVERIES",
     "AlertStatus",
+    "DeliveryStatus",
     "Label",
     "MinuteStats",
     "Rollup",
@@ -98,6 +101,22 @@ class Severity(StrEnum):
 
 
 _SEVERITY_ORDER: tuple[Severity, ...] = tuple(Severity)
+
+
+class DeliveryStatus(StrEnum):
+    """Where a webhook delivery (an outbox row) stands: pending (due at ``next_attempt_at``), sending (leased by a
+    dispatcher until ``lease_until``), then finished: delivered, dead (gave up, or refused for good) or cancelled
+    (its subscription was disabled or removed)."""
+
+    PENDING = "pending"
+    SENDING = "sending"
+    DELIVERED = "delivered"
+    DEAD = "dead"
+    CANCELLED = "cancelled"
+
+
+UNFINISHED_DELIVERIES = (DeliveryStatus.PENDING, DeliveryStatus.SENDING)
+FINISHED_DELIVERIES = (DeliveryStatus.DELIVERED, DeliveryStatus.DEAD, DeliveryStatus.CANCELLED)
 
 
 class AlertStatus(StrEnum):

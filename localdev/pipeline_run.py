@@ -20,6 +20,7 @@ import redis.asyncio as aioredis
 from kafka import KafkaConsumer
 from sqlalchemy import func, select
 
+from core.domain import DeliveryStatus
 from core.settings import Settings
 from core.webhook_signing import new_secret
 from localdev.receiver import Receiver
@@ -152,7 +153,9 @@ class PipelineRun:
             with self.sessions() as session:
                 done = int(
                     session.scalar(
-                        select(func.count()).select_from(WebhookDelivery).where(WebhookDelivery.status == "delivered")
+                        select(func.count())
+                        .select_from(WebhookDelivery)
+                        .where(WebhookDelivery.status == DeliveryStatus.DELIVERED)
                     )
                     or 0
                 )

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -20,7 +21,7 @@ from sqlalchemy import Select, and_, func, or_, select, update
 from sqlalchemy.orm import Session, joinedload
 
 from core.alerts import Alert, AlertEvent, StoredAlert
-from core.domain import AlertStatus, Rollup, Severity, as_utc, minute_start
+from core.domain import AlertStatus, DeliveryStatus, Rollup, Severity, as_utc, minute_start
 from core.errors import Conflict, NotFound
 from core.explain import Explanation
 from storage.dialect import insert_for
@@ -28,6 +29,7 @@ from storage.models import Alert as AlertRow
 from storage.models import EntityMinuteStat, WebhookDelivery, WebhookSubscription
 
 __all__ = [
+    "DeliveryOutcome",
     "acknowledge_alert",
     "alert_from_row",
     "claim_due",
@@ -149,7 +151,7 @@ def _outbox_row(alert_id: int, subscription_id: int, now: datetime, event: Alert
         "subscription_id": subscription_id,
         "event": event.value,
         "webhook_id": f"msg_{uuid.uuid4().hex}",
-        "status": "pending",
+        "status": DeliveryStatus.PENDING,
         "attempts": 0,
         "next_attempt_at": now,
         "created_at": now,
@@ -232,8 +234,8 @@ def claim_due(
     and only the owner of a live lease may renew it (:func:`renew_leases`) or record the outcome
     (:func:`finish_delivery`)."""
     due = or_(
-        and_(WebhookDelivery.status == "pending", WebhookDelivery.next_attempt_at <= now),
-        and_(WebhookDelivery.status == "sending", WebhookDelivery.lease_until < now),
+        and_(WebhookDelivery.status == DeliveryStatus.PENDING, WebhookDelivery.next_attempt_at <= now),
+        and_(WebhookDelivery.status == DeliveryStatus.SENDING, WebhookDelivery.lease_until < now),
     )
     query = select(WebhookDelivery.id).where(due).order_by(WebhookDelivery.next_attempt_at).limit(limit)
     if session.get_bind().dialect.name == "postgresql":
@@ -244,7 +246,7 @@ def claim_due(
     session.execute(
         update(WebhookDelivery)
         .where(WebhookDelivery.id.in_(ids))
-        .values(status="sending", lease_until=now + timedelta(seconds=lease_s), lease_owner=owner)
+        .values(status=DeliveryStatus.SENDING, lease_until=now + timedelta(seconds=lease_s), lease_owner=owner)
     )
     query_rows = (
         select(WebhookDelivery)
@@ -257,7 +259,9 @@ def claim_due(
 def _held(owner: str, now: datetime) -> Any:
     """The rows whose lease ``owner`` still holds: claimed by it, not finished, not expired."""
     return and_(
-        WebhookDelivery.lease_owner == owner, WebhookDelivery.status == "sending", WebhookDelivery.lease_until > now
+        WebhookDelivery.lease_owner == owner,
+        WebhookDelivery.status == DeliveryStatus.SENDING,
+        WebhookDelivery.lease_until > now,
     )
 
 
@@ -275,13 +279,40 @@ def renew_leases(session: Session, *, ids: Sequence[int], owner: str, now: datet
     return set(session.scalars(statement))
 
 
-def finish_delivery(session: Session, *, delivery_id: int, owner: str, now: datetime, values: dict[str, Any]) -> bool:
-    """Record an attempt's outcome (``values``: status, attempts, ...) and release the lease, only if ``owner``
-    still holds it. False: the lease was lost, and the row belongs to whoever holds it now."""
+@dataclass(frozen=True)
+class DeliveryOutcome:
+    """What one attempt at a delivery leaves on its row: the new status and attempt count, the receiver's answer,
+    and the time that goes with the status (delivered_at once delivered, next_attempt_at when pending again)."""
+
+    status: DeliveryStatus
+    attempts: int
+    last_status: int | None = None
+    last_error: str | None = None
+    delivered_at: datetime | None = None
+    next_attempt_at: datetime | None = None
+
+    def values(self) -> dict[str, Any]:
+        """The columns to write: the times only where the status sets them (a retry keeps no delivered_at)."""
+        values: dict[str, Any] = {
+            "status": self.status.value,
+            "attempts": self.attempts,
+            "last_status": self.last_status,
+            "last_error": self.last_error,
+        }
+        if self.delivered_at is not None:
+            values["delivered_at"] = self.delivered_at
+        if self.next_attempt_at is not None:
+            values["next_attempt_at"] = self.next_attempt_at
+        return values
+
+
+def finish_delivery(session: Session, *, delivery_id: int, owner: str, now: datetime, outcome: DeliveryOutcome) -> bool:
+    """Record an attempt's outcome and release the lease, only if ``owner`` still holds it. False: the lease was
+    lost, and the row belongs to whoever holds it now."""
     statement = (
         update(WebhookDelivery)
         .where(WebhookDelivery.id == delivery_id, _held(owner, now))
-        .values(**values, lease_until=None, lease_owner=None)
+        .values(**outcome.values(), lease_until=None, lease_owner=None)
         .returning(WebhookDelivery.id)
     )
     return session.scalars(statement).first() is not None

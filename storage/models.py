@@ -8,6 +8,8 @@ from typing import Any
 from sqlalchemy import JSON, DateTime, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from core.domain import DeliveryStatus
+
 __all__ = [
     "Alert",
     "Base",
@@ -97,7 +99,7 @@ class WebhookDelivery(Base):
     alert_id: Mapped[int] = mapped_column(ForeignKey("alerts.id", ondelete="CASCADE"))
     subscription_id: Mapped[int] = mapped_column(ForeignKey("webhook_subscriptions.id", ondelete="CASCADE"))
     webhook_id: Mapped[str] = mapped_column(String(64), unique=True)  # the webhook-id header, same on every retry
-    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending|sending|delivered|dead|cancelled
+    status: Mapped[str] = mapped_column(String(16), default=DeliveryStatus.PENDING.value)  # core.domain.DeliveryStatus
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime]
     lease_until: Mapped[datetime | None] = mapped_column(nullable=True)

@@ -13,11 +13,12 @@ from datetime import UTC, datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from core.domain import UNFINISHED_DELIVERIES
 from storage.models import WebhookDelivery
 
 __all__ = ["UNFINISHED", "OutboxStats", "outbox_stats"]
 
-UNFINISHED = ("pending", "sending")
+UNFINISHED = UNFINISHED_DELIVERIES
 
 
 @dataclass(frozen=True)

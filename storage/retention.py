@@ -24,6 +24,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Text, and_, cast, delete, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from core.domain import FINISHED_DELIVERIES
 from storage.models import Alert, EntityMinuteStat, WebhookDelivery
 
 __all__ = [
@@ -36,7 +37,7 @@ __all__ = [
     "prune_rollups_batch",
 ]
 
-FINISHED = ("delivered", "dead", "cancelled")
+FINISHED = FINISHED_DELIVERIES
 
 
 @dataclass(frozen=True)

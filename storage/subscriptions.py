@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
+from core.domain import DeliveryStatus
 from storage.models import WebhookDelivery, WebhookSubscription
 
 __all__ = [
@@ -76,6 +77,6 @@ def disable_subscription(session: Session, *, subscription_id: int, reason: str)
     )
     session.execute(
         update(WebhookDelivery)
-        .where(WebhookDelivery.subscription_id == subscription_id, WebhookDelivery.status == "pending")
-        .values(status="cancelled", last_error=reason)
+        .where(WebhookDelivery.subscription_id == subscription_id, WebhookDelivery.status == DeliveryStatus.PENDING)
+        .values(status=DeliveryStatus.CANCELLED, last_error=reason)
     )

@@ -21,27 +21,28 @@ import os
 import socket
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from prometheus_client import Counter, Gauge, Histogram
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
+from core.alerts import StoredAlert
+from core.domain import DeliveryStatus
 from core.errors import ConfigError
 from services.webhooks.lease import RoundLease
 from services.webhooks.payloads import render
-from services.webhooks.policy import backoff_s, classify
+from services.webhooks.policy import Outcome, backoff_s, classify
 from services.webhooks.sender import MAX_BODY_BYTES, Sender, Undeliverable, signed_headers
-from storage.alerts_repo import alert_from_row, claim_due, finish_delivery, renew_leases
+from storage.alerts_repo import DeliveryOutcome, alert_from_row, claim_due, finish_delivery, renew_leases
 from storage.db import require_current_schema
 from storage.models import WebhookDelivery
 from storage.outbox_stats import outbox_stats
 from storage.secret_box import SecretBox
 from storage.subscriptions import disable_subscription
 
-__all__ = ["DELIVERIES", "LATENCY", "LOST", "OLDEST_PENDING", "PENDING", "Attempt", "Dispatcher"]
+__all__ = ["DELIVERIES", "LATENCY", "LOST", "OLDEST_PENDING", "PENDING", "Attempt", "Dispatcher", "LeasedDelivery"]
 
 log = logging.getLogger("radar.dispatcher")
 DELIVERIES = Counter("radar_webhook_attempts_total", "Webhook delivery attempts", ["outcome"])
@@ -58,7 +59,7 @@ class Attempt:
     delivery_id: int
     subscription_id: int
     attempts: int
-    outcome: str  # delivered | retry | disable | dead | cancel | lost (not sent: the lease may have run out)
+    outcome: Outcome  # delivered | retry | disable | dead | cancel | lost (not sent: the lease may have run out)
     status: int | None
     error: str | None
 
@@ -126,12 +127,12 @@ class Dispatcher:
         leased = await asyncio.to_thread(self._lease, owner)
         if not leased:
             return 0
-        ids = [item["id"] for item in leased]
+        ids = [item.id for item in leased]
         lease = RoundLease.claimed(owner, ids, lease_s=self.lease_s, margin_s=self.margin_s, started=started)
         done: list[Attempt] = []  # finished, not yet recorded
-        lanes: dict[int, list[dict[str, Any]]] = {}
+        lanes: dict[int, list[LeasedDelivery]] = {}
         for item in leased:
-            lanes.setdefault(item["subscription_id"], []).append(item)
+            lanes.setdefault(item.subscription_id, []).append(item)
         finished = asyncio.Event()
         keeper = asyncio.create_task(self._keep(lease, done, finished))
         try:
@@ -140,7 +141,7 @@ class Dispatcher:
             finished.set()
             await keeper
         await asyncio.to_thread(self._record, lease, self._take(done))  # whatever the keeper had not written
-        return sum(a.outcome != "lost" for lane in results for a in lane)
+        return sum(a.outcome != Outcome.LOST for lane in results for a in lane)
 
     async def _keep(self, lease: RoundLease, done: list[Attempt], finished: asyncio.Event) -> None:
         """While the round runs: write finished outcomes every tick, renew the lease every ``renew_every_s``."""
@@ -169,21 +170,21 @@ class Dispatcher:
         del done[: len(batch)]
         return batch
 
-    async def _lane(self, items: list[dict[str, Any]], lease: RoundLease, done: list[Attempt]) -> list[Attempt]:
+    async def _lane(self, items: list[LeasedDelivery], lease: RoundLease, done: list[Attempt]) -> list[Attempt]:
         """One subscription's deliveries, ``per_subscription`` at a time; after a 410 the rest are cancelled."""
         lane_slots = asyncio.Semaphore(self.per_subscription)
         gone = asyncio.Event()
 
-        async def one(item: dict[str, Any]) -> Attempt:
+        async def one(item: LeasedDelivery) -> Attempt:
             async with lane_slots:
                 if gone.is_set():
-                    attempt = Attempt(item["id"], item["subscription_id"], item["attempts"], "cancel", None, "410 Gone")
+                    attempt = Attempt(item.id, item.subscription_id, item.attempts, Outcome.CANCEL, None, "410 Gone")
                 else:
                     attempt = await self._attempt(item, lease)
-                    if attempt.outcome == "disable":
+                    if attempt.outcome == Outcome.DISABLE:
                         gone.set()
             DELIVERIES.labels(attempt.outcome).inc()
-            if attempt.outcome == "lost":
+            if attempt.outcome == Outcome.LOST:
                 LOST.inc()
             else:
                 done.append(attempt)
@@ -191,12 +192,12 @@ class Dispatcher:
 
         return list(await asyncio.gather(*(one(item) for item in items)))
 
-    async def _attempt(self, item: dict[str, Any], lease: RoundLease) -> Attempt:
+    async def _attempt(self, item: LeasedDelivery, lease: RoundLease) -> Attempt:
         """One delivery; whatever it raises is its own failure (retried with backoff), never the round's."""
         try:
             return await self._deliver(item, lease)
         except Exception as exc:
-            log.exception("delivery %s failed unexpectedly", item["id"])
+            log.exception("delivery %s failed unexpectedly", item.id)
             return self._judge(item, None, f"{type(exc).__name__}: {exc}"[:300], permanent=False)
 
     def _check_schema(self) -> None:
@@ -209,50 +210,50 @@ class Dispatcher:
         PENDING.set(stats.pending)
         OLDEST_PENDING.set(stats.oldest_pending_s)
 
-    def _lease(self, owner: str) -> list[dict[str, Any]]:
+    def _lease(self, owner: str) -> list[LeasedDelivery]:
         now = datetime.now(UTC)
         with self.sessions.begin() as session:
             rows = claim_due(session, now=now, limit=self.batch, lease_s=self.lease_s, owner=owner)
-            return [_leased(r, self.secrets) for r in rows]
+            return [LeasedDelivery.of(r, self.secrets) for r in rows]
 
     def _renew(self, owner: str, ids: list[int]) -> set[int]:
         with self.sessions.begin() as session:
             return renew_leases(session, ids=ids, owner=owner, now=datetime.now(UTC), lease_s=self.lease_s)
 
-    async def _deliver(self, item: dict[str, Any], lease: RoundLease) -> Attempt:
-        tries = item["attempts"] + 1
-        if not item["enabled"]:
-            return Attempt(item["id"], item["subscription_id"], tries - 1, "cancel", None, "subscription disabled")
-        if item["secret_problem"]:
-            return self._judge(item, None, item["secret_problem"], permanent=False)
+    async def _deliver(self, item: LeasedDelivery, lease: RoundLease) -> Attempt:
+        tries = item.attempts + 1
+        if not item.enabled:
+            return Attempt(item.id, item.subscription_id, tries - 1, Outcome.CANCEL, None, "subscription disabled")
+        if item.secret_problem:
+            return self._judge(item, None, item.secret_problem, permanent=False)
         try:
             body = render(
-                item["format"],
-                item["alert"],
-                receiver=item["name"],
+                item.payload_format,
+                item.alert,
+                receiver=item.name,
                 external_url=self.external_url,
-                event=item["event"],
+                event=item.event,
             )
-            headers = signed_headers(item["url"], item["secret"], item["webhook_id"], int(time.time()), body)
+            headers = signed_headers(item.url, item.secret, item.webhook_id, int(time.time()), body)
         except Undeliverable as exc:
-            return Attempt(item["id"], item["subscription_id"], tries, "dead", None, exc.reason)
+            return Attempt(item.id, item.subscription_id, tries, Outcome.DEAD, None, exc.reason)
         async with self.slots:
-            if not lease.may_start(item["id"], self.timeout_s):  # waited too long for a slot: leave it to the next
-                return Attempt(item["id"], item["subscription_id"], item["attempts"], "lost", None, "lease ran out")
-            allow_private = self.allow_private or item["allow_private"]
+            if not lease.may_start(item.id, self.timeout_s):  # waited too long for a slot: leave it to the next
+                return Attempt(item.id, item.subscription_id, item.attempts, Outcome.LOST, None, "lease ran out")
+            allow_private = self.allow_private or item.allow_private
             reply = await self.sender.post(
-                item["url"], body, headers, timeout_s=self.timeout_s, allow_private=allow_private
+                item.url, body, headers, timeout_s=self.timeout_s, allow_private=allow_private
             )
         LATENCY.observe(reply.elapsed_s)
         return self._judge(item, reply.status, reply.detail, permanent=reply.permanent)
 
-    def _judge(self, item: dict[str, Any], status: int | None, detail: str, *, permanent: bool) -> Attempt:
-        tries = item["attempts"] + 1
-        outcome = "dead" if status is None and permanent else classify(status)
-        error = None if outcome == "delivered" else detail
-        if outcome == "retry" and tries >= self.max_attempts:
-            outcome, error = "dead", f"gave up after {tries} attempts: {error}"
-        return Attempt(item["id"], item["subscription_id"], tries, outcome, status, error)
+    def _judge(self, item: LeasedDelivery, status: int | None, detail: str, *, permanent: bool) -> Attempt:
+        tries = item.attempts + 1
+        outcome = Outcome.DEAD if status is None and permanent else classify(status)
+        error = None if outcome == Outcome.DELIVERED else detail
+        if outcome == Outcome.RETRY and tries >= self.max_attempts:
+            outcome, error = Outcome.DEAD, f"gave up after {tries} attempts: {error}"
+        return Attempt(item.id, item.subscription_id, tries, outcome, status, error)
 
     def _record(self, lease: RoundLease, attempts: list[Attempt]) -> None:
         """Write outcomes, each only if this round still holds its row; a row whose lease was lost belongs to the
@@ -263,17 +264,7 @@ class Dispatcher:
         kept: list[int] = []
         with self.sessions.begin() as session:
             for a in attempts:
-                values: dict[str, Any] = {"attempts": a.attempts, "last_status": a.status, "last_error": a.error}
-                if a.outcome == "delivered":
-                    values |= {"status": "delivered", "delivered_at": now}
-                elif a.outcome == "retry":
-                    wait = backoff_s(a.attempts - 1, base_s=self.backoff_base_s)
-                    values |= {"status": "pending", "next_attempt_at": now + timedelta(seconds=wait)}
-                elif a.outcome in ("disable", "cancel"):
-                    values |= {"status": "cancelled"}
-                else:
-                    values |= {"status": "dead"}
-                if self._finish(session, a, lease, now, values):
+                if self._finish(session, a, lease, now, self._outcome(a, now)):
                     kept.append(a.delivery_id)
         lease.recorded.update(kept)
         if len(kept) < len(attempts):
@@ -281,50 +272,81 @@ class Dispatcher:
             LOST.inc(len(lost))
             log.warning("lease lost on deliveries %s before their outcome was written; left to the new holder", lost)
 
+    def _outcome(self, a: Attempt, now: datetime) -> DeliveryOutcome:
+        """An attempt as the row's next state: delivered, pending again after a backoff, cancelled or dead."""
+        said = DeliveryOutcome(DeliveryStatus.DEAD, attempts=a.attempts, last_status=a.status, last_error=a.error)
+        if a.outcome == Outcome.DELIVERED:
+            return replace(said, status=DeliveryStatus.DELIVERED, delivered_at=now)
+        if a.outcome == Outcome.RETRY:
+            wait = backoff_s(a.attempts - 1, base_s=self.backoff_base_s)
+            return replace(said, status=DeliveryStatus.PENDING, next_attempt_at=now + timedelta(seconds=wait))
+        if a.outcome in (Outcome.DISABLE, Outcome.CANCEL):
+            return replace(said, status=DeliveryStatus.CANCELLED)
+        return said
+
     @staticmethod
-    def _finish(session: Session, a: Attempt, lease: RoundLease, now: datetime, values: dict[str, Any]) -> bool:
+    def _finish(session: Session, a: Attempt, lease: RoundLease, now: datetime, outcome: DeliveryOutcome) -> bool:
         """One outcome in a savepoint of its own: a value the database refuses fails that row's write, not the
         round's (the others are kept); the row is then written without the detail, its attempt still counted."""
         try:
             with session.begin_nested():
-                if a.outcome == "disable":  # the receiver said so, whoever holds the row now
+                if a.outcome == Outcome.DISABLE:  # the receiver said so, whoever holds the row now
                     reason = f"410 Gone from the receiver at {now.isoformat()}"
                     disable_subscription(session, subscription_id=a.subscription_id, reason=reason)
-                return finish_delivery(session, delivery_id=a.delivery_id, owner=lease.owner, now=now, values=values)
+                return finish_delivery(session, delivery_id=a.delivery_id, owner=lease.owner, now=now, outcome=outcome)
         except SQLAlchemyError as exc:
             log.warning(
                 "delivery %d: its outcome could not be stored as is (%s); stored without detail",
                 a.delivery_id,
                 type(exc).__name__,
             )
-            plain = values | {"last_error": f"(the receiver's reply could not be stored: {type(exc).__name__})"}
+            detail = f"(the receiver's reply could not be stored: {type(exc).__name__})"
+            plain = replace(outcome, last_error=detail)
             with session.begin_nested():
-                return finish_delivery(session, delivery_id=a.delivery_id, owner=lease.owner, now=now, values=plain)
+                return finish_delivery(session, delivery_id=a.delivery_id, owner=lease.owner, now=now, outcome=plain)
 
     async def close(self) -> None:
         await self.sender.close()
 
 
-def _leased(row: WebhookDelivery, secrets: SecretBox) -> dict[str, Any]:
-    """What a round needs of a leased row, read inside the lease's transaction; a secret no key opens is that
-    delivery's problem (retried: the operator may fix the keys), never the round's."""
-    subscription = row.subscription
-    try:
-        secret, secret_problem = secrets.open(subscription.secret), None
-    except ConfigError as exc:
-        secret, secret_problem = "", str(exc)
-    return {
-        "secret_problem": secret_problem,
-        "id": row.id,
-        "webhook_id": row.webhook_id,
-        "attempts": row.attempts,
-        "alert": alert_from_row(row.alert),
-        "subscription_id": row.subscription_id,
-        "url": subscription.url,
-        "secret": secret,
-        "format": subscription.payload_format,
-        "name": subscription.name,
-        "allow_private": subscription.allow_private,
-        "enabled": subscription.enabled,
-        "event": row.event,  # opened | resolved: what the delivery announces
-    }
+@dataclass(frozen=True)
+class LeasedDelivery:
+    """What a round needs of one leased outbox row, read inside the lease's transaction (the round then runs with
+    no session open): the delivery, its alert, and its subscription's target and opened secret."""
+
+    id: int
+    webhook_id: str
+    attempts: int
+    alert: StoredAlert
+    event: str  # opened | resolved: what the delivery announces
+    subscription_id: int
+    url: str
+    secret: str
+    secret_problem: str | None  # a secret no key opens: that delivery's problem (retried), never the round's
+    payload_format: str
+    name: str
+    allow_private: bool
+    enabled: bool
+
+    @classmethod
+    def of(cls, row: WebhookDelivery, secrets: SecretBox) -> LeasedDelivery:
+        subscription = row.subscription
+        try:
+            secret, secret_problem = secrets.open(subscription.secret), None
+        except ConfigError as exc:
+            secret, secret_problem = "", str(exc)
+        return cls(
+            id=row.id,
+            webhook_id=row.webhook_id,
+            attempts=row.attempts,
+            alert=alert_from_row(row.alert),
+            event=row.event,
+            subscription_id=row.subscription_id,
+            url=subscription.url,
+            secret=secret,
+            secret_problem=secret_problem,
+            payload_format=subscription.payload_format,
+            name=subscription.name,
+            allow_private=subscription.allow_private,
+            enabled=subscription.enabled,
+        )

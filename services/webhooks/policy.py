@@ -14,6 +14,7 @@ import ipaddress
 import random
 import socket
 from collections.abc import Iterable
+from enum import StrEnum
 from urllib.parse import urlsplit
 
 from core.retry import Backoff, RandomSource
@@ -30,7 +31,19 @@ __all__ = [
     "url_problem",
 ]
 
-Outcome = str  # "delivered" | "retry" | "disable" | "dead"
+
+class Outcome(StrEnum):
+    """What one attempt at a delivery came to: the receiver's answer read (delivered, retry, disable: 410 Gone,
+    dead) or the dispatcher's own ruling (cancel: the subscription is off; lost: the round's lease ran out)."""
+
+    DELIVERED = "delivered"
+    RETRY = "retry"
+    DISABLE = "disable"
+    DEAD = "dead"
+    CANCEL = "cancel"
+    LOST = "lost"
+
+
 SCHEMES = ("http", "https")
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")  # RFC 6052: the last 32 bits are an IPv4 address the gateway reaches
 _SHARED = ipaddress.ip_network("100.64.0.0/10")  # RFC 6598 carrier-grade NAT
@@ -75,16 +88,16 @@ SPECIAL_PURPOSE = tuple(
 def classify(status: int | None) -> Outcome:
     """The Standard Webhooks reading of a response (None: timeout or connection error).
 
-    >>> [classify(s) for s in (200, 204, 410, 429, 500, 503, None, 400, 404)]
+    >>> [str(classify(s)) for s in (200, 204, 410, 429, 500, 503, None, 400, 404)]
     ['delivered', 'delivered', 'disable', 'retry', 'retry', 'retry', 'retry', 'dead', 'dead']
     """
     if status is None or status == 429 or status >= 500:
-        return "retry"
+        return Outcome.RETRY
     if 200 <= status < 300:
-        return "delivered"
+        return Outcome.DELIVERED
     if status == 410:
-        return "disable"
-    return "dead"
+        return Outcome.DISABLE
+    return Outcome.DEAD
 
 
 def backoff_s(attempt: int, *, base_s: float = 5.0, cap_s: float = 3600.0, rng: random.Random | None = None) -> float:

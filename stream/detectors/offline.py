@@ -23,7 +23,7 @@ def score_series(
     """One reading per value: its score in [0, 1) and whether it is an alert (rarer than once in
     ``recurrence_days`` days of the series, in a new episode).
 
-    >>> from datetime import timedelta
+    >>> from datetime import UTC, timedelta
     >>> start = datetime(2026, 1, 5, tzinfo=UTC)
     >>> values = [10, 12, 9, 11, 10, 13, 11, 9] * 40 + [80, 81, 11, 10]
     >>> readings = score_series(values, [start + timedelta(minutes=5 * i) for i in range(len(values))])

@@ -21,6 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from typer.testing import CliRunner
 
+from core.domain import DeliveryStatus
 from core.settings import Settings
 from core.webhook_signing import new_secret
 from localdev.databases import fresh_postgres
@@ -28,7 +29,14 @@ from localdev.receiver import Receiver, running_receiver
 from services.cli.webhooks import webhooks_app
 from services.webhooks.dispatcher import Dispatcher
 from services.webhooks.sender import Sender
-from storage.alerts_repo import claim_due, delivery_counts, finish_delivery, record_minute, renew_leases
+from storage.alerts_repo import (
+    DeliveryOutcome,
+    claim_due,
+    delivery_counts,
+    finish_delivery,
+    record_minute,
+    renew_leases,
+)
 from storage.db import make_engine, make_sessionmaker, upgrade
 from storage.models import WebhookDelivery, WebhookSubscription
 from tests.integration.test_alert_store import MINUTE, _alert
@@ -349,14 +357,18 @@ def test_only_the_lease_holder_renews_or_records(database: str, stack: Settings,
         with sessions.begin() as session:
             assert renew_leases(session, ids=[row_id], owner="A", now=later, lease_s=30) == set()
             assert not finish_delivery(
-                session, delivery_id=row_id, owner="A", now=later, values={"status": "dead", "attempts": 1}
+                session,
+                delivery_id=row_id,
+                owner="A",
+                now=later,
+                outcome=DeliveryOutcome(DeliveryStatus.DEAD, attempts=1),
             )
             assert finish_delivery(
                 session,
                 delivery_id=row_id,
                 owner="B",
                 now=later,
-                values={"status": "delivered", "attempts": 1, "delivered_at": later},
+                outcome=DeliveryOutcome(DeliveryStatus.DELIVERED, attempts=1, delivered_at=later),
             )
         with sessions() as session:
             row = session.get(WebhookDelivery, row_id)
