@@ -361,6 +361,29 @@ async def test_a_pair_model_gives_each_entity_of_a_text_its_own_sentiment() -> N
     assert out["en"]["sentiment"]["label"] == "negative"
 
 
+async def test_a_text_naming_one_entity_is_read_once_toward_it() -> None:
+    chinese, sink = FakePairModel(), FakeSink()
+    stage = ScoreStage(
+        {"en": FakeModel(), "zh": chinese},
+        sink,
+        scored_topic=SCORED,
+        deadletter_topic=DEAD,
+        kind_of_topic={NEWS: "news"},
+        tag=lambda text: {"YI": "乙银行"} if "乙银行" in text else {},
+        clock=lambda: NOW,
+        sleep=Sleeps(),
+        rng=Top(),
+    )
+    await stage.start()
+    one, none = "市场消息：乙银行逾期未兑付", "今天天气很好"
+    await stage.score_batch(incoming(raw("one", one), raw("none", none)))
+    out = {s["id"]: s for s in sink.to(SCORED)}
+    assert sorted(chinese.rows) == sorted([(one, "乙银行"), (none, "")])  # one row each, never the text twice
+    assert out["one"]["entity_sentiments"]["YI"]["label"] == "negative"
+    assert out["one"]["sentiment"]["label"] == "negative"  # the row toward its only entity is the text's too
+    assert out["none"]["sentiment"]["label"] == "neutral" and out["none"]["entity_sentiments"] == {}
+
+
 async def test_a_language_without_a_model_of_its_own_is_scored_by_the_fallback() -> None:
     english, chinese, sink = FakeModel(), FakePairModel(), FakeSink()
     stage = ScoreStage(
