@@ -23,10 +23,11 @@ from core.retry import Backoff, retry_forever
 from core.settings import Settings
 from storage.aggregates import AddResult, AggregateStore, ScoredItem
 from stream.backlog import KafkaBacklog
-from stream.closer import DetectionSink, DurableProgress, MinuteCloser
+from stream.closer import DurableProgress, MinuteCloser
 from stream.deadletter import DeadLetter, dead_letter
 from stream.lag import report_close_delay
 from stream.metrics import DEAD_LETTERS, DUPLICATES, LATE_EVENTS
+from stream.minute_sink import MinuteSink
 from stream.score_agent import ProducerSink, hold_back
 from stream.score_stage import OutRecord, RecordSink
 from stream.sensitivity import SensitivitySink
@@ -44,7 +45,7 @@ __all__ = [
 ]
 
 log = logging.getLogger("radar.aggregate")
-SinkFactory = Callable[[faust.App], Awaitable[DetectionSink]]
+SinkFactory = Callable[[faust.App], Awaitable[MinuteSink]]
 REDIS_AWAY = (aioredis.ConnectionError, aioredis.TimeoutError)
 
 

@@ -145,6 +145,7 @@ async def test_the_sql_sink_records_each_prefixs_closing_progress_with_its_minut
     back when a minute is closed again) and the alerts not yet resolved."""
     import uuid
 
+    from stream.minute_sink import ClosedMinute
     from stream.sinks import SqlAlertSink, SqlProgress
 
     engine = make_engine(database_url)
@@ -152,13 +153,13 @@ async def test_the_sql_sink_records_each_prefixs_closing_progress_with_its_minut
     sink, progress = SqlAlertSink(engine, prefix), SqlProgress(engine, prefix)
     assert await progress.closed_through() is None
     opened = _alert(f"P{uuid.uuid4().hex[:6]}", "volume_spike")
-    await sink.emit(MINUTE, [opened], [])
-    await sink.emit(MINUTE + 1, [], [])
-    await sink.emit(MINUTE, [], [])  # a minute closed again after a crash
+    await sink.emit(ClosedMinute(MINUTE, opened=(opened,)))
+    await sink.emit(ClosedMinute(MINUTE + 1))
+    await sink.emit(ClosedMinute(MINUTE))  # a minute closed again after a crash
     assert await progress.closed_through() == MINUTE + 1
     assert await SqlProgress(engine, "radar:other:").closed_through() is None
     held = [a for a in await progress.unresolved_alerts() if a.key == opened.key]
     assert [(a.entity, a.detector, a.status) for a in held] == [(opened.entity, "volume_spike", AlertStatus.OPEN)]
-    await sink.emit(MINUTE + 2, [], [], [opened.resolved(T + timedelta(minutes=20))])
+    await sink.emit(ClosedMinute(MINUTE + 2, resolved=(opened.resolved(T + timedelta(minutes=20)),)))
     assert all(a.key != opened.key for a in await progress.unresolved_alerts())
     engine.dispose()

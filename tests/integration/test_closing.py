@@ -4,7 +4,6 @@ nothing left to read does not, and Kafka's committed offsets tell the two apart.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -12,11 +11,12 @@ import redis.asyncio as aioredis
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.structs import OffsetAndMetadata
 
-from core.alerts import Alert, Evidence
+from core.alerts import Evidence
 from core.settings import Settings
 from storage.aggregates import AggregateStore, ScoredItem
 from stream.backlog import Backlog, KafkaBacklog, partition_name
-from stream.closer import MinuteCloser, Rollup
+from stream.closer import MinuteCloser
+from stream.minute_sink import ClosedMinute
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 WALL = (T0 + timedelta(days=1)).timestamp()  # the wall clock the closer is told: after the events, as in life
@@ -44,10 +44,8 @@ class Minutes:
     def __init__(self) -> None:
         self.closed: list[int] = []
 
-    async def emit(
-        self, minute: int, alerts: Sequence[Alert], rollups: Sequence[Rollup], resolved: Sequence[Alert] = ()
-    ) -> None:
-        self.closed.append(minute)
+    async def emit(self, closed: ClosedMinute) -> None:
+        self.closed.append(closed.minute)
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from sqlalchemy import Engine, create_engine, select
 from sqlalchemy.orm import sessionmaker
 
 from core.alerts import Alert, AlertEvent, Evidence, StoredAlert, alert_key
-from core.domain import AlertStatus, MinuteStats, Rollup, Severity, minute_start
+from core.domain import AlertStatus, MinuteStats, Severity, minute_start
 from core.errors import Conflict, NotFound
 from services.webhooks.payloads import render
 from storage.aggregates import ScoredItem
@@ -26,6 +26,7 @@ from stream.closer import MinuteCloser
 from stream.detect import EntityDetectors, detect_minute, resolve_after_minutes
 from stream.detectors import OpenAlerts
 from stream.detectors.policy import MAX_OPEN, AlertPolicy
+from stream.minute_sink import ClosedMinute
 
 QUIET = MinuteStats(n=4, negative=1, neutral=1, positive=2, total=0.5, total_sq=1.6)
 STORM = MinuteStats(n=40, negative=34, neutral=4, positive=2, total=-26.0, total_sq=24.0)
@@ -126,11 +127,9 @@ class _Sink:
         self.opened: list[Alert] = []
         self.resolved: list[tuple[int, Alert]] = []
 
-    async def emit(
-        self, minute: int, alerts: Sequence[Alert], rollups: Sequence[Rollup], resolved: Sequence[Alert] = ()
-    ) -> None:
-        self.opened += alerts
-        self.resolved += [(minute, alert) for alert in resolved]
+    async def emit(self, closed: ClosedMinute) -> None:
+        self.opened += closed.opened
+        self.resolved += [(closed.minute, alert) for alert in closed.resolved]
 
 
 class _Nothing:
