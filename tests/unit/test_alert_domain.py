@@ -19,32 +19,21 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from core.alerts import Alert, Evidence, StoredAlert, alert_key
 from core.domain import Severity
+from core.samples import sample_alert
 from core.settings import Settings
 from services.api.app import create_app
 from services.webhooks.payloads import render
 from storage.alerts_repo import alert_from_row, list_alerts, record_minute
 from storage.models import Alert as AlertRow
-from storage.models import Base, WebhookDelivery, WebhookSubscription
+from storage.models import Base, WebhookDelivery
+from storage.subscriptions import add_subscription
 from stream.detect import EntityDetectors, observe_minute
 from stream.detectors import MinuteStats
 from stream.minute_sink import ClosedMinute
 from stream.sinks import ChainSink, KafkaAlertPublisher
 
 START = datetime(2026, 1, 5, 10, tzinfo=UTC)
-ALERT = Alert(
-    key=alert_key("ACME", "volume_spike", START),
-    entity="ACME",
-    detector="volume_spike",
-    window_start=START,
-    window_end=START + timedelta(minutes=1),
-    observed=40.0,
-    expected=4.0,
-    score=0.9412,
-    z=9.2,
-    severity=Severity.HIGH,
-    message="ACME: 40 items",
-    evidence=[Evidence(id="e1", text="bad news", score=-0.9)],
-)
+ALERT = sample_alert(start=START, score=0.9412, evidence=[Evidence(id="e1", text="bad news", score=-0.9)])
 PUBLISHED = (
     '{"key": "ACME:volume_spike:2026-01-05T10:00Z", "entity": "ACME", "detector": "volume_spike", '
     '"window_start": "2026-01-05T10:00:00+00:00", "window_end": "2026-01-05T10:01:00+00:00", "observed": 40.0, '
@@ -123,10 +112,8 @@ def engine(tmp_path: Path) -> Iterator[Engine]:
 
 
 def _subscribe(session: Session, name: str, min_severity: str) -> None:
-    session.add(
-        WebhookSubscription(
-            name=name, url="http://hook.invalid", secret="whsec_eA==", min_severity=min_severity, created_at=START
-        )
+    add_subscription(
+        session, name=name, url="http://hook.invalid", secret="whsec_eA==", min_severity=min_severity, now=START
     )
 
 

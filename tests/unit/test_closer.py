@@ -13,6 +13,7 @@ import pytest
 
 from core.alerts import Alert
 from core.domain import Rollup
+from core.samples import sample_alert
 from storage.aggregates import ScoredItem
 from storage.memory_aggregates import MemoryAggregateStore
 from storage.minute_store import MinuteStore
@@ -296,12 +297,7 @@ class Progress:
 
 
 def _open_alert(minute: int) -> Alert:
-    start = T0 + timedelta(minutes=minute)
-    return Alert(
-        key=f"ACME:volume_spike:{start.isoformat()}", entity="ACME", detector="volume_spike", window_start=start,
-        window_end=start + timedelta(minutes=1), observed=40, expected=4, score=0.9, z=9, severity="high",
-        message="ACME: 40 items",
-    )  # fmt: skip
+    return sample_alert(start=T0 + timedelta(minutes=minute))
 
 
 async def test_a_redis_that_lost_its_state_resumes_after_the_minute_sql_closed(store: MemoryAggregateStore) -> None:

@@ -11,6 +11,7 @@ import pytest
 
 from core.alerts import Alert
 from core.domain import MinuteStats, Rollup, Severity
+from core.samples import sample_alert
 from stream.minute_sink import ClosedMinute
 from stream.sensitivity import SensitivitySink, keep
 
@@ -18,17 +19,7 @@ START = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
 
 
 def alert(entity: str, severity: str, detector: str = "volume_spike") -> Alert:
-    fields: dict[str, Any] = {
-        "window_start": START,
-        "window_end": START,
-        "observed": 40,
-        "expected": 4,
-        "score": 0.99,
-        "z": 9.0,
-    }
-    key = f"{entity}:{detector}:2026-03-02T09:30Z"
-    message = f"{entity}: {severity}"
-    return Alert(key=key, entity=entity, detector=detector, severity=Severity(severity), message=message, **fields)
+    return sample_alert(entity, detector, start=START, severity=Severity(severity), message=f"{entity}: {severity}")
 
 
 class Recorder:
