@@ -6,8 +6,6 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 
-import pytest
-import redis.asyncio as aioredis
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.structs import OffsetAndMetadata
 
@@ -46,16 +44,6 @@ class Minutes:
 
     async def emit(self, closed: ClosedMinute) -> None:
         self.closed.append(closed.minute)
-
-
-@pytest.fixture
-async def store(stack, unique):  # type: ignore[no-untyped-def]
-    client = aioredis.from_url(stack.redis_url)
-    yield AggregateStore(client, prefix=f"radar:test{unique}:")
-    keys = [k async for k in client.scan_iter(f"radar:test{unique}:*")]
-    if keys:
-        await client.delete(*keys)
-    await client.aclose()
 
 
 async def test_a_partition_that_is_behind_holds_every_minute_open(store: AggregateStore) -> None:
