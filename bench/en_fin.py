@@ -1,7 +1,7 @@
 """English financial text: macro-F1 on the financial tweets' valid split and on the VADER test split, model vs
 baselines, side by side.
 
-    EN_FIN_TWEETS_DIR=../shared/data/en-fin-tweets uv run python -m bench.en_fin [--epochs 2] [--two-firm 2000]
+    EN_FIN_TWEETS_DIR=/path/to/en-fin-tweets uv run python -m bench.en_fin [--epochs 2] [--two-firm 2000]
         [--json PATH]
 
 Baselines: VADER (the lexicon analysts know) and word 1-2-gram TF-IDF + logistic regression trained on the tweets'

@@ -102,7 +102,8 @@ def incoming(*values: bytes | None) -> list[Incoming]:
     return [Incoming(value, None, NEWS, 2, 40 + i) for i, value in enumerate(values)]
 
 
-def make_stage(model: FakeModel, sink: FakeSink, sleeps: Sleeps | None = None) -> ScoreStage:
+def make_stage(model: FakeModel, sink: FakeSink, sleeps: Sleeps | None = None, **options: Any) -> ScoreStage:
+    """The stage the tests score with (``options``: the stage's other keyword arguments, a quota gate say)."""
     return ScoreStage(
         model,
         sink,
@@ -113,6 +114,7 @@ def make_stage(model: FakeModel, sink: FakeSink, sleeps: Sleeps | None = None) -
         clock=lambda: NOW,
         sleep=sleeps or Sleeps(),
         rng=Top(),
+        **options,
     )
 
 
@@ -451,19 +453,7 @@ class QuotaGate:
 
 
 def gated_stage(gate: QuotaGate, sink: FakeSink, sleeps: Sleeps | None = None) -> ScoreStage:
-    return ScoreStage(
-        FakeModel(),
-        sink,
-        scored_topic=SCORED,
-        deadletter_topic=DEAD,
-        kind_of_topic={NEWS: "news"},
-        tag=lambda text: ["ACME"] if "ACME" in text else [],
-        clock=lambda: NOW,
-        sleep=sleeps or Sleeps(),
-        rng=Top(),
-        gate=gate,
-        watched=lambda: {"ACME", "GLBX"},
-    )
+    return make_stage(FakeModel(), sink, sleeps, gate=gate, watched=lambda: {"ACME", "GLBX"})
 
 
 async def test_entities_off_the_watchlist_pass_the_sources_quota_and_the_event_keeps_the_rest() -> None:
