@@ -25,10 +25,11 @@ half-way rule generalises best across categories (a threshold chosen on three ca
 fourth: 69 on average, against 47 with p and 60 with p x looks).
 
 An *alert* is a reading that would happen by chance less than once in :data:`RECURRENCE_DAYS` days on this
-series: p x (rows a day) <= 1 / RECURRENCE_DAYS, the rows a day read from the timestamps. So the same rule means
-the same thing on a 1-minute stream, 5-minute NAB files and hourly prices: at most about one alert per series per
-ten days from ordinary noise. Every other constant counts rows of the series itself or hours of the day; none is
-tuned to a file.
+series: p x (rows a day) <= 1 / RECURRENCE_DAYS, the rows a day counted on the clock over the last month or so
+(:class:`SamplingStep`): a series with gaps has fewer rows a day than its step says (NAB's traffic sensors have a
+quarter to a half), and its level is that much lower. So the same rule means the same thing on a 1-minute stream,
+5-minute NAB files and hourly prices: at most about one alert per series per ten days from ordinary noise. Every
+other constant counts rows of the series itself or hours of the day; none is tuned to a file.
 """
 
 from __future__ import annotations
@@ -59,7 +60,7 @@ RECURRENCE_DAYS = 10.0
 MEMORY_DAYS = 30.0
 """The score judges a reading against at most this many days of the series' readings (see the module's doc)."""
 
-STATE_VERSION = 4
+STATE_VERSION = 5
 WARMUP_ROWS = 19  # the first rows only teach the baselines and seed the tails
 WARMUP_CAP = 3.0  # a settling baseline's residual counts up to its clip: "outliers happen", not "z = 500 happened"
 LIMIT = 1e100  # beyond any real measurement: such a value is refused rather than allowed to overflow the state
@@ -106,10 +107,20 @@ class Turbulence:
 
 @dataclass
 class SamplingStep:
-    """The series' usual step between rows in seconds, read from its timestamps (robust to gaps and bursts)."""
+    """How often the series speaks, read from its timestamps: its usual step between rows (robust to gaps and bursts)
+    and the rows it actually has a day (gaps counted), over a memory of about :data:`MEMORY_DAYS` days.
+
+    >>> s = SamplingStep()
+    >>> for i in range(2000):  # 5-minute rows, with a 2-day hole in the middle: 2,000 rows over about 9 days
+    ...     s.update(300.0 * i + (2 * 86_400 if i >= 1000 else 0))
+    >>> round(s.rows_per_step_day), round(s.rows_per_day)  # the step says 288 a day, the clock 224
+    (288, 224)
+    """
 
     log_step: float | None = None
     last: float | None = None
+    recent: float = 0.0  # the rows seen, each weighed exp(-its age / MEMORY_DAYS)
+    exposure: float = 0.0  # the days watched, weighed the same way
 
     def update(self, at: float) -> None:
         if self.last is not None and at > self.last:
@@ -118,11 +129,20 @@ class SamplingStep:
                 self.log_step = gap
             else:  # a median-like tracker: one gap of a day moves it by at most a factor e^0.05
                 self.log_step += 0.05 * max(-1.0, min(1.0, gap - self.log_step))
+            keep = math.exp(-(at - self.last) / 86_400 / MEMORY_DAYS)
+            self.recent *= keep
+            self.exposure = self.exposure * keep + MEMORY_DAYS * (1.0 - keep)
+        self.recent += 1.0
         self.last = at if self.last is None else max(self.last, at)
 
     @property
-    def rows_per_day(self) -> float:
+    def rows_per_step_day(self) -> float:
         return 86_400 / math.exp(self.log_step) if self.log_step is not None else 1440.0
+
+    @property
+    def rows_per_day(self) -> float:
+        """The rows the series has had a day, gaps counted (a row's share of the clock is one usual step)."""
+        return self.recent / (self.exposure + 1.0 / self.rows_per_step_day)
 
 
 def alert_decades(rows_per_day: float, recurrence_days: float = RECURRENCE_DAYS) -> float:
@@ -216,7 +236,7 @@ class SeriesDetector:
         expected = expected_seasonal if use_seasonal else expected_plain
         rows_per_day = self.step.rows_per_day
         alert = self.episode.alerts(rarity, level=alert_decades(rows_per_day, self.recurrence_days))
-        looks = min(self.n, MEMORY_DAYS * rows_per_day)
+        looks = min(self.n, MEMORY_DAYS * self.step.rows_per_step_day)
         return Reading(score_of(significance(gated, looks)), alert, rarity, z, expected, ready)
 
     def to_state(self) -> dict[str, Any]:
