@@ -9,9 +9,12 @@ Each row is looked at two ways, each O(1):
   little: a burst stays a burst, while a lasting shift is learnt and becomes the new normal.
 - **turbulence**: how much the row-to-row movement of the last hour or so differs from the long-run movement
   (the log of their ratio, both ways): a stuck sensor, a flat-lining key, a road that starts to jam.
+- **shift**: a two-sided CUSUM of the level view's residual (:class:`Shift`): a run of residuals each too small
+  to be news (a price that drifts, a machine that runs warmer, a key pressed a little more often) adds up, while
+  the baseline is still learning it.
 Each view's statistic becomes the probability of so large a value *on this series* (:class:`TailCalibration`,
 from the series' own history), so a heavy-tailed social volume and a quiet sensor get comparable scores. The two
-are combined conservatively (p = 2 x the smaller) and :class:`Episode` keeps one alert per episode.
+are combined conservatively (Bonferroni: p = 3 x the smallest) and :class:`Episode` keeps one alert per episode.
 
 The score weighs a reading's rarity against how many readings the series has had to produce it: a p = 0.001 is
 news on a series watched for a day (288 rows at 5 minutes) and routine on one watched for a month (8,640 rows),
@@ -49,6 +52,7 @@ __all__ = [
     "SamplingStep",
     "SeasonalProfile",
     "SeriesDetector",
+    "Shift",
     "Turbulence",
     "alert_decades",
     "score_of",
@@ -60,7 +64,8 @@ RECURRENCE_DAYS = 10.0
 MEMORY_DAYS = 30.0
 """The score judges a reading against at most this many days of the series' readings (see the module's doc)."""
 
-STATE_VERSION = 5
+STATE_VERSION = 6
+VIEWS = 3  # level, turbulence, shift: the smallest of three p-values is worth 3 x itself (Bonferroni)
 WARMUP_ROWS = 19  # the first rows only teach the baselines and seed the tails
 WARMUP_CAP = 3.0  # a settling baseline's residual counts up to its clip: "outliers happen", not "z = 500 happened"
 LIMIT = 1e100  # beyond any real measurement: such a value is refused rather than allowed to overflow the state
@@ -103,6 +108,29 @@ class Turbulence:
         self.long += max(self.long_alpha, 1.0 / n) * (change - self.long)
         eps = 1e-9 * (abs(x) + 1.0)
         return abs(math.log((self.short + eps) / (self.long + eps)))
+
+
+@dataclass
+class Shift:
+    """Two-sided CUSUM of residuals in scales (each clipped at ``clip``, less a ``slack`` of one scale a row): how far
+    the recent residuals have run one way. Zero while they stay within a scale of the baseline; grows by about
+    ``d - slack`` a row under a shift of d scales, and drains at ``slack`` a row once the baseline has learnt it.
+
+    >>> s = Shift()
+    >>> [round(s.update(z), 1) for z in (0.5, -0.8, 2.0, 2.0, 2.0, 9.0, 0.0, 0.0, 0.0)]
+    [0.0, 0.0, 1.0, 2.0, 3.0, 5.0, 4.0, 3.0, 2.0]
+    """
+
+    slack: float = 1.0
+    clip: float = 3.0
+    up: float = 0.0
+    down: float = 0.0
+
+    def update(self, z: float) -> float:
+        z = max(-self.clip, min(self.clip, z))
+        self.up = max(0.0, self.up + z - self.slack)
+        self.down = max(0.0, self.down - z - self.slack)
+        return max(self.up, self.down)
 
 
 @dataclass
@@ -202,6 +230,8 @@ class SeriesDetector:
     turbulence: Turbulence = field(default_factory=Turbulence)
     level_tail: TailCalibration = field(default_factory=TailCalibration)
     turbulence_tail: TailCalibration = field(default_factory=TailCalibration)
+    shift: Shift = field(default_factory=Shift)
+    shift_tail: TailCalibration = field(default_factory=TailCalibration)
     episode: Episode = field(default_factory=Episode)
     step: SamplingStep = field(default_factory=SamplingStep)
     n: int = 0
@@ -223,15 +253,20 @@ class SeriesDetector:
         use_seasonal = self.seasonal.var < 0.5 * self.plain.var
         z = z_seasonal if use_seasonal else z_plain
         turbulence = self.turbulence.update(value, self.n)
+        shift = self.shift.update(z)
         ready = self.n > WARMUP_ROWS
         if not ready:  # the baselines are still settling: their residuals seed the tails, capped, as a prior
             self.level_tail.learn(min(abs(z), WARMUP_CAP))
             self.turbulence_tail.learn(min(turbulence, WARMUP_CAP))
+            self.shift_tail.learn(min(shift, WARMUP_CAP))
             rarity = 0.0
         else:
-            log_p_level = self.level_tail.observe(abs(z))
-            log_p_turbulence = self.turbulence_tail.observe(turbulence)
-            rarity = -min(0.0, math.log(2.0) + min(log_p_level, log_p_turbulence)) / math.log(10)
+            log_p = min(
+                self.level_tail.observe(abs(z)),
+                self.turbulence_tail.observe(turbulence),
+                self.shift_tail.observe(shift),
+            )
+            rarity = -min(0.0, math.log(VIEWS) + log_p) / math.log(10)
         gated = self.episode.gate(rarity)
         expected = expected_seasonal if use_seasonal else expected_plain
         rows_per_day = self.step.rows_per_day
@@ -248,6 +283,8 @@ class SeriesDetector:
             "turbulence": vars(self.turbulence).copy(),
             "level_tail": self.level_tail.to_state(),
             "turbulence_tail": self.turbulence_tail.to_state(),
+            "shift": vars(self.shift).copy(),
+            "shift_tail": self.shift_tail.to_state(),
             "episode": self.episode.to_state(),
             "step": vars(self.step).copy(),
             "n": self.n,
@@ -264,6 +301,8 @@ class SeriesDetector:
             turbulence=Turbulence(**state["turbulence"]),
             level_tail=TailCalibration.from_state(state["level_tail"]),
             turbulence_tail=TailCalibration.from_state(state["turbulence_tail"]),
+            shift=Shift(**state["shift"]),
+            shift_tail=TailCalibration.from_state(state["shift_tail"]),
             episode=Episode.from_state(state["episode"]),
             step=SamplingStep(**state["step"]),
             n=state["n"],
