@@ -1,7 +1,7 @@
 """The anomaly detector for one numeric series: what the stream runs on each entity's volume and `radar detect`
 runs on a file, with the same parameters and the same fixed alert level.
 
-Each row is looked at two ways, each O(1):
+Each row is looked at three ways, each O(1):
 - **level**: a robust exponentially weighted baseline (:class:`RobustLevel`) gives the row's residual in scales.
   A second baseline runs on the series less an hour-of-day profile; its residual is used when it explains the
   series clearly better (its variance under half the plain one's), so daily rhythms (social volume, ad prices,
@@ -16,26 +16,28 @@ Each row is looked at two ways, each O(1):
   to be news (a price that drifts, a machine that runs warmer, a key pressed a little more often) adds up, while
   the baseline is still learning it.
 Each view's statistic becomes the probability of so large a value *on this series* (:class:`TailCalibration`,
-from the series' own history), so a heavy-tailed social volume and a quiet sensor get comparable scores. The two
+from the series' own history), so a heavy-tailed social volume and a quiet sensor get comparable scores. The three
 are combined conservatively (Bonferroni: p = 3 x the smallest) and :class:`Episode` keeps one alert per episode.
 
-The score weighs a reading's rarity against how many readings the series has had to produce it: a p = 0.001 is
-news on a series watched for a day (288 rows at 5 minutes) and routine on one watched for a month (8,640 rows),
-where noise alone throws a few such readings. The score is ``s / (1 + s)`` with ``s = -log10(p x sqrt(looks))``,
-``looks`` the rows seen, at most :data:`MEMORY_DAYS` days of them (so a stream's score keeps one meaning after its
-first month): 0.5 at s = 1, 0.75 at s = 3, ordered and below 1 however extreme; 0 when ``p x sqrt(looks) >= 1``.
-The square root sits half-way between judging each reading alone (p; on NAB's labelled files this ranks a long
-noisy series' ordinary bursts above a short series' incidents) and judging it against the whole memory (p x
-looks, a record test; this buries incidents that are not the month's largest): on the NAB development files the
-half-way rule generalises best across categories (a threshold chosen on three categories of files, scored on the
-fourth: 69 on average, against 47 with p and 60 with p x looks).
+The score weighs a reading's rarity against how many readings the series has had to produce it: a p = 0.001 is news
+on a series watched for a day (288 rows at 5 minutes) and routine on one watched for a month (8,640 rows), where
+noise alone throws a few such readings. The score is ``s / (1 + s)`` with ``s = -log10(p x sqrt(looks))``, ``looks``
+the rows seen, at most :data:`MEMORY_DAYS` days of them at the series' step (so a stream's score keeps one meaning
+after its first month): 0.5 at s = 1, 0.75 at s = 3, ordered and below 1 however extreme; 0 when
+``p x sqrt(looks) >= 1``. The square root sits half-way between judging each reading alone (p; on NAB's labelled
+files this ranks a long noisy series' ordinary bursts above a short series' incidents) and judging it against the
+whole memory (p x looks, a record test; this buries incidents that are not the month's largest): on the NAB
+development files the half-way rule generalises best across categories (a threshold chosen on three categories of
+files, scored on the fourth: 69 on average, against 47 with p and 60 with p x looks).
 
 An *alert* is a reading that would happen by chance less than once in :data:`RECURRENCE_DAYS` days on this
 series: p x (rows a day) <= 1 / RECURRENCE_DAYS, the rows a day counted on the clock over the last month or so
 (:class:`SamplingStep`): a series with gaps has fewer rows a day than its step says (NAB's traffic sensors have a
 quarter to a half), and its level is that much lower. So the same rule means the same thing on a 1-minute stream,
-5-minute NAB files and hourly prices: at most about one alert per series per ten days from ordinary noise. Every
-other constant counts rows of the series itself or hours of the day; none is tuned to a file.
+5-minute NAB files and hourly prices: at most about one alert per series per ten days from ordinary noise. The
+level is a setting (``recurrence_days``): ten days is the desk's (real-like traffic's ordinary bursts then raise
+under 0.1 false alerts per entity-day); NAB's labels are denser, and its alerts score best at one day. Every other
+constant counts rows of the series itself or hours of the day or week; none is tuned to a file.
 """
 
 from __future__ import annotations
