@@ -45,11 +45,13 @@ from inference.model_store import resolve_serving_model, serving_onnx_file
 from inference.runtime import SentimentRuntime
 from localdev.scenarios import SCENARIOS, Scenario, generate
 from storage.aggregates import AggregateStore, ScoredItem
-from stream.detect import DETECTORS, EntityDetectors, observe_minute
+from stream.detect import EntityDetectors, observe_minute
 from stream.detectors import MinuteStats
+from stream.detectors.registry import REGISTRY
 from stream.entities import Entity, load_watchlist
 
 START = datetime(2026, 1, 5, 0, 0, tzinfo=UTC)  # a Monday
+DETECTORS = tuple(name.value for name in REGISTRY)  # the columns: every detector the stream runs
 GRACE = timedelta(minutes=15)  # an alert this long after an incident (or a burst) ends still belongs to it
 ANY = "any detector"
 

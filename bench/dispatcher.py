@@ -21,7 +21,7 @@ from pathlib import Path
 
 from bench.common import console, print_table, write_json
 from core.alerts import Alert, alert_key
-from core.domain import DeliveryStatus, Severity
+from core.domain import DeliveryStatus, DetectorName, Severity
 from core.settings import Settings
 from core.webhook_signing import new_secret, verify
 from localdev.databases import fresh_postgres
@@ -36,9 +36,9 @@ def alert(i: int) -> Alert:
     start = datetime.fromtimestamp(29_000_000 * 60 + i * 60, tz=UTC)
     entity = f"E{i % 50}"
     return Alert(
-        key=alert_key(entity, "volume_spike", start),
+        key=alert_key(entity, DetectorName.VOLUME_SPIKE, start),
         entity=entity,
-        detector="volume_spike",
+        detector=DetectorName.VOLUME_SPIKE,
         severity=Severity.HIGH,
         window_start=start,
         window_end=start,

@@ -13,7 +13,7 @@ from sqlalchemy import Engine, create_engine, select
 from sqlalchemy.orm import sessionmaker
 
 from core.alerts import Alert, AlertEvent, Evidence, StoredAlert, alert_key
-from core.domain import AlertStatus, MinuteStats, Rollup, Severity, minute_start
+from core.domain import AlertStatus, DetectorName, MinuteStats, Rollup, Severity, minute_start
 from core.errors import Conflict, NotFound
 from services.webhooks.payloads import render
 from storage.aggregates import ScoredItem
@@ -23,7 +23,7 @@ from storage.models import Alert as AlertRow
 from storage.models import Base, WebhookDelivery, WebhookSubscription
 from stream.backlog import Backlog
 from stream.closer import MinuteCloser
-from stream.detect import EntityDetectors, detect_minute, resolve_after_minutes
+from stream.detect import STATE_VERSION, EntityDetectors, detect_minute, resolve_after_minutes
 from stream.detectors import OpenAlerts
 from stream.detectors.policy import MAX_OPEN, AlertPolicy
 
@@ -31,6 +31,9 @@ QUIET = MinuteStats(n=4, negative=1, neutral=1, positive=2, total=0.5, total_sq=
 STORM = MinuteStats(n=40, negative=34, neutral=4, positive=2, total=-26.0, total_sq=24.0)
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 BASE = int(T0.timestamp() // 60)
+# states the release before the detector seam (issue 22) stored, made by its code: 30 QUIET minutes from minute 0;
+# 60 QUIET and 2 STORM minutes (three alerts open)
+V1_STATES = json.loads((Path(__file__).parents[1] / "support" / "detector_states_v1.json").read_text())
 
 
 def _run(detectors: EntityDetectors, stream: Sequence[MinuteStats], first: int, after: int) -> dict[str, list[int]]:
@@ -82,15 +85,31 @@ def test_a_state_stored_mid_episode_resolves_as_if_the_worker_never_stopped() ->
 
 
 def test_a_state_stored_before_the_lifecycle_still_loads() -> None:
-    detectors = EntityDetectors()
-    _run(detectors, [QUIET] * 30, 0, 15)
-    old = detectors.to_state()
-    del old["open_alerts"]  # what a worker of the previous release stored
+    old = dict(V1_STATES["quiet_30"])  # 30 quiet minutes, as the release before the detector seam stored them
+    del old["open_alerts"]  # what a worker of the release before the lifecycle stored
     for policy in old["policies"].values():
         assert set(policy) == set(AlertPolicy().to_state())  # the policy's own state is unchanged
     restored = EntityDetectors.from_state(json.loads(json.dumps(old)))
     events = _run(restored, [QUIET] * 30 + [STORM] * 4 + [QUIET] * 30, 30, 15)
     assert events["open volume_spike"] == [60] and events["resolve volume_spike"] == [78]
+
+
+def test_a_state_stored_mid_episode_by_the_previous_release_resolves_as_it_would_have() -> None:
+    """The previous layout is read, not misread: the three detectors it held go on as if the worker had never
+    stopped (a detector added since would start afresh)."""
+    stream = [QUIET] * 60 + [STORM] * 4 + [QUIET] * 40
+    straight = _run(EntityDetectors(), stream, 0, 15)
+    restored = EntityDetectors.from_state(json.loads(json.dumps(V1_STATES["storm_62"])))
+    held = restored.open_alerts[DetectorName.VOLUME_SPIKE].alerts
+    assert [a.key for a in held] == ["ACME:volume_spike:1970-01-01T01:00Z"]
+    later = _run(restored, stream[62:], 62, 15)
+    old = ("volume_spike", "sentiment_shift", "negative_surge")
+    assert {k: v for k, v in later.items() if k.endswith(old)} == {
+        k: [m for m in v if m >= 62] for k, v in straight.items() if k.endswith(old) and any(m >= 62 for m in v)
+    }
+    assert set(later) == {f"resolve {name}" for name in old}
+    again = EntityDetectors.from_state(restored.to_state())
+    assert again.to_state() == restored.to_state() and again.to_state()["version"] == STATE_VERSION
 
 
 def test_open_alerts_are_bounded() -> None:
@@ -99,7 +118,7 @@ def test_open_alerts_are_bounded() -> None:
         return Alert(
             key=f"A:x:{i}",
             entity="A",
-            detector="x",
+            detector="volume_spike",
             window_start=at,
             window_end=at,
             observed=1,
