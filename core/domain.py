@@ -139,7 +139,7 @@ class AlertStatus(StrEnum):
 
 
 class DetectorName(StrEnum):
-    """The detector that raised an alert: volume_spike, sentiment_shift or negative_surge."""
+    """The detector that raised an alert: volume_spike, sentiment_shift, negative_surge or negative_cusum."""
 
     # A wire name: radar.alerts, SQL (alerts.detector), webhooks, subscriptions' filters, the API's query, the Redis
     # detector state. A value never changes and is never reused; a detector retired from the stream keeps its member
@@ -149,6 +149,7 @@ class DetectorName(StrEnum):
     VOLUME_SPIKE = "volume_spike"
     SENTIMENT_SHIFT = "sentiment_shift"
     NEGATIVE_SURGE = "negative_surge"
+    NEGATIVE_CUSUM = "negative_cusum"
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@
 Each plugs in through one protocol (:class:`Detector`) and one line of :data:`REGISTRY`."""
 
 from stream.detectors.base import Detector
+from stream.detectors.cusum import NegativeCusum
 from stream.detectors.policy import AlertDecision, AlertPolicy, OpenAlerts
 from stream.detectors.registry import REGISTRY
 from stream.detectors.robust import RobustLevel
@@ -14,6 +15,7 @@ __all__ = [
     "AlertPolicy",
     "Detector",
     "MinuteStats",
+    "NegativeCusum",
     "NegativeShare",
     "OpenAlerts",
     "RobustLevel",

@@ -5,7 +5,7 @@ are kept). One taken out stops: its open alerts resolve at the next closed minut
 :class:`core.domain.DetectorName` so that the alerts it raised still load.
 
 >>> [name.value for name in REGISTRY]
-['volume_spike', 'sentiment_shift', 'negative_surge']
+['volume_spike', 'sentiment_shift', 'negative_surge', 'negative_cusum']
 >>> registry(VolumeSpikeDetector, VolumeSpikeDetector)
 Traceback (most recent call last):
 ...
@@ -20,6 +20,7 @@ from core.domain import DetectorName
 from core.errors import ConfigError
 from stream.detectors.base import Detector
 from stream.detectors.builtin import NegativeSurgeDetector, SentimentShiftDetector, VolumeSpikeDetector
+from stream.detectors.cusum import NegativeCusum
 
 __all__ = ["REGISTRY", "Registry", "registry"]
 
@@ -40,4 +41,5 @@ REGISTRY: Registry = registry(
     VolumeSpikeDetector,
     SentimentShiftDetector,
     NegativeSurgeDetector,
+    NegativeCusum,
 )

@@ -96,7 +96,7 @@ def test_a_state_stored_before_the_lifecycle_still_loads() -> None:
 
 def test_a_state_stored_mid_episode_by_the_previous_release_resolves_as_it_would_have() -> None:
     """The previous layout is read, not misread: the three detectors it held go on as if the worker had never
-    stopped (a detector added since would start afresh)."""
+    stopped; the sequential test, new, starts afresh (and raises nothing on the storm's tail it learns from)."""
     stream = [QUIET] * 60 + [STORM] * 4 + [QUIET] * 40
     straight = _run(EntityDetectors(), stream, 0, 15)
     restored = EntityDetectors.from_state(json.loads(json.dumps(V1_STATES["storm_62"])))
@@ -177,14 +177,16 @@ async def test_the_closer_hands_the_sinks_resolutions_with_their_evidence() -> N
     await closer.close_ready(wall)
     await closer.close_ready(wall + 100)
     resolved = {alert.detector: (minute - BASE, alert) for minute, alert in sink.resolved}
-    assert {d: m for d, (m, _) in resolved.items()} == {"volume_spike": 68, "sentiment_shift": 70, "negative_surge": 70}
+    # volume and the windowed tests as before; the sequential test 5 minutes after its evidence fell by half (67)
+    expected = {"volume_spike": 68, "sentiment_shift": 70, "negative_surge": 70, "negative_cusum": 71}
+    assert {d: m for d, (m, _) in resolved.items()} == expected
     opened = {alert.key: alert for alert in sink.opened}
     for _, alert in resolved.values():
         assert alert.key in opened and alert.evidence == opened[alert.key].evidence, "the same evidence as it opened"
         assert alert.evidence and {e.source for e in alert.evidence} <= {"src-0", "src-1"}
     await store.set_closed_through(BASE + 65)  # a crash: the minutes close again, nothing resolves twice
     await closer.close_ready(wall + 200)
-    assert len(sink.resolved) == 3
+    assert len(sink.resolved) == 4
 
 
 EVIDENCE = [Evidence(id="e1", text="bad news", score=-0.9, source="wire")]
