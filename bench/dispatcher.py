@@ -20,8 +20,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bench.common import console, print_table, write_json
-from core.alerts import Alert, alert_key
-from core.domain import DeliveryStatus, DetectorName, Severity
+from core.alerts import Alert
+from core.domain import DeliveryStatus
+from core.samples import sample_alert
 from core.settings import Settings
 from core.webhook_signing import new_secret, verify
 from localdev.databases import fresh_postgres
@@ -29,25 +30,12 @@ from localdev.receiver import Receiver, running_receiver
 from services.webhooks.dispatcher import Dispatcher
 from storage.alerts_repo import delivery_counts, record_minute
 from storage.db import make_engine, make_sessionmaker
-from storage.models import WebhookSubscription
+from storage.subscriptions import add_subscription
 
 
 def alert(i: int) -> Alert:
     start = datetime.fromtimestamp(29_000_000 * 60 + i * 60, tz=UTC)
-    entity = f"E{i % 50}"
-    return Alert(
-        key=alert_key(entity, DetectorName.VOLUME_SPIKE, start),
-        entity=entity,
-        detector=DetectorName.VOLUME_SPIKE,
-        severity=Severity.HIGH,
-        window_start=start,
-        window_end=start,
-        observed=40.0,
-        expected=5.0,
-        score=0.97,
-        z=8.0,
-        message="bench alert",
-    )
+    return sample_alert(f"E{i % 50}", start=start, message="bench alert")
 
 
 async def drain(dispatcher: Dispatcher, sessions, target: int, timeout_s: float = 300) -> float:
@@ -69,16 +57,7 @@ def scenario(postgres_url: str, n: int, plan, *, backoff_s: float, timeout_s: fl
         engine = make_engine(url)
         sessions = make_sessionmaker(engine)
         with sessions.begin() as session:
-            session.add(
-                WebhookSubscription(
-                    name="bench",
-                    url=hook,
-                    secret=secret,
-                    enabled=True,
-                    allow_private=True,
-                    created_at=datetime.now(UTC),
-                )
-            )
+            add_subscription(session, name="bench", url=hook, secret=secret, allow_private=True)
         with sessions.begin() as session:
             record_minute(session, alerts=[alert(i) for i in range(n)], rollups=[])
         dispatcher = Dispatcher(

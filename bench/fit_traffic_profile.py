@@ -401,8 +401,14 @@ def report(profile: dict[str, Any]) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    default = Path(os.environ.get("NAB_DIR", "../shared/data/nab-dev"))
-    parser.add_argument("--data", type=Path, default=default, help="a NAB layout (default $NAB_DIR or %(default)s)")
+    nab = os.environ.get("NAB_DIR")
+    parser.add_argument(
+        "--data",
+        type=Path,
+        default=Path(nab) if nab else None,
+        required=not nab,
+        help="a clone of github.com/numenta/NAB (default $NAB_DIR)",
+    )
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     args = parser.parse_args()
     profile = fit(args.data)

@@ -4,10 +4,11 @@
                                [--plot DIR]
 
 ``--data`` is a folder laid out like NAB (``data/<category>/*.csv``, ``labels/combined_windows.json``); default
-``$NAB_DIR``, else ``../shared/data/nab-dev``. Our detector runs the code ``radar detect`` runs
-(:func:`stream.detectors.offline.score_series`) with the product's parameters; ``--compare`` scores published result
-folders (``<dir>/<category>/<detector>_<file>.csv`` with an ``anomaly_score`` column; default: every folder under
-``<data>/results``) beside it. The rules are in :mod:`bench.nab_scoring`.
+``$NAB_DIR`` (a clone of github.com/numenta/NAB: the README's "Data sets" says how to get it). Our detector runs
+the code ``radar detect`` runs (:func:`stream.detectors.offline.score_series`) with the product's parameters;
+``--compare`` scores published result folders (``<dir>/<category>/<detector>_<file>.csv`` with an
+``anomaly_score`` column; default: every folder under ``<data>/results``) beside it. The rules are in
+:mod:`bench.nab_scoring`.
 
 Three tables, the categories as rows and the detectors as columns, because a threshold optimised on the files it
 is scored on says little about files it never saw:
@@ -37,6 +38,7 @@ import numpy as np
 
 from bench.common import console, print_table, write_json
 from bench.nab_scoring import PROFILES, CostProfile, ScoredRows, normalise, score_at, scored_rows, sweep
+from core.errors import ConfigError
 from stream.detectors.offline import RECURRENCE_DAYS, score_series
 
 __all__ = ["LabelledSeries", "default_data_dir", "load_corpus", "main", "score_category"]
@@ -47,7 +49,14 @@ ANCHORS_ONE_THRESHOLD = {"ARTime": 76.6, "HTM": 68.9, "CAD OSE": 68.3}
 
 
 def default_data_dir() -> Path:
-    return Path(os.environ.get("NAB_DIR") or Path(__file__).resolve().parents[1].parent / "shared/data/nab-dev")
+    """``$NAB_DIR``: NAB lies outside the repository, wherever its user cloned it."""
+    where = os.environ.get("NAB_DIR")
+    if not where:
+        raise ConfigError(
+            "set NAB_DIR (or --data) to a clone of NAB: git clone https://github.com/numenta/NAB "
+            "(data/, labels/ and results/numenta/ are read)"
+        )
+    return Path(where)
 
 
 @dataclass(frozen=True)

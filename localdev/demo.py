@@ -13,13 +13,11 @@ import os
 import random
 import signal
 import subprocess
-import sys
 import threading
 import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -30,10 +28,10 @@ from rich.panel import Panel
 from rich.table import Table
 
 from core.settings import Settings, TopicNames
+from localdev.workers import spawn_radar
 
 __all__ = ["DemoRun"]
 
-ROOT = Path(__file__).resolve().parents[1]
 MALFORMED = [b"{not json", b'{"id": "x"}', b"\xff\xfe\x00", b'{"id": 5, "text": "", "published_at": "soon"}']
 
 
@@ -79,16 +77,7 @@ class DemoRun:
     # --- processes ---
     def spawn(self, name: str, *args: str, env: dict[str, str] | None = None) -> None:
         full_env = {**os.environ, **self.settings.to_env(), **(env or {})}
-        with (self.logs / f"{name}.log").open("ab") as log:
-            proc = subprocess.Popen(
-                [sys.executable, "-m", "services.cli", *args],
-                cwd=ROOT,
-                env=full_env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        self.children.append((name, proc))
+        self.children.append((name, spawn_radar(list(args), env=full_env, log=self.logs / f"{name}.log")))
 
     def check_children(self) -> None:
         for name, proc in self.children:

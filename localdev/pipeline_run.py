@@ -9,10 +9,8 @@ import asyncio
 import os
 import signal
 import subprocess
-import sys
 import threading
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -25,10 +23,11 @@ from core.settings import Settings
 from core.webhook_signing import new_secret
 from localdev.receiver import Receiver
 from localdev.replay import replay
-from localdev.workers import ROOT
+from localdev.workers import spawn_radar
 from storage.aggregates import AggregateStore
 from storage.db import make_engine, make_sessionmaker
-from storage.models import WebhookDelivery, WebhookSubscription
+from storage.models import WebhookDelivery
+from storage.subscriptions import add_subscription
 from stream.deadletter import DeadLetter
 from stream.producer import EventProducer
 
@@ -47,16 +46,7 @@ class PipelineRun:
         self.dispatcher: subprocess.Popen[bytes] | None = None
         self.secret = receiver.secret or new_secret()
         with self.sessions.begin() as session:
-            session.add(
-                WebhookSubscription(
-                    name="reliability",
-                    url=hook_url,
-                    secret=self.secret,
-                    enabled=True,
-                    allow_private=True,
-                    created_at=datetime.now(UTC),
-                )
-            )
+            add_subscription(session, name="reliability", url=hook_url, secret=self.secret, allow_private=True)
 
     # --- processes ---
     def _spawn(self, name: str, *args: str) -> subprocess.Popen[bytes]:
@@ -66,15 +56,7 @@ class PipelineRun:
             "RADAR_WORKER_METRICS_PORT": "0",
             "RADAR_DISPATCHER_METRICS_PORT": "0",
         }
-        with (self.logs / f"{name}.log").open("ab") as log:
-            return subprocess.Popen(
-                [sys.executable, "-m", "services.cli", *args],
-                cwd=ROOT,
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
+        return spawn_radar(list(args), env=env, log=self.logs / f"{name}.log")
 
     def start_worker(self, name: str) -> None:
         self.workers[name] = self._spawn(name, "worker", "--loglevel", "warn")

@@ -31,6 +31,7 @@ from storage.models import EntityMinuteStat, WebhookDelivery, WebhookSubscriptio
 __all__ = [
     "DeliveryOutcome",
     "acknowledge_alert",
+    "alert_columns",
     "alert_from_row",
     "claim_due",
     "delivery_counts",
@@ -80,7 +81,7 @@ def record_minute(
         else []
     )
     for alert in alerts:
-        statement = insert_for(session, AlertRow).values(**_row(alert, now))
+        statement = insert_for(session, AlertRow).values(**alert_columns(alert, now))
         statement = statement.on_conflict_do_nothing(index_elements=["alert_key"])
         inserted = session.execute(statement.returning(AlertRow.id)).scalar_one_or_none()
         if inserted is None:
@@ -123,8 +124,9 @@ def _fan_out(
         )
 
 
-def _row(alert: Alert, now: datetime) -> dict[str, Any]:
-    """The ``alerts`` row of an alert (plain values: the drivers bind str, not a str subclass)."""
+def alert_columns(alert: Alert, now: datetime) -> dict[str, Any]:
+    """The ``alerts`` row of an alert newly recorded at ``now`` (plain values: the drivers bind str, not a str
+    subclass); the tests build their rows with it too, so a new column is filled in one place."""
     return {
         "alert_key": alert.key,
         "entity": alert.entity,

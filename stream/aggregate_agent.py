@@ -23,11 +23,12 @@ from core.retry import Backoff, retry_forever
 from core.settings import Settings
 from storage.aggregates import AddResult, AggregateStore, ScoredItem
 from stream.backlog import KafkaBacklog
-from stream.closer import DetectionSink, DurableProgress, MinuteCloser
-from stream.deadletter import DeadLetter, dead_letter
+from stream.closer import DurableProgress, MinuteCloser
+from stream.deadletter import DeadLetter, refused
 from stream.lag import report_close_delay
 from stream.metrics import DEAD_LETTERS, DUPLICATES, LATE_EVENTS
-from stream.score_agent import ProducerSink, hold_back
+from stream.minute_sink import MinuteSink
+from stream.score_agent import ProducerSink, hold_back, received
 from stream.score_stage import OutRecord, RecordSink
 from stream.sensitivity import SensitivitySink
 from stream.watchlist import LiveWatchlist
@@ -44,7 +45,7 @@ __all__ = [
 ]
 
 log = logging.getLogger("radar.aggregate")
-SinkFactory = Callable[[faust.App], Awaitable[DetectionSink]]
+SinkFactory = Callable[[faust.App], Awaitable[MinuteSink]]
 REDIS_AWAY = (aioredis.ConnectionError, aioredis.TimeoutError)
 
 
@@ -55,16 +56,7 @@ class BatchStore(Protocol):
 
 
 def _letter(event: faust.EventT, reason: str) -> DeadLetter:
-    message = event.message
-    return dead_letter(
-        event.value,
-        reason,
-        stage="aggregate",
-        source_topic=message.topic,
-        partition=message.partition,
-        offset=message.offset,
-        key=event.key,
-    )
+    return refused(received(event), reason, stage="aggregate")
 
 
 def read_batch(events: Sequence[faust.EventT]) -> tuple[list[ScoredItem], list[faust.EventT], list[DeadLetter]]:

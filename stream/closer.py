@@ -21,9 +21,10 @@ One worker at a time holds the closing lock; minutes are closed in order and ``c
 after a minute's alerts and rollups are handed to the sink, so a crash re-closes a minute rather than skip it.
 Re-closing is harmless: detectors ignore minutes they already learnt and alerts are idempotent by key.
 
-Besides the alerts that open, a closed minute hands the sink the alerts that resolve at its end (their detector
-has been normal for ``resolve_after_s``, counted in closed minutes: event time). Both carry their evidence, the
-most negative events of the alert's window, read again for a resolution (the window's minutes no longer change).
+A closed minute is one :class:`stream.minute_sink.ClosedMinute` for the sink: besides its rollups and the alerts that
+open, the alerts that resolve at its end (their detector has been normal for ``resolve_after_s``, counted in closed
+minutes: event time). Both carry their evidence, the most negative events of the alert's window, read again for a
+resolution (the window's minutes no longer change).
 
 The closer reads and writes through :class:`storage.minute_store.MinuteStore`: Redis in the workers, an in-memory
 store in the unit tests.
@@ -41,7 +42,7 @@ from __future__ import annotations
 import logging
 import math
 from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any, Protocol
 
 from core.alerts import Alert
@@ -52,21 +53,14 @@ from storage.redis_keys import ALL_ENTITIES
 from stream.backlog import Backlog
 from stream.detect import EntityDetectors, detect_minute, minute_start, resolve_after_minutes
 from stream.metrics import REDIS_STATE_LOST
+from stream.minute_sink import ClosedMinute, MinuteSink
 
-__all__ = ["BacklogSource", "DetectionSink", "DurableProgress", "MinuteCloser", "Rollup", "last_closable_minute"]
+__all__ = ["BacklogSource", "DurableProgress", "MinuteCloser", "Rollup", "last_closable_minute"]
 
 BASELINE_MINUTES = 60  # the entity's minutes before an alert its explanation compares with (20 texts each at most)
 INCIDENT_MINUTES = 120  # a resolved alert's explanation reads at most this much of its incident
 
 log = logging.getLogger("radar.closer")
-
-
-class DetectionSink(Protocol):
-    """Takes a closed minute: the alerts that open, its rollups, the alerts that resolve (see stream.sinks)."""
-
-    async def emit(
-        self, minute: int, alerts: Sequence[Alert], rollups: Sequence[Rollup], resolved: Sequence[Alert] = ()
-    ) -> None: ...
 
 
 class BacklogSource(Protocol):
@@ -101,7 +95,7 @@ class MinuteCloser:
     def __init__(
         self,
         store: MinuteStore,
-        sink: DetectionSink,
+        sink: MinuteSink,
         backlog: BacklogSource,
         *,
         lateness_s: float = 30.0,
@@ -239,8 +233,8 @@ class MinuteCloser:
             opened += [await self._with_evidence(alert) for alert in found.opened]
             resolved += [await self._with_evidence(alert) for alert in found.resolved]
             updated[entity] = detectors.to_state()
-        rollups = [Rollup(e, minute, s) for e, s in stats.items() if s.n > 0]
-        await self.sink.emit(minute, opened, rollups, resolved)
+        rollups = tuple(Rollup(e, minute, s) for e, s in stats.items() if s.n > 0)
+        await self.sink.emit(ClosedMinute(minute, tuple(opened), rollups, tuple(resolved)))
         await self.store.save_detectors(updated)
         at = minute_start(minute).strftime("%H:%M")
         if opened:

@@ -2,6 +2,9 @@
 
 Nothing is lost: ``original_b64`` holds the exact bytes (also when they are not UTF-8), so a record can be
 repaired and replayed; ``original_text`` is there for people reading the topic when the bytes were text.
+
+:func:`dead_letter` builds any envelope; :func:`refused` is the one for a record consumed from Kafka (the score and
+aggregate agents), which says where it stays: topic, partition, offset and key.
 """
 
 from __future__ import annotations
@@ -9,10 +12,11 @@ from __future__ import annotations
 import base64
 import json
 from datetime import UTC, datetime
+from typing import Protocol
 
 from pydantic import BaseModel
 
-__all__ = ["DeadLetter", "dead_letter"]
+__all__ = ["Consumed", "DeadLetter", "dead_letter", "refused"]
 
 
 class DeadLetter(BaseModel):
@@ -91,4 +95,43 @@ def dead_letter(
         original_b64=base64.b64encode(raw).decode("ascii"),
         original_text=text[:2000] if text is not None else None,
         failed_at=(now or datetime.now(UTC)).isoformat(),
+    )
+
+
+class Consumed(Protocol):
+    """A record as consumed from Kafka (:class:`stream.scoring.Incoming`): its bytes and where it stays."""
+
+    @property
+    def value(self) -> bytes | None: ...
+
+    @property
+    def key(self) -> bytes | None: ...
+
+    @property
+    def topic(self) -> str: ...
+
+    @property
+    def partition(self) -> int: ...
+
+    @property
+    def offset(self) -> int: ...
+
+
+def refused(record: Consumed, reason: str, *, stage: str, now: datetime | None = None) -> DeadLetter:
+    """The envelope of a consumed record that ``stage`` refused, saying where the original stays.
+
+    >>> from stream.scoring import Incoming
+    >>> d = refused(Incoming(b"{", b"k1", "radar.scored", 3, 17), "unreadable", stage="aggregate")
+    >>> d.stage, d.source_topic, d.partition, d.offset, d.key, d.original()
+    ('aggregate', 'radar.scored', 3, 17, 'k1', b'{')
+    """
+    return dead_letter(
+        record.value,
+        reason,
+        stage=stage,
+        source_topic=record.topic,
+        partition=record.partition,
+        offset=record.offset,
+        key=record.key,
+        now=now,
     )

@@ -24,7 +24,13 @@ from stream.score_stage import OutRecord, RecordSink, ScoreStage
 from stream.scoring import Incoming, RecentIds, Tagger
 from stream.watchlist import LiveWatchlist
 
-__all__ = ["ProducerSink", "hold_back", "register_score_agent", "score_events", "stage_factory"]
+__all__ = ["ProducerSink", "hold_back", "received", "register_score_agent", "score_events", "stage_factory"]
+
+
+def received(event: Any) -> Incoming:
+    """A Faust event as the pure stages take it: its bytes, key, topic, partition and offset."""
+    message = event.message
+    return Incoming(event.value, event.key, message.topic, message.partition, message.offset)
 
 
 class ProducerSink:
@@ -91,7 +97,7 @@ def stage_factory(
 async def score_events(stage: ScoreStage, events: Sequence[Any]) -> None:
     """One batch of Faust events through the stage; held back (not committed) if anything stops it."""
     try:
-        items = [Incoming(e.value, e.key, e.message.topic, e.message.partition, e.message.offset) for e in events]
+        items = [received(e) for e in events]
         prepared = await stage.score_batch(items)
     except BaseException:
         hold_back(events)

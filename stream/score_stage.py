@@ -111,11 +111,13 @@ def too_large(exc: BaseException) -> bool:
 
 @dataclass(frozen=True)
 class _Row:
-    """One input to a model: the whole text of event ``index`` (``entity`` None), or the text toward an entity."""
+    """One input to a model: the whole text of event ``index`` (``entity`` None), or the text toward an entity;
+    ``also_text``: the entity is the text's only one, and this row's sentiment is the text's too."""
 
     index: int
     entity: str | None
     target: str
+    also_text: bool = False
 
 
 class ScoreStage:
@@ -123,8 +125,9 @@ class ScoreStage:
 
     Each event goes to its language's model (``models``, keyed by :func:`core.language.model_lang`; English is the
     fallback and must be there). A model that reads (target, text) pairs gets one row for the text and one per
-    entity, so "A sues B" carries a sentiment toward A and one toward B; a text-level model gets the text once and
-    its entities take the text's sentiment.
+    entity, so "A sues B" carries a sentiment toward A and one toward B (a text naming one entity: one row, toward
+    it, which is the text's sentiment too); a text-level model gets the text once and its entities take the text's
+    sentiment.
 
     Call :meth:`start` once (it waits for the models), then per batch :meth:`score_batch` (returns once every
     record is acknowledged) and, when the batch's offsets may be committed, :meth:`acknowledge`.
@@ -247,13 +250,23 @@ class ScoreStage:
         self.refusals.report(apply_answers(prepared, asks, answers))
 
     def _plan(self, prepared: Prepared) -> dict[str, list[_Row]]:
-        """The rows each model reads: every text once, plus each of its entities where the model reads pairs."""
+        """The rows each model reads: every text once, plus each of its entities where the model reads pairs.
+
+        A text that names one entity is read once, toward it, and that row is the text's sentiment as well: what a
+        text says is about its only entity (zh-fin-neg: a text negative at all is negative about one of its
+        entities, so with one entity the two agree), the row crops the text around the mention rather than from
+        its start, and the usual one-entity event costs one row instead of two."""
         plan: dict[str, list[_Row]] = {}
         for index, (event, mentions, _) in enumerate(prepared.valid):
             lang = self.lang_of(event)
             rows = plan.setdefault(lang, [])
-            rows.append(_Row(index, None, ""))
-            if self.infos[lang].pairs:
+            if not self.infos[lang].pairs:
+                rows.append(_Row(index, None, ""))
+            elif len(mentions) == 1:
+                ((entity, mention),) = mentions.items()
+                rows.append(_Row(index, entity, mention, also_text=True))
+            else:
+                rows.append(_Row(index, None, ""))
                 rows.extend(_Row(index, entity, mention) for entity, mention in mentions.items())
         return plan
 
@@ -272,9 +285,9 @@ class ScoreStage:
         toward: dict[int, dict[str, list[float]]] = {}
         for lang, probs in answers.items():
             for row, p in zip(plan[lang], probs, strict=True):
-                if row.entity is None:
+                if row.entity is None or row.also_text:
                     text_probs[row.index] = p.tolist()
-                else:
+                if row.entity is not None:
                     toward.setdefault(row.index, {})[row.entity] = p.tolist()
         records = []
         for index, (event, entities, source) in enumerate(prepared.valid):

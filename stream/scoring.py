@@ -17,7 +17,7 @@ from typing import Any
 from core.errors import EventError
 from core.events import ModelRef, RawEvent, ScoredEvent, Sentiment, dedupe_key
 from core.language import resolve_lang
-from stream.deadletter import DeadLetter, dead_letter
+from stream.deadletter import DeadLetter, refused
 from stream.events import EventTimePolicy, decode_event
 
 __all__ = [
@@ -122,7 +122,7 @@ def prepare_batch(
             event = event.model_copy(update={"lang": resolve_lang(event.lang, event.text)})
             encode(event)  # what is sent must encode: a surprise here is this record's, not the batch's
         except EventError as exc:
-            out.dead.append(_dead(item, exc.reason, now))
+            out.dead.append(refused(item, exc.reason, stage="validate", now=now))
             continue
         except Exception as exc:  # noqa: BLE001 - any record the code cannot handle is dead-lettered, never fatal
             out.dead.append(unhandled(item, exc, now))
@@ -134,20 +134,7 @@ def prepare_batch(
 
 def unhandled(item: Incoming, exc: Exception, now: datetime | None = None) -> DeadLetter:
     """The dead letter of a record some step failed on unexpectedly: the exception is named in the reason."""
-    return _dead(item, f"unhandled {type(exc).__name__}: {exc}"[:1000], now)
-
-
-def _dead(item: Incoming, reason: str, now: datetime | None) -> DeadLetter:
-    return dead_letter(
-        item.value,
-        reason,
-        stage="validate",
-        source_topic=item.topic,
-        partition=item.partition,
-        offset=item.offset,
-        key=item.key,
-        now=now,
-    )
+    return refused(item, f"unhandled {type(exc).__name__}: {exc}"[:1000], stage="validate", now=now)
 
 
 def scored_event(

@@ -1,28 +1,24 @@
 """Per-entity sensitivity: a noisy entity's alerts below its ``min_severity`` are not raised.
 
 The filter is pure (:func:`keep`); :class:`SensitivitySink` puts it in front of the closer's real sink, so an alert
-it drops is neither recorded, nor published, nor delivered. Everything else the closer hands the sink (the
-minute's rollups, and whatever else it may pass, such as alert resolutions) goes through unchanged.
+it drops is neither recorded, nor published, nor delivered. Everything else of the closed minute (its rollups, the
+alerts it resolves) goes through unchanged.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar
 
 from core.domain import Severity
+from stream.minute_sink import ClosedMinute, MinuteSink
 
-__all__ = ["Emitter", "SensitivitySink", "keep"]
+__all__ = ["SensitivitySink", "keep"]
 
 log = logging.getLogger("radar.sensitivity")
 A = TypeVar("A")
-
-
-class Emitter(Protocol):
-    """What the closer hands a closed minute to (:class:`stream.closer.DetectionSink`, whatever else it passes)."""
-
-    async def emit(self, minute: int, alerts: Any, rollups: Any, *args: Any, **kwargs: Any) -> None: ...
 
 
 def _field(alert: Any, name: str) -> Any:
@@ -48,19 +44,18 @@ def keep(alerts: Sequence[A], min_severity_by_entity: Mapping[str, Severity]) ->
 
 
 class SensitivitySink:
-    """A sink that drops the alerts below their entity's ``min_severity``, then hands the minute to ``sink``.
+    """A sink that drops the opened alerts below their entity's ``min_severity``, then hands the minute to ``sink``.
 
-    ``thresholds`` is read at every minute (the workers' live watchlist, refreshed from SQL); every other argument
-    of ``emit`` is forwarded as it came.
+    ``thresholds`` is read at every minute (the workers' live watchlist, refreshed from SQL); the rest of the
+    closed minute (rollups, resolutions) is forwarded as it came.
     """
 
-    def __init__(self, sink: Emitter, thresholds: Callable[[], Mapping[str, Severity]]) -> None:
+    def __init__(self, sink: MinuteSink, thresholds: Callable[[], Mapping[str, Severity]]) -> None:
         self.sink, self.thresholds = sink, thresholds
 
-    async def emit(self, minute: int, alerts: Sequence[Any], rollups: Any, *args: Any, **kwargs: Any) -> None:
-        kept = keep(alerts, self.thresholds())
-        if len(kept) < len(alerts):
-            log.info(
-                "minute %d: %d alert(s) below their entity's min_severity not raised", minute, len(alerts) - len(kept)
-            )
-        await self.sink.emit(minute, kept, rollups, *args, **kwargs)
+    async def emit(self, closed: ClosedMinute) -> None:
+        kept = keep(closed.opened, self.thresholds())
+        dropped = len(closed.opened) - len(kept)
+        if dropped:
+            log.info("minute %d: %d alert(s) below their entity's min_severity not raised", closed.minute, dropped)
+        await self.sink.emit(dataclasses.replace(closed, opened=tuple(kept)))

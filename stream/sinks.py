@@ -1,6 +1,7 @@
 """Where closed minutes go: alerts published to ``radar.alerts`` (and, in front of it, the SQL store).
 
-Every sink takes the domain's :class:`core.alerts.Alert`: the alerts a minute opens (status open) and those it
+Every sink here is a :class:`stream.minute_sink.MinuteSink`: it takes a :class:`stream.minute_sink.ClosedMinute`,
+whose alerts are the domain's :class:`core.alerts.Alert`: those the minute opens (status open) and those it
 resolves (status resolved, with resolved_at). ``radar.alerts`` carries ``alert.model_dump(mode="json")`` for both
 (key: the alert key), so a consumer tells an opening from a resolution by ``status``.
 """
@@ -9,29 +10,18 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Sequence
-from typing import Protocol
 
 import faust
 from sqlalchemy import Engine
 
 from core.alerts import Alert
-from core.domain import Rollup
 from storage.alerts_repo import record_minute
 from storage.closing_progress import durable_closed_through, record_progress, unresolved_alerts
 from storage.db import make_sessionmaker, require_current_schema
 from stream.metrics import ALERTS, RESOLVED
+from stream.minute_sink import ClosedMinute, MinuteSink
 
-__all__ = ["AlertSink", "ChainSink", "KafkaAlertPublisher", "SqlAlertSink", "SqlProgress"]
-
-
-class AlertSink(Protocol):
-    """Takes a closed minute's alerts (opened and resolved) and rollups; idempotent, since a minute may be closed
-    again after a crash."""
-
-    async def emit(
-        self, minute: int, alerts: Sequence[Alert], rollups: Sequence[Rollup], resolved: Sequence[Alert] = ()
-    ) -> None: ...
+__all__ = ["ChainSink", "KafkaAlertPublisher", "SqlAlertSink", "SqlProgress"]
 
 
 class SqlAlertSink:
@@ -49,21 +39,17 @@ class SqlAlertSink:
         self.sessions = make_sessionmaker(engine)
         self._schema_ready = False
 
-    async def emit(
-        self, minute: int, alerts: Sequence[Alert], rollups: Sequence[Rollup], resolved: Sequence[Alert] = ()
-    ) -> None:
-        await asyncio.to_thread(self._write, minute, alerts, rollups, resolved)
+    async def emit(self, closed: ClosedMinute) -> None:
+        await asyncio.to_thread(self._write, closed)
 
-    def _write(
-        self, minute: int, alerts: Sequence[Alert], rollups: Sequence[Rollup], resolved: Sequence[Alert]
-    ) -> None:
+    def _write(self, closed: ClosedMinute) -> None:
         if not self._schema_ready:
             require_current_schema(self.engine)
             self._schema_ready = True
         with self.sessions.begin() as session:
-            record_minute(session, alerts=alerts, rollups=rollups, resolved=resolved)
+            record_minute(session, alerts=closed.opened, rollups=closed.rollups, resolved=closed.resolved)
             if self.prefix is not None:
-                record_progress(session, self.prefix, minute)
+                record_progress(session, self.prefix, closed.minute)
 
 
 class SqlProgress:
@@ -94,18 +80,16 @@ class KafkaAlertPublisher:
     def __init__(self, app: faust.App, topic: str) -> None:
         self.app, self.topic = app, topic
 
-    async def emit(
-        self, minute: int, alerts: Sequence[Alert], rollups: Sequence[Rollup], resolved: Sequence[Alert] = ()
-    ) -> None:
+    async def emit(self, closed: ClosedMinute) -> None:
         futures = [
             await self.app.producer.send(self.topic, a.key.encode(), _value(a), None, None, None)
-            for a in (*alerts, *resolved)
+            for a in (*closed.opened, *closed.resolved)
         ]
         for future in futures:
             await future
-        for alert in alerts:
+        for alert in closed.opened:
             ALERTS.labels(alert.detector, alert.severity.value).inc()
-        for alert in resolved:
+        for alert in closed.resolved:
             RESOLVED.labels(alert.detector, alert.severity.value).inc()
 
 
@@ -116,11 +100,9 @@ def _value(alert: Alert) -> bytes:
 class ChainSink:
     """Sinks in order; a failure stops the chain, so the minute is closed again later (all sinks idempotent)."""
 
-    def __init__(self, *sinks: AlertSink) -> None:
+    def __init__(self, *sinks: MinuteSink) -> None:
         self.sinks = sinks
 
-    async def emit(
-        self, minute: int, alerts: Sequence[Alert], rollups: Sequence[Rollup], resolved: Sequence[Alert] = ()
-    ) -> None:
+    async def emit(self, closed: ClosedMinute) -> None:
         for sink in self.sinks:
-            await sink.emit(minute, alerts, rollups, resolved)
+            await sink.emit(closed)

@@ -1,6 +1,10 @@
 """NVIDIA Triton Inference Server: the real ``tritonserver`` shipped in the ``nvidia-pytriton`` wheel (CPU,
-python backend), laid out as in ``shared/notes/triton-on-cpu.md`` and pointed at a repository built by
-``inference.triton_repo``."""
+python backend) and pointed at a repository built by ``inference.triton_repo``.
+
+The wheel holds the server but not in the layout it expects, so :meth:`TritonService.install` copies it into one:
+``server/bin/tritonserver``, and under ``server/backends/python/`` the python backend's library, its utilities
+module and the backend stub built for this Python version (the wheel keeps the stubs apart, one per version).
+"""
 
 from __future__ import annotations
 

@@ -272,16 +272,30 @@ def export_cmd(
 @model_app.command("gpu-repo")
 def gpu_repo_cmd(
     out: Annotated[Path, typer.Argument(help="where to write the model repository")] = Path("deploy/triton/gpu-models"),
-    export: Annotated[Path | None, typer.Option(help="export directory (default: the one Triton serves)")] = None,
+    export: Annotated[
+        Path | None, typer.Option(help="English export directory (default: the one Triton serves)")
+    ] = None,
+    zh_export: Annotated[
+        Path | None, typer.Option(help="Chinese pair model export (default: the one chosen for serving, if any)")
+    ] = None,
 ) -> None:
-    """Build the production GPU repository (ensemble: tokenizer -> ONNX Runtime + TensorRT fp16 -> softmax)."""
+    """Build the production GPU repository: an ensemble per language (tokenizer -> ONNX Runtime + TensorRT fp16 ->
+    softmax), ``sentiment`` and, where a Chinese model was chosen, ``sentiment_zh`` (it takes TARGET)."""
     from inference.model_store import resolve_serving_model
     from inference.triton_repo_gpu import build_gpu_repository
 
-    source = export or resolve_serving_model(Settings())
-    if not (source / "model.onnx").exists():
-        raise ConfigError(f"{source} has no model.onnx: run `radar model export` first")
-    console.print(f"GPU model repository: {build_gpu_repository(source, out)}")
+    settings = Settings()
+    source = export or resolve_serving_model(settings)
+    chinese = zh_export or _zh_model(settings)
+    for folder in (source, chinese):
+        if folder is not None and not (folder / "model.onnx").exists():
+            raise ConfigError(f"{folder} has no model.onnx: run `radar model export` first")
+    build_gpu_repository(source, out, name=settings.model_name)
+    built = [settings.model_name]
+    if chinese is not None:
+        build_gpu_repository(chinese, out, name=settings.model_name_zh, clean=False)
+        built.append(settings.model_name_zh)
+    console.print(f"GPU model repository: {out} ({', '.join(built)})")
 
 
 def _zh_model(settings: Settings) -> Path | None:

@@ -12,9 +12,10 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from core.alerts import StoredAlert, alert_key
+from core.alerts import StoredAlert
 from core.domain import DetectorName, Severity
 from core.errors import ConfigError, Conflict, NotFound
+from core.samples import sample_alert
 from core.settings import Settings
 from core.webhook_signing import new_secret, secret_problem
 from services.webhooks.payloads import render
@@ -203,21 +204,9 @@ def test_cmd(name: str) -> None:
 def _test_alert() -> StoredAlert:
     """A sample alert, marked as a test in its entity and message."""
     now = datetime.now(UTC).replace(second=0, microsecond=0)
-    return StoredAlert(
-        id=0,
-        key=alert_key("TEST", DetectorName.VOLUME_SPIKE, now),
-        entity="TEST",
-        detector=DetectorName.VOLUME_SPIKE,
-        severity=Severity.INFO,
-        window_start=now,
-        window_end=now,
-        observed=42.0,
-        expected=6.0,
-        score=0.99,
-        z=9.0,
-        message="TEST: a test alert from radar webhooks test",
-        created_at=now,
-    )
+    message = "TEST: a test alert from radar webhooks test"
+    sample = sample_alert("TEST", start=now, severity=Severity.INFO, message=message)
+    return StoredAlert(**dict(sample), id=0, created_at=now)
 
 
 async def _send_once(url: str, body: bytes, headers: dict[str, str], *, allow_private: bool) -> Reply:

@@ -7,7 +7,6 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
-import redis.asyncio as aioredis
 
 from storage.aggregates import AggregateStore, ScoredItem
 
@@ -24,16 +23,6 @@ def _item(i: int, minute: int, entities=("ACME",), label="positive", score=0.5) 
         T0 + timedelta(minutes=minute, seconds=i % 60),
         f"text {i}",
     )
-
-
-@pytest.fixture
-async def store(stack, unique):  # type: ignore[no-untyped-def]
-    client = aioredis.from_url(stack.redis_url)
-    yield AggregateStore(client, prefix=f"radar:test{unique}:")
-    keys = [k async for k in client.scan_iter(f"radar:test{unique}:*")]
-    if keys:
-        await client.delete(*keys)
-    await client.aclose()
 
 
 async def test_redelivered_events_never_count_twice(store: AggregateStore) -> None:

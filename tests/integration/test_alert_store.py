@@ -9,12 +9,14 @@ import sqlalchemy as sa
 from sqlalchemy import func, select
 
 from core.alerts import Alert as DomainAlert
-from core.alerts import Evidence, alert_key
+from core.alerts import Evidence
 from core.domain import AlertStatus, Severity
 from core.errors import Conflict
+from core.samples import sample_alert
 from storage.alerts_repo import acknowledge_alert, alert_from_row, entity_series, list_alerts, record_minute
 from storage.db import make_engine, make_sessionmaker
-from storage.models import Alert, WebhookDelivery, WebhookSubscription
+from storage.models import Alert, WebhookDelivery
+from storage.subscriptions import add_subscription
 from stream.closer import Rollup
 from stream.detectors import MinuteStats
 
@@ -24,28 +26,19 @@ MINUTE = int(T.timestamp() // 60)
 
 def _alert(entity: str, detector: str, severity: str = "high", minute: int = MINUTE) -> DomainAlert:
     start = datetime.fromtimestamp(minute * 60, tz=UTC)
-    return DomainAlert(
-        key=alert_key(entity, detector, start),
-        entity=entity,
-        detector=detector,
-        severity=Severity(severity),
-        window_start=start,
+    return sample_alert(
+        entity,
+        detector,
+        start=start,
         window_end=start,
-        observed=40.0,
-        expected=5.0,
-        score=0.97,
-        z=8.1,
+        severity=Severity(severity),
         message=f"{entity} spiked",
         evidence=[Evidence(id="e1", text="bad news", score=-0.9, source="newswire")],
     )
 
 
 def _subscribe(session, name: str, **filters) -> None:  # type: ignore[no-untyped-def]
-    session.add(
-        WebhookSubscription(
-            name=name, url="http://example.invalid/hook", secret="whsec_eA==", created_at=T, enabled=True, **filters
-        )
-    )
+    add_subscription(session, name=name, url="http://example.invalid/hook", secret="whsec_eA==", now=T, **filters)
 
 
 def test_alerts_are_idempotent_and_fan_out_to_matching_subscriptions(database_url: str) -> None:
@@ -145,6 +138,7 @@ async def test_the_sql_sink_records_each_prefixs_closing_progress_with_its_minut
     back when a minute is closed again) and the alerts not yet resolved."""
     import uuid
 
+    from stream.minute_sink import ClosedMinute
     from stream.sinks import SqlAlertSink, SqlProgress
 
     engine = make_engine(database_url)
@@ -152,13 +146,13 @@ async def test_the_sql_sink_records_each_prefixs_closing_progress_with_its_minut
     sink, progress = SqlAlertSink(engine, prefix), SqlProgress(engine, prefix)
     assert await progress.closed_through() is None
     opened = _alert(f"P{uuid.uuid4().hex[:6]}", "volume_spike")
-    await sink.emit(MINUTE, [opened], [])
-    await sink.emit(MINUTE + 1, [], [])
-    await sink.emit(MINUTE, [], [])  # a minute closed again after a crash
+    await sink.emit(ClosedMinute(MINUTE, opened=(opened,)))
+    await sink.emit(ClosedMinute(MINUTE + 1))
+    await sink.emit(ClosedMinute(MINUTE))  # a minute closed again after a crash
     assert await progress.closed_through() == MINUTE + 1
     assert await SqlProgress(engine, "radar:other:").closed_through() is None
     held = [a for a in await progress.unresolved_alerts() if a.key == opened.key]
     assert [(a.entity, a.detector, a.status) for a in held] == [(opened.entity, "volume_spike", AlertStatus.OPEN)]
-    await sink.emit(MINUTE + 2, [], [], [opened.resolved(T + timedelta(minutes=20))])
+    await sink.emit(ClosedMinute(MINUTE + 2, resolved=(opened.resolved(T + timedelta(minutes=20)),)))
     assert all(a.key != opened.key for a in await progress.unresolved_alerts())
     engine.dispose()

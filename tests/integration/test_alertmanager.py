@@ -13,9 +13,8 @@ from typing import Any
 import httpx
 import pytest
 
-from core.alerts import Alert, alert_key
-from core.domain import Severity
 from core.explain import explain
+from core.samples import sample_alert
 from core.settings import Settings
 from localdev.stack import Stack
 from services.webhooks.alertmanager_push import AlertmanagerPusher
@@ -53,17 +52,13 @@ async def test_an_alert_fires_groups_by_entity_is_silenced_and_resolves(alertman
     story = explain(
         entity, [{"text": f"{entity} halts withdrawals", "score": -0.9, "source": "wire"}] * 4, [], minutes=3
     )
-    alert = Alert(
-        key=alert_key(entity, "negative_surge", start),
-        entity=entity,
-        detector="negative_surge",
-        window_start=start,
+    alert = sample_alert(
+        entity,
+        "negative_surge",
+        start=start,
         window_end=start + timedelta(minutes=3),
         observed=0.9,
         expected=0.2,
-        score=0.99,
-        z=6.0,
-        severity=Severity.HIGH,
         message=f"{entity}: 90% of items negative",
     ).with_explanation(story)
     with sessions.begin() as session:

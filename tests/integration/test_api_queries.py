@@ -22,7 +22,7 @@ from stream.closer import Rollup
 from stream.detectors import MinuteStats
 from tests.integration.test_alert_store import MINUTE, _alert
 from tests.support.api_server import running_api
-from tests.support.cdp import chromium_page
+from tests.support.cdp import HEADLESS, chromium_page
 
 RESOLVED_AT = datetime.fromtimestamp((MINUTE + 70) * 60, UTC)
 
@@ -94,20 +94,7 @@ def test_dashboard_renders_in_headless_chromium(api, tmp_path, database_url) -> 
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
     assert chromium, "Debian's chromium is needed for the dashboard test (make test installs it)"
     url = f"{base}/#token={settings.api_read_token.get_secret_value()}"
-    flags = [
-        chromium,
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
-        "--disable-quic",
-        f"--user-data-dir={tmp_path / 'profile'}",
-        "--virtual-time-budget=8000",
-        "--window-size=1280,900",
-    ]
+    flags = [chromium, *HEADLESS, f"--user-data-dir={tmp_path / 'profile'}", "--virtual-time-budget=8000"]
     dom = subprocess.run([*flags, "--dump-dom", url], capture_output=True, text=True, timeout=120, check=True).stdout
     assert 'data-ready="1"' in dom, dom[-2000:]
     table = re.search(r'<tbody id="alerts">(.*?)</tbody>', dom, re.S).group(1)  # type: ignore[union-attr]

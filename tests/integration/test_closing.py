@@ -4,19 +4,17 @@ nothing left to read does not, and Kafka's committed offsets tell the two apart.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
-import pytest
-import redis.asyncio as aioredis
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.structs import OffsetAndMetadata
 
-from core.alerts import Alert, Evidence
+from core.alerts import Evidence
 from core.settings import Settings
 from storage.aggregates import AggregateStore, ScoredItem
 from stream.backlog import Backlog, KafkaBacklog, partition_name
-from stream.closer import MinuteCloser, Rollup
+from stream.closer import MinuteCloser
+from stream.minute_sink import ClosedMinute
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 WALL = (T0 + timedelta(days=1)).timestamp()  # the wall clock the closer is told: after the events, as in life
@@ -44,20 +42,8 @@ class Minutes:
     def __init__(self) -> None:
         self.closed: list[int] = []
 
-    async def emit(
-        self, minute: int, alerts: Sequence[Alert], rollups: Sequence[Rollup], resolved: Sequence[Alert] = ()
-    ) -> None:
-        self.closed.append(minute)
-
-
-@pytest.fixture
-async def store(stack, unique):  # type: ignore[no-untyped-def]
-    client = aioredis.from_url(stack.redis_url)
-    yield AggregateStore(client, prefix=f"radar:test{unique}:")
-    keys = [k async for k in client.scan_iter(f"radar:test{unique}:*")]
-    if keys:
-        await client.delete(*keys)
-    await client.aclose()
+    async def emit(self, closed: ClosedMinute) -> None:
+        self.closed.append(closed.minute)
 
 
 async def test_a_partition_that_is_behind_holds_every_minute_open(store: AggregateStore) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from datetime import UTC, datetime
 
 from sqlalchemy import select
 
@@ -15,6 +14,7 @@ from services.webhooks.dispatcher import Dispatcher
 from storage.alerts_repo import delivery_counts, record_minute
 from storage.db import make_engine, make_sessionmaker
 from storage.models import WebhookSubscription
+from storage.subscriptions import add_subscription
 from tests.integration.test_alert_store import MINUTE, _alert
 
 N = 20
@@ -55,28 +55,8 @@ async def test_every_alert_arrives_signed_once_per_webhook_id(database_url: str)
                 ("gone", url3, "radar"),
                 ("refusing", url4, "radar"),
             ):
-                session.add(
-                    WebhookSubscription(
-                        name=name,
-                        url=url,
-                        secret=secret,
-                        payload_format=fmt,
-                        enabled=True,
-                        allow_private=True,
-                        created_at=datetime.now(UTC),
-                    )
-                )
-            session.add(
-                WebhookSubscription(
-                    name="private",
-                    url=url2,
-                    secret=secret,
-                    enabled=True,
-                    allow_private=False,
-                    created_at=datetime.now(UTC),
-                    entities=["E0"],
-                )
-            )
+                add_subscription(session, name=name, url=url, secret=secret, payload_format=fmt, allow_private=True)
+            add_subscription(session, name="private", url=url2, secret=secret, entities=["E0"])
         with sessions.begin() as session:
             record_minute(
                 session, alerts=[_alert(f"E{i}", "volume_spike", minute=MINUTE + i) for i in range(N)], rollups=[]

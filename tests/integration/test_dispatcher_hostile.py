@@ -39,6 +39,7 @@ from storage.alerts_repo import (
 )
 from storage.db import make_engine, make_sessionmaker, upgrade
 from storage.models import WebhookDelivery, WebhookSubscription
+from storage.subscriptions import add_subscription
 from tests.integration.test_alert_store import MINUTE, _alert
 
 
@@ -55,16 +56,7 @@ def _subscribe(
     sessions: sessionmaker[Session], name: str, url: str, secret: str, *, allow_private: bool = True
 ) -> None:
     with sessions.begin() as session:
-        session.add(
-            WebhookSubscription(
-                name=name,
-                url=url,
-                secret=secret,
-                enabled=True,
-                allow_private=allow_private,
-                created_at=datetime.now(UTC),
-            )
-        )
+        add_subscription(session, name=name, url=url, secret=secret, allow_private=allow_private)
 
 
 def _raise_alerts(sessions: sessionmaker[Session], n: int) -> None:

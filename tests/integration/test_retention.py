@@ -13,12 +13,13 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 from typer.testing import CliRunner
 
+from core.samples import sample_alert
 from services.cli.db import db_app
 from services.webhooks.housekeeping import Pruner
 from storage.db import make_engine, make_sessionmaker
 from storage.models import Alert, EntityMinuteStat, WebhookDelivery
 from storage.retention import PruneCounts, count_prunable, prune_older_than
-from tests.support.outbox_rows import add_deliveries, add_rollups, add_subscription_row
+from tests.support.outbox_rows import add_deliveries, add_rollups, add_subscription_row, alert_row
 
 NOW = datetime.now(UTC).replace(second=0, microsecond=0)
 OLD, RECENT = NOW - timedelta(days=120), NOW - timedelta(days=10)
@@ -147,11 +148,9 @@ def test_prune_empties_the_kept_texts_of_old_resolved_alerts_only(database_url: 
     explanation = {"summary": "ACME: defaults", "key_phrases": [{"phrase": "defaults"}], "representatives": texts}
 
     def alert(key: str, status: str, resolved_at: datetime | None) -> Alert:
-        return Alert(
-            alert_key=key, entity="ACME", detector="negative_surge", severity="high", window_start=OLD,
-            window_end=OLD + timedelta(minutes=5), observed=9.0, expected=1.0, score=0.9, z=6.0, message="m",
-            evidence=texts, explanation=explanation, created_at=OLD, status=status, resolved_at=resolved_at,
-        )  # fmt: skip
+        sample = sample_alert("ACME", "negative_surge", start=OLD, key=key)
+        columns = {"evidence": texts, "explanation": explanation, "status": status, "resolved_at": resolved_at}
+        return alert_row(sample, created_at=OLD, **columns)
 
     with sessions.begin() as session:
         session.add_all(

@@ -17,9 +17,9 @@ from typing import Any
 
 import aiohttp
 
-__all__ = ["Page", "chromium_page"]
+__all__ = ["HEADLESS", "Page", "chromium_page"]
 
-FLAGS = [
+HEADLESS = [  # how every test runs Chromium, whether over the DevTools Protocol or with --dump-dom
     "--headless",
     "--no-sandbox",
     "--disable-gpu",
@@ -29,8 +29,8 @@ FLAGS = [
     "--no-first-run",
     "--disable-quic",
     "--window-size=1280,900",
-    "--remote-debugging-port=0",
 ]
+FLAGS = [*HEADLESS, "--remote-debugging-port=0"]
 
 
 class Page:

@@ -1,50 +1,37 @@
-"""Rows for the retention and outbox-gauge tests, written straight through the models: alerts, subscriptions,
-webhook deliveries in a chosen status and age, and minute rollups."""
+"""Rows for the retention, outbox-gauge and query tests, written straight through the models: alerts (the sample
+alert of :mod:`core.samples` as :func:`storage.alerts_repo.alert_columns` records it), subscriptions, webhook
+deliveries in a chosen status and age, and minute rollups."""
 
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy.orm import Session
 
-from storage.models import Alert, EntityMinuteStat, WebhookDelivery, WebhookSubscription
+from core.alerts import Alert as DomainAlert
+from core.samples import sample_alert
+from storage.alerts_repo import alert_columns
+from storage.models import Alert, EntityMinuteStat, WebhookDelivery
+from storage.subscriptions import add_subscription
 
-__all__ = ["add_deliveries", "add_rollups", "add_subscription_row"]
+__all__ = ["add_deliveries", "add_rollups", "add_subscription_row", "alert_row"]
+
+
+def alert_row(alert: DomainAlert, *, created_at: datetime, **columns: Any) -> Alert:
+    """The ``alerts`` row of ``alert`` recorded at ``created_at``, with ``columns`` set over it (a status, say)."""
+    return Alert(**{**alert_columns(alert, created_at), **columns})
 
 
 def add_subscription_row(session: Session, *, name: str, url: str = "http://127.0.0.1:9/", secret: str = "") -> int:
-    row = WebhookSubscription(
-        name=name,
-        url=url,
-        secret=secret or "whsec_ZGV2LXNpZ25pbmctc2VjcmV0LWZvci10ZXN0cw==",
-        payload_format="radar",
-        allow_private=True,
-        enabled=True,
-        created_at=datetime.now(UTC),
-    )
-    session.add(row)
-    session.flush()
-    return row.id
+    secret = secret or "whsec_ZGV2LXNpZ25pbmctc2VjcmV0LWZvci10ZXN0cw=="
+    return add_subscription(session, name=name, url=url, secret=secret, allow_private=True).id
 
 
 def _alert(created_at: datetime) -> Alert:
     start = created_at.replace(second=0, microsecond=0)
-    return Alert(
-        alert_key=f"E1:volume_spike:{uuid.uuid4().hex}",
-        entity="E1",
-        detector="volume_spike",
-        severity="high",
-        window_start=start,
-        window_end=start + timedelta(minutes=1),
-        observed=40.0,
-        expected=5.0,
-        score=0.9,
-        z=8.0,
-        message="E1 spiked",
-        evidence=[],
-        created_at=created_at,
-    )
+    return alert_row(sample_alert("E1", start=start, key=f"E1:volume_spike:{uuid.uuid4().hex}"), created_at=created_at)
 
 
 def add_deliveries(

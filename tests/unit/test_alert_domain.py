@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -18,32 +18,22 @@ from sqlalchemy import Engine, create_engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.alerts import Alert, Evidence, StoredAlert, alert_key
-from core.domain import Rollup, Severity
+from core.domain import Severity
+from core.samples import sample_alert
 from core.settings import Settings
 from services.api.app import create_app
 from services.webhooks.payloads import render
 from storage.alerts_repo import alert_from_row, list_alerts, record_minute
 from storage.models import Alert as AlertRow
-from storage.models import Base, WebhookDelivery, WebhookSubscription
+from storage.models import Base, WebhookDelivery
+from storage.subscriptions import add_subscription
 from stream.detect import EntityDetectors, observe_minute
 from stream.detectors import MinuteStats
+from stream.minute_sink import ClosedMinute
 from stream.sinks import ChainSink, KafkaAlertPublisher
 
 START = datetime(2026, 1, 5, 10, tzinfo=UTC)
-ALERT = Alert(
-    key=alert_key("ACME", "volume_spike", START),
-    entity="ACME",
-    detector="volume_spike",
-    window_start=START,
-    window_end=START + timedelta(minutes=1),
-    observed=40.0,
-    expected=4.0,
-    score=0.9412,
-    z=9.2,
-    severity=Severity.HIGH,
-    message="ACME: 40 items",
-    evidence=[Evidence(id="e1", text="bad news", score=-0.9)],
-)
+ALERT = sample_alert(start=START, score=0.9412, evidence=[Evidence(id="e1", text="bad news", score=-0.9)])
 PUBLISHED = (
     '{"key": "ACME:volume_spike:2026-01-05T10:00Z", "entity": "ACME", "detector": "volume_spike", '
     '"window_start": "2026-01-05T10:00:00+00:00", "window_end": "2026-01-05T10:01:00+00:00", "observed": 40.0, '
@@ -74,11 +64,9 @@ class _Recorder:
         self.alerts: list[Alert] = []
         self.resolved: list[Alert] = []
 
-    async def emit(
-        self, minute: int, alerts: Sequence[Alert], rollups: Sequence[Rollup], resolved: Sequence[Alert] = ()
-    ) -> None:
-        self.alerts.extend(alerts)
-        self.resolved.extend(resolved)
+    async def emit(self, closed: ClosedMinute) -> None:
+        self.alerts.extend(closed.opened)
+        self.resolved.extend(closed.resolved)
 
 
 def test_the_detector_raises_the_domain_alert_rounded_as_published() -> None:
@@ -95,14 +83,14 @@ def test_the_detector_raises_the_domain_alert_rounded_as_published() -> None:
 
 async def test_radar_alerts_carries_the_same_json_as_before() -> None:
     app = _App()
-    await KafkaAlertPublisher(app, "radar.alerts").emit(0, [ALERT], [])  # type: ignore[arg-type]
+    await KafkaAlertPublisher(app, "radar.alerts").emit(ClosedMinute(0, opened=(ALERT,)))  # type: ignore[arg-type]
     assert app.producer.sent == [("radar.alerts", ALERT.key.encode(), PUBLISHED.encode())]
 
 
 async def test_a_resolution_is_the_same_alert_with_status_resolved() -> None:
     app = _App()
     done = ALERT.resolved(START + timedelta(minutes=20))
-    await KafkaAlertPublisher(app, "radar.alerts").emit(0, [], [], [done])  # type: ignore[arg-type]
+    await KafkaAlertPublisher(app, "radar.alerts").emit(ClosedMinute(0, resolved=(done,)))  # type: ignore[arg-type]
     [(_, key, value)] = app.producer.sent
     expected = {**json.loads(PUBLISHED), "status": "resolved", "resolved_at": "2026-01-05T10:20:00+00:00"}
     assert key == ALERT.key.encode() and json.loads(value) == expected
@@ -111,7 +99,7 @@ async def test_a_resolution_is_the_same_alert_with_status_resolved() -> None:
 async def test_the_chain_hands_every_sink_the_domain_alert() -> None:
     first, second = _Recorder(), _Recorder()
     done = ALERT.resolved(START + timedelta(minutes=20))
-    await ChainSink(first, second).emit(0, [ALERT], [], [done])
+    await ChainSink(first, second).emit(ClosedMinute(0, opened=(ALERT,), resolved=(done,)))
     assert first.alerts == second.alerts == [ALERT] and first.resolved == second.resolved == [done]
 
 
@@ -124,10 +112,8 @@ def engine(tmp_path: Path) -> Iterator[Engine]:
 
 
 def _subscribe(session: Session, name: str, min_severity: str) -> None:
-    session.add(
-        WebhookSubscription(
-            name=name, url="http://hook.invalid", secret="whsec_eA==", min_severity=min_severity, created_at=START
-        )
+    add_subscription(
+        session, name=name, url="http://hook.invalid", secret="whsec_eA==", min_severity=min_severity, now=START
     )
 
 

@@ -12,20 +12,23 @@ import pytest
 from sqlalchemy import Engine, create_engine, select
 from sqlalchemy.orm import sessionmaker
 
-from core.alerts import Alert, AlertEvent, Evidence, StoredAlert, alert_key
-from core.domain import AlertStatus, DetectorName, MinuteStats, Rollup, Severity, minute_start
+from core.alerts import Alert, AlertEvent, Evidence, StoredAlert
+from core.domain import AlertStatus, DetectorName, MinuteStats, Severity, minute_start
 from core.errors import Conflict, NotFound
+from core.samples import sample_alert
 from services.webhooks.payloads import render
 from storage.aggregates import ScoredItem
 from storage.alerts_repo import acknowledge_alert, alert_from_row, get_alert, list_alerts, record_minute
 from storage.memory_aggregates import MemoryAggregateStore
 from storage.models import Alert as AlertRow
-from storage.models import Base, WebhookDelivery, WebhookSubscription
+from storage.models import Base, WebhookDelivery
+from storage.subscriptions import add_subscription
 from stream.backlog import Backlog
 from stream.closer import MinuteCloser
 from stream.detect import STATE_VERSION, EntityDetectors, detect_minute, resolve_after_minutes
 from stream.detectors import OpenAlerts
 from stream.detectors.policy import MAX_OPEN, AlertPolicy
+from stream.minute_sink import ClosedMinute
 
 QUIET = MinuteStats(n=4, negative=1, neutral=1, positive=2, total=0.5, total_sq=1.6)
 STORM = MinuteStats(n=40, negative=34, neutral=4, positive=2, total=-26.0, total_sq=24.0)
@@ -114,19 +117,8 @@ def test_a_state_stored_mid_episode_by_the_previous_release_resolves_as_it_would
 
 def test_open_alerts_are_bounded() -> None:
     def alert(i: int) -> Alert:
-        at = T0 + timedelta(minutes=i)
-        return Alert(
-            key=f"A:x:{i}",
-            entity="A",
-            detector="volume_spike",
-            window_start=at,
-            window_end=at,
-            observed=1,
-            expected=1,
-            score=0.9,
-            z=5,
-            severity=Severity.INFO,
-            message="m",
+        return sample_alert(
+            "A", DetectorName.VOLUME_SPIKE, start=T0 + timedelta(minutes=i), key=f"A:x:{i}", severity=Severity.INFO
         )
 
     lifecycle = OpenAlerts()
@@ -145,11 +137,9 @@ class _Sink:
         self.opened: list[Alert] = []
         self.resolved: list[tuple[int, Alert]] = []
 
-    async def emit(
-        self, minute: int, alerts: Sequence[Alert], rollups: Sequence[Rollup], resolved: Sequence[Alert] = ()
-    ) -> None:
-        self.opened += alerts
-        self.resolved += [(minute, alert) for alert in resolved]
+    async def emit(self, closed: ClosedMinute) -> None:
+        self.opened += closed.opened
+        self.resolved += [(closed.minute, alert) for alert in closed.resolved]
 
 
 class _Nothing:
@@ -193,20 +183,7 @@ EVIDENCE = [Evidence(id="e1", text="bad news", score=-0.9, source="wire")]
 
 
 def _alert(entity: str = "ACME", severity: Severity = Severity.HIGH) -> Alert:
-    return Alert(
-        key=alert_key(entity, "volume_spike", T0),
-        entity=entity,
-        detector="volume_spike",
-        window_start=T0,
-        window_end=T0 + timedelta(minutes=1),
-        observed=40.0,
-        expected=4.0,
-        score=0.94,
-        z=9.2,
-        severity=severity,
-        message=f"{entity}: 40 items",
-        evidence=EVIDENCE,
-    )
+    return sample_alert(entity, start=T0, severity=severity, evidence=EVIDENCE)
 
 
 @pytest.fixture
@@ -215,10 +192,8 @@ def engine(tmp_path: Path) -> Iterator[Engine]:
     Base.metadata.create_all(engine)
     with sessionmaker(engine).begin() as session:
         for name, floor in (("all", "info"), ("critical", "critical")):
-            session.add(
-                WebhookSubscription(
-                    name=name, url="http://hook.invalid", secret="whsec_eA==", min_severity=floor, created_at=T0
-                )
+            add_subscription(
+                session, name=name, url="http://hook.invalid", secret="whsec_eA==", min_severity=floor, now=T0
             )
     yield engine
     engine.dispose()

@@ -11,10 +11,10 @@ import pytest
 from sqlalchemy.orm import sessionmaker
 from typer.testing import CliRunner, Result
 
-from core.alerts import Alert, alert_key
-from core.domain import Severity
+from core.alerts import Alert
 from core.errors import Conflict, NotFound
 from core.explain import explain
+from core.samples import sample_alert
 from services.cli import app
 from storage.alerts_repo import record_minute
 from storage.db import make_engine, upgrade
@@ -24,20 +24,7 @@ runner = CliRunner()
 
 
 def _alert(entity: str, minute: int) -> Alert:
-    start = T0 + timedelta(minutes=minute)
-    return Alert(
-        key=alert_key(entity, "volume_spike", start),
-        entity=entity,
-        detector="volume_spike",
-        window_start=start,
-        window_end=start + timedelta(minutes=1),
-        observed=40.0,
-        expected=4.0,
-        score=0.94,
-        z=9.2,
-        severity=Severity.HIGH,
-        message=f"{entity} spiked at minute {minute}",
-    )
+    return sample_alert(entity, start=T0 + timedelta(minutes=minute), message=f"{entity} spiked at minute {minute}")
 
 
 @pytest.fixture(autouse=True)

@@ -13,12 +13,14 @@ import pytest
 
 from core.alerts import Alert
 from core.domain import Rollup
+from core.samples import sample_alert
 from storage.aggregates import ScoredItem
 from storage.memory_aggregates import MemoryAggregateStore
 from storage.minute_store import MinuteStore
 from storage.redis_keys import ALL_ENTITIES
 from stream.backlog import Backlog
 from stream.closer import MinuteCloser
+from stream.minute_sink import ClosedMinute
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 WALL = (T0 + timedelta(days=1)).timestamp()  # the wall clock the closer is told: after the events, as in life
@@ -64,15 +66,13 @@ class Sink:
         self.rollups: list[Rollup] = []
         self.fail_on = fail_on
 
-    async def emit(
-        self, minute: int, alerts: Sequence[Alert], rollups: Sequence[Rollup], resolved: Sequence[Alert] = ()
-    ) -> None:
-        if minute == self.fail_on:
+    async def emit(self, closed: ClosedMinute) -> None:
+        if closed.minute == self.fail_on:
             raise ConnectionError("the SQL store is away")
-        self.closed.append(minute)
-        self.alerts += alerts
-        self.resolved += [(minute, alert) for alert in resolved]
-        self.rollups += rollups
+        self.closed.append(closed.minute)
+        self.alerts += closed.opened
+        self.resolved += [(closed.minute, alert) for alert in closed.resolved]
+        self.rollups += closed.rollups
 
 
 def closer_for(store: MinuteStore, sink: Sink, backlog: Kafka, **kwargs: Any) -> MinuteCloser:
@@ -174,9 +174,9 @@ async def test_a_closer_whose_lease_is_lost_stops_before_its_next_minute(store: 
     class Losing(Sink):
         lease: Any = None
 
-        async def emit(self, minute: int, *args: Any, **kwargs: Any) -> None:
-            await super().emit(minute, *args, **kwargs)
-            if minute == BASE + 2:
+        async def emit(self, closed: ClosedMinute) -> None:
+            await super().emit(closed)
+            if closed.minute == BASE + 2:
                 self.lease.lost = True  # the store's renewal found another closer holding the lock
 
     sink = Losing()
@@ -297,12 +297,7 @@ class Progress:
 
 
 def _open_alert(minute: int) -> Alert:
-    start = T0 + timedelta(minutes=minute)
-    return Alert(
-        key=f"ACME:volume_spike:{start.isoformat()}", entity="ACME", detector="volume_spike", window_start=start,
-        window_end=start + timedelta(minutes=1), observed=40, expected=4, score=0.9, z=9, severity="high",
-        message="ACME: 40 items",
-    )  # fmt: skip
+    return sample_alert(start=T0 + timedelta(minutes=minute))
 
 
 async def test_a_redis_that_lost_its_state_resumes_after_the_minute_sql_closed(store: MemoryAggregateStore) -> None:

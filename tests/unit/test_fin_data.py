@@ -1,5 +1,5 @@
 """The financial data readers on small fixtures of our own (the real sets are read from a path: ZH_FIN_NEG_DIR and
-EN_FIN_TWEETS_DIR point at ../shared/data's folders; bench.zh_fin measures on them)."""
+EN_FIN_TWEETS_DIR point at the data sets' folders, as the README's "Data sets" says; bench.zh_fin measures on them)."""
 
 from __future__ import annotations
 
@@ -47,7 +47,7 @@ def _shared(variable: str) -> Path:
 
     where = os.environ.get(variable)
     if not where:
-        pytest.skip(f"set {variable} to the folder of that name under ../shared/data (CI sets it when it is there)")
+        pytest.skip(f"set {variable} to the data set's folder (README, Data sets)")
     return Path(where)
 
 

@@ -76,8 +76,8 @@ NAB_DIR = os.environ.get("NAB_DIR")
 
 @pytest.mark.skipif(
     not NAB_DIR or not Path(NAB_DIR, "labels", "combined_windows.json").exists(),
-    reason="set NAB_DIR to a NAB checkout or subset (github.com/numenta/NAB: data/, labels/, results/numenta/); "
-    "CI sets it to ../shared/data/nab-dev",
+    reason="set NAB_DIR to a clone of github.com/numenta/NAB or a folder with its data/, labels/ and results/numenta/ "
+    "(README, Data sets)",
 )
 def test_numentas_published_htm_results_score_as_published() -> None:
     from bench.nab import load_corpus, read_results, score_category

@@ -102,7 +102,8 @@ def incoming(*values: bytes | None) -> list[Incoming]:
     return [Incoming(value, None, NEWS, 2, 40 + i) for i, value in enumerate(values)]
 
 
-def make_stage(model: FakeModel, sink: FakeSink, sleeps: Sleeps | None = None) -> ScoreStage:
+def make_stage(model: FakeModel, sink: FakeSink, sleeps: Sleeps | None = None, **options: Any) -> ScoreStage:
+    """The stage the tests score with (``options``: the stage's other keyword arguments, a quota gate say)."""
     return ScoreStage(
         model,
         sink,
@@ -113,6 +114,7 @@ def make_stage(model: FakeModel, sink: FakeSink, sleeps: Sleeps | None = None) -
         clock=lambda: NOW,
         sleep=sleeps or Sleeps(),
         rng=Top(),
+        **options,
     )
 
 
@@ -361,6 +363,29 @@ async def test_a_pair_model_gives_each_entity_of_a_text_its_own_sentiment() -> N
     assert out["en"]["sentiment"]["label"] == "negative"
 
 
+async def test_a_text_naming_one_entity_is_read_once_toward_it() -> None:
+    chinese, sink = FakePairModel(), FakeSink()
+    stage = ScoreStage(
+        {"en": FakeModel(), "zh": chinese},
+        sink,
+        scored_topic=SCORED,
+        deadletter_topic=DEAD,
+        kind_of_topic={NEWS: "news"},
+        tag=lambda text: {"YI": "乙银行"} if "乙银行" in text else {},
+        clock=lambda: NOW,
+        sleep=Sleeps(),
+        rng=Top(),
+    )
+    await stage.start()
+    one, none = "市场消息：乙银行逾期未兑付", "今天天气很好"
+    await stage.score_batch(incoming(raw("one", one), raw("none", none)))
+    out = {s["id"]: s for s in sink.to(SCORED)}
+    assert sorted(chinese.rows) == sorted([(one, "乙银行"), (none, "")])  # one row each, never the text twice
+    assert out["one"]["entity_sentiments"]["YI"]["label"] == "negative"
+    assert out["one"]["sentiment"]["label"] == "negative"  # the row toward its only entity is the text's too
+    assert out["none"]["sentiment"]["label"] == "neutral" and out["none"]["entity_sentiments"] == {}
+
+
 async def test_a_language_without_a_model_of_its_own_is_scored_by_the_fallback() -> None:
     english, chinese, sink = FakeModel(), FakePairModel(), FakeSink()
     stage = ScoreStage(
@@ -428,19 +453,7 @@ class QuotaGate:
 
 
 def gated_stage(gate: QuotaGate, sink: FakeSink, sleeps: Sleeps | None = None) -> ScoreStage:
-    return ScoreStage(
-        FakeModel(),
-        sink,
-        scored_topic=SCORED,
-        deadletter_topic=DEAD,
-        kind_of_topic={NEWS: "news"},
-        tag=lambda text: ["ACME"] if "ACME" in text else [],
-        clock=lambda: NOW,
-        sleep=sleeps or Sleeps(),
-        rng=Top(),
-        gate=gate,
-        watched=lambda: {"ACME", "GLBX"},
-    )
+    return make_stage(FakeModel(), sink, sleeps, gate=gate, watched=lambda: {"ACME", "GLBX"})
 
 
 async def test_entities_off_the_watchlist_pass_the_sources_quota_and_the_event_keeps_the_rest() -> None:

@@ -1,6 +1,6 @@
 """Per-entity sensitivity (stream.sensitivity): alerts below their entity's min_severity are dropped before the
-real sink (so neither recorded, published nor delivered); rollups and any other argument, such as the closer's
-resolutions, go through unchanged; the thresholds are read again at every minute."""
+real sink (so neither recorded, published nor delivered); the rest of the closed minute, its rollups and the
+closer's resolutions, goes through unchanged; the thresholds are read again at every minute."""
 
 from __future__ import annotations
 
@@ -10,32 +10,24 @@ from typing import Any
 import pytest
 
 from core.alerts import Alert
-from core.domain import Severity
+from core.domain import MinuteStats, Rollup, Severity
+from core.samples import sample_alert
+from stream.minute_sink import ClosedMinute
 from stream.sensitivity import SensitivitySink, keep
 
 START = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
 
 
 def alert(entity: str, severity: str, detector: str = "volume_spike") -> Alert:
-    fields: dict[str, Any] = {
-        "window_start": START,
-        "window_end": START,
-        "observed": 40,
-        "expected": 4,
-        "score": 0.99,
-        "z": 9.0,
-    }
-    key = f"{entity}:{detector}:2026-03-02T09:30Z"
-    message = f"{entity}: {severity}"
-    return Alert(key=key, entity=entity, detector=detector, severity=Severity(severity), message=message, **fields)
+    return sample_alert(entity, detector, start=START, severity=Severity(severity), message=f"{entity}: {severity}")
 
 
 class Recorder:
     def __init__(self) -> None:
-        self.calls: list[tuple[Any, ...]] = []
+        self.calls: list[ClosedMinute] = []
 
-    async def emit(self, minute: int, alerts: Any, rollups: Any, *args: Any, **kwargs: Any) -> None:
-        self.calls.append((minute, list(alerts), rollups, args, kwargs))
+    async def emit(self, closed: ClosedMinute) -> None:
+        self.calls.append(closed)
 
 
 @pytest.mark.parametrize(
@@ -69,24 +61,24 @@ async def test_the_sink_filters_then_forwards_everything_else_unchanged() -> Non
     real = Recorder()
     thresholds = {"ACME": Severity.HIGH}
     sink = SensitivitySink(real, lambda: thresholds)
-    rollups = [object()]
-    resolutions = [alert("ACME", "info").resolved(START)]  # a low one, opened before the floor went up
-    await sink.emit(7, [alert("ACME", "warning"), alert("ACME", "critical")], rollups, resolutions, extra=1)
-    minute, alerts, passed_rollups, args, kwargs = real.calls[0]
-    assert minute == 7 and [a.severity for a in alerts] == [Severity.CRITICAL]
-    assert passed_rollups is rollups and args == (resolutions,) and kwargs == {"extra": 1}
-    await sink.emit(8, [alert("ACME", "warning")], [], resolutions=resolutions)
-    assert real.calls[1][1] == [] and real.calls[1][4] == {"resolutions": resolutions}
+    rollups = (Rollup("ACME", 7, MinuteStats(n=2)),)
+    resolutions = (alert("ACME", "info").resolved(START),)  # a low one, opened before the floor went up
+    await sink.emit(ClosedMinute(7, (alert("ACME", "warning"), alert("ACME", "critical")), rollups, resolutions))
+    passed = real.calls[0]
+    assert passed.minute == 7 and [a.severity for a in passed.opened] == [Severity.CRITICAL]
+    assert passed.rollups is rollups and passed.resolved is resolutions
+    await sink.emit(ClosedMinute(8, (alert("ACME", "warning"),), resolved=resolutions))
+    assert real.calls[1].opened == () and real.calls[1].resolved is resolutions
 
 
 async def test_the_thresholds_are_read_at_every_minute() -> None:
     real = Recorder()
     thresholds: dict[str, Severity] = {}
     sink = SensitivitySink(real, lambda: thresholds)
-    await sink.emit(1, [alert("ACME", "warning")], [])
+    await sink.emit(ClosedMinute(1, (alert("ACME", "warning"),)))
     thresholds["ACME"] = Severity.CRITICAL  # the watchlist was refreshed meanwhile
-    await sink.emit(2, [alert("ACME", "warning")], [])
-    assert [len(call[1]) for call in real.calls] == [1, 0]
+    await sink.emit(ClosedMinute(2, (alert("ACME", "warning"),)))
+    assert [len(call.opened) for call in real.calls] == [1, 0]
 
 
 async def test_the_aggregate_agents_closer_filters_with_the_live_watchlist() -> None:
@@ -113,10 +105,10 @@ async def test_the_aggregate_agents_closer_filters_with_the_live_watchlist() -> 
     shared = SharedCloser(object(), Settings(), sink_factory, watchlist)  # type: ignore[arg-type]
     store, closer = await shared.get()
     try:
-        await closer.sink.emit(1, [alert("ACME", "warning"), alert("GLBX", "info")], [])
+        await closer.sink.emit(ClosedMinute(1, (alert("ACME", "warning"), alert("GLBX", "info"))))
         Source.entities = []  # the entity removed: its alerts are no longer filtered
         await watchlist.refresh()
-        await closer.sink.emit(2, [alert("ACME", "warning")], [])
+        await closer.sink.emit(ClosedMinute(2, (alert("ACME", "warning"),)))
     finally:
         await store.client.aclose()
-    assert [[a.entity for a in call[1]] for call in real.calls] == [["GLBX"], ["ACME"]]
+    assert [[a.entity for a in call.opened] for call in real.calls] == [["GLBX"], ["ACME"]]

@@ -53,6 +53,7 @@ async def test_the_api_creates_a_new_sqlite_file_for_a_zero_config_run(tmp_path:
 
 
 async def test_the_sql_sink_retries_until_the_schema_is_upgraded(tmp_path: Path) -> None:
+    from stream.minute_sink import ClosedMinute
     from stream.sinks import SqlAlertSink
 
     engine = _behind(tmp_path / "radar.db")
@@ -60,9 +61,9 @@ async def test_the_sql_sink_retries_until_the_schema_is_upgraded(tmp_path: Path)
     rollup = Rollup("ACME", 29_400_000, MinuteStats(n=3, negative=1, neutral=1, positive=1, total=0.2))
     for _ in range(2):  # the closer leaves the minute open and tries again
         with pytest.raises(StorageError, match="radar db upgrade"):
-            await sink.emit(rollup.minute, [], [rollup])
+            await sink.emit(ClosedMinute(rollup.minute, rollups=(rollup,)))
     upgrade(engine)
-    await sink.emit(rollup.minute, [], [rollup])
+    await sink.emit(ClosedMinute(rollup.minute, rollups=(rollup,)))
     with make_sessionmaker(engine)() as session:
         assert [(r.entity, r.n) for r in session.scalars(select(EntityMinuteStat))] == [("ACME", 3)]
     engine.dispose()

@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from core.samples import sample_alert
 from storage.dashboard import EntityOverview, count_entities, entity_overview
 from storage.db import make_engine, make_sessionmaker, upgrade
 from storage.models import Alert, EntityMinuteStat, WebhookDelivery
@@ -20,6 +21,7 @@ from storage.subscriptions import (
     list_subscriptions,
     remove_subscription,
 )
+from tests.support.outbox_rows import alert_row
 
 T = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
 
@@ -33,21 +35,7 @@ def sessions(tmp_path: Path) -> Iterator[sessionmaker[Session]]:
 
 
 def _alert(entity: str, at: datetime) -> Alert:
-    return Alert(
-        alert_key=f"{entity}:volume_spike:{at:%H:%M}",
-        entity=entity,
-        detector="volume_spike",
-        severity="high",
-        window_start=at,
-        window_end=at,
-        observed=40.0,
-        expected=5.0,
-        score=0.9,
-        z=8.0,
-        message="spike",
-        evidence=[],
-        created_at=at,
-    )
+    return alert_row(sample_alert(entity, start=at), created_at=at)
 
 
 def _stat(entity: str, minute: datetime, n: int) -> EntityMinuteStat:
