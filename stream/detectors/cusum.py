@@ -31,11 +31,21 @@ traffic at p0 = 20% (``tests/unit/test_negative_cusum.py`` runs both on the same
 than Poisson and its texts come in clusters (replies, copies of one post), which adds excursions that neither bound
 counts: ``bench.detect`` on real-like traffic is the check of the rate it promises.
 
-The baseline share learns every minute outside an alert's episode, weighted by its events (a memory of
-:attr:`~NegativeCusum.memory_events` events, at least :attr:`~NegativeCusum.memory_minutes` minutes of them), each
-minute's negatives winsorised at 3 binomial standard deviations above the baseline: the onset of a surge, before
-the alert, teaches it little, while ordinary minutes (and a lasting drift, step by step) teach it as they are.
-Nothing is learnt during an episode (like ``negative_surge``): a surge never becomes its own baseline.
+The baseline share learns the minutes outside alerts, weighted by their events (a memory of
+:attr:`~NegativeCusum.memory_events` events, at least :attr:`~NegativeCusum.memory_minutes` minutes of them), once
+their verdict is in: the minutes while S is above zero (the window) are held back, and learnt together when S falls
+back to zero (they were ordinary) or never, when S reaches h (they are the alert's evidence); a window held for
+:data:`MAX_WINDOW_MINUTES` is learnt as it restarts, so that a lasting drift is learnt hour by hour. A window's
+negatives are winsorised at 3 binomial standard deviations (and one event) above the baseline. Learnt minute by
+minute, a young baseline (a fresh entity's, a mean of a few dozen events, of which one busy minute is a tenth)
+would learn a surge's onset before its evidence is enough; only alert windows go unlearnt, which are rare, so the
+baseline is not biased. Nothing is learnt during an episode (like ``negative_surge``): a surge never becomes its own
+baseline.
+
+The p0 tested (:attr:`~NegativeCusum.tested_share`) is the baseline plus one standard error of a mean of the events
+learnt so far. Young, the baseline is such a mean, and its error is more than the ``ln 2`` margin covers: an
+underestimate reads as a surge (the baseline does not move while an excursion is under way, so nothing damps it).
+After a thousand events the two are within 0.016 of each other.
 
 The episode: after the alert, S is held at h at most; the episode is over once S has fallen to h/2 (the events since
 favour p0 by e^(h/2) to one), then S restarts at 0 and the detector is normal. The alert's window is the minutes
@@ -83,7 +93,7 @@ class NegativeCusum:
     >>> s = d.observe(angry, 0.0); d.decide(s).fire, d.window_minutes, round(s.observed, 2)
     (True, 1, 0.85)
     >>> [d.decide(d.observe(calm, 0.0)).normal for _ in range(6)]  # h/2 of calm evidence ends the episode
-    [False, False, False, True, True, True]
+    [False, False, True, True, True, True]
     >>> NegativeCusum.from_state(d.to_state()) == d
     True
     """
@@ -95,10 +105,11 @@ class NegativeCusum:
     odds_ratio: float = 6.0  # the surge it is tuned to: p1's odds over p0's
     recurrence_days: float = 10.0  # false alarms rarer than once in this many days of the entity's events
     margin: float = math.log(2.0)  # nats over ln(chances): for the baseline being estimated
+    young_z: float = 1.0  # p0 is tested this many standard errors (of the mean of the events learnt) above it
     memory_events: float = 1000.0
     memory_minutes: float = 60.0
     rate_minutes: float = 60.0  # the memory of the events-a-minute rate
-    clip: float = 3.0  # binomial standard deviations (and one event) a minute's negatives may teach above p0
+    clip: float = 3.0  # binomial standard deviations (and one event) a window's negatives may teach above p0
     warmup_minutes: int = 20
     warmup_events: int = 50
     # state
@@ -119,15 +130,22 @@ class NegativeCusum:
         return min(max(self.share, 0.01), 0.95)
 
     @property
+    def tested_share(self) -> float:
+        """p0 as tested: the baseline share plus ``young_z`` standard errors of a mean of the events learnt so far
+        (the module docstring says why)."""
+        p = self.expected_share
+        return min(p + self.young_z * math.sqrt(p * (1 - p) / max(self.events, 1.0)), 0.95)
+
+    @property
     def surge_share(self) -> float:
-        """p1: the share whose odds are ``odds_ratio`` times p0's."""
-        odds = self.odds_ratio * self.expected_share / (1 - self.expected_share)
+        """p1: the share whose odds are ``odds_ratio`` times the tested p0's."""
+        odds = self.odds_ratio * self.tested_share / (1 - self.tested_share)
         return odds / (1 + odds)
 
     @property
     def threshold(self) -> float:
         """h, in nats: ``ln(chances in recurrence_days) + margin`` (the module docstring says why)."""
-        p0, p1, rate = self.expected_share, self.surge_share, max(self.rate, 0.01)
+        p0, p1, rate = self.tested_share, self.surge_share, max(self.rate, 0.01)
         bhattacharyya = math.sqrt(p0 * p1) + math.sqrt((1 - p0) * (1 - p1))
         chances_a_minute = min(rate * bernoulli_kl(p0, p1), math.exp(-rate * (1 - bhattacharyya)))
         return max(math.log(chances_a_minute * _MINUTES_A_DAY * self.recurrence_days) + self.margin, 2.0)
@@ -138,7 +156,7 @@ class NegativeCusum:
 
     def observe(self, stats: MinuteStats, at: float) -> Signal:
         n, k = stats.n, stats.negative
-        p0, p1, h = self.expected_share, self.surge_share, self.threshold
+        p0, p1, h = self.tested_share, self.surge_share, self.threshold
         ready = self.minutes >= self.warmup_minutes and self.events >= self.warmup_events
         weight = max(1.0 / self.rate_minutes, 1.0 / (self.minutes + 1))
         self.rate += weight * (n - self.rate)
@@ -146,20 +164,26 @@ class NegativeCusum:
         self.fired = False
         if not ready:
             self._learn(n, k, clip=False)
-            return Signal(0.0, 0.0, k / n if n else 0.0, p0, False)
+            return Signal(0.0, 0.0, k / n if n else 0.0, self.expected_share, False)
         self.cusum = max(0.0, self.cusum + k * math.log(p1 / p0) + (n - k) * math.log((1 - p1) / (1 - p0)))
-        self._tally(n, k)
-        if not self.active and self.cusum >= h:
-            self.active = self.fired = True
-        elif not self.active:
-            self._learn(n, k, clip=True)
-        observed, z = self._window_share(p0)
+        if self.active:
+            self._tally(n, k)
+        elif self.cusum <= 0.0:  # the window closed at zero: its minutes, and this one, were ordinary
+            self._learn(self.run_events + n, self.run_negative + k, clip=True)
+            self._tally(0, 0)
+        else:
+            if self.run_minutes >= MAX_WINDOW_MINUTES:  # an hour without a verdict: learnt as it leaves the window
+                self._learn(self.run_events, self.run_negative, clip=True)
+            self._tally(n, k)
+            if self.cusum >= h:
+                self.active = self.fired = True
+        observed, z = self._window_share(self.expected_share)
         if self.active:
             self.cusum = min(self.cusum, h)
             if self.cusum <= h / 2 and not self.fired:
                 self.active, self.cusum = False, 0.0
                 self._tally(0, 0)
-        return Signal(z, z_to_score(z), observed, p0, True, alert=self.fired)
+        return Signal(z, z_to_score(z), observed, self.expected_share, True, alert=self.fired)
 
     def decide(self, signal: Signal) -> AlertDecision:
         return AlertDecision(signal.alert, self.active, severity_for(signal.z))
