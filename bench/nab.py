@@ -19,7 +19,9 @@ is scored on says little about files it never saw:
 3. one threshold per detector over every file (NAB's own rule for its headline score), each category at it, and
    ours at its fixed alert level too (the readings the stream and ``radar detect`` alert on: nothing optimised);
 4. ours at alert levels of other recurrences (an alert: rarer than once in R days of that series), and R chosen
-   on the other three categories: if the level means the same on every series, the R chosen elsewhere serves.
+   on the other three categories: if the level means the same on every series, the R chosen elsewhere serves;
+5. ours file by file at its one threshold: what each labelled window earned (or MISS) and the false positives,
+   to see where the points go.
 """
 
 from __future__ import annotations
@@ -37,11 +39,20 @@ from typing import Any
 import numpy as np
 
 from bench.common import console, print_table, write_json
-from bench.nab_scoring import PROFILES, CostProfile, ScoredRows, normalise, score_at, scored_rows, sweep
+from bench.nab_scoring import (
+    OUTSIDE,
+    PROFILES,
+    CostProfile,
+    ScoredRows,
+    normalise,
+    score_at,
+    scored_rows,
+    sweep,
+)
 from core.errors import ConfigError
 from stream.detectors.offline import RECURRENCE_DAYS, score_series
 
-__all__ = ["LabelledSeries", "default_data_dir", "load_corpus", "main", "score_category"]
+__all__ = ["LabelledSeries", "default_data_dir", "load_corpus", "main", "per_file", "score_category"]
 
 OURS = "radar"
 # published figures with one threshold over these 25 dev files, standard profile (the detectors' NAB results)
@@ -190,6 +201,27 @@ def at_level(categories: dict[str, Category], alerts: dict[str, list[np.ndarray]
     return {"score": normalise(raw_total, null=corpus.null, windows=corpus.windows, profile=profile), "categories": per}
 
 
+def per_file(scores: np.ndarray, rows: ScoredRows, threshold: float) -> dict[str, Any]:
+    """One file's detections at ``threshold``: each counted window's reward (None: missed) and the false positives.
+
+    >>> rows = scored_rows(20, [(10, 13)], PROFILES["standard"])
+    >>> scores = np.zeros(20); scores[[11, 16, 18]] = 0.9
+    >>> per_file(scores, rows, 0.5)
+    {'windows': [0.97], 'false_positives': 2, 'false_positive_cost': -0.22}
+    """
+    hit = np.asarray(scores)[len(scores) - len(rows.weight) :] >= threshold
+    windows: list[float | None] = []
+    for k in np.unique(rows.window[rows.window != OUTSIDE]):
+        inside = hit & (rows.window == k)
+        windows.append(round(float(rows.weight[inside].max()), 2) if inside.any() else None)
+    outside = hit & (rows.window == OUTSIDE)
+    return {
+        "windows": windows,
+        "false_positives": int(outside.sum()),
+        "false_positive_cost": round(float(rows.weight[outside].sum()), 2),
+    }
+
+
 RECURRENCES = (0.5, 1.0, 2.0, 3.0, 5.0, 10.0)  # alert levels in days: the product's is RECURRENCE_DAYS
 
 
@@ -269,6 +301,12 @@ def main() -> None:
         }
     ours_fig = figures["detectors"][OURS]
     ours_fig["alert_level"] = at_level(complete[OURS], alerts, profile)
+    threshold = ours_fig["one_threshold"]["threshold"]
+    ours_fig["per_file"] = {
+        f"{category}/{s.name}": per_file(scores, rows, threshold)
+        for category, series_list in corpus.items()
+        for s, (scores, rows) in zip(series_list, complete[OURS][category].files, strict=True)
+    }
     ours_fig["alerts"] = {c: int(sum(a.sum() for a in alerts[c])) for c in corpus}
     console.log("alert levels…")
     ours_fig["alert_levels"] = levels = alert_levels(corpus, complete[OURS], profile)
@@ -328,6 +366,19 @@ def main() -> None:
         f"{RECURRENCE_DAYS:g} d)",
         level_columns,
         level_rows,
+    )
+    print_table(
+        f"5. {OURS} file by file at its one threshold ({threshold:.3f}): each window's reward, false positives",
+        ["file", "windows", "false positives", "their cost"],
+        [
+            [
+                name,
+                " ".join("MISS" if w is None else f"{w:.2f}" for w in f["windows"]),
+                f["false_positives"],
+                f"{f['false_positive_cost']:+.2f}",
+            ]
+            for name, f in ours_fig["per_file"].items()
+        ],
     )
     console.print(
         f"{OURS}: the stream's detector; its alerts: readings rarer than once in {RECURRENCE_DAYS:g} days of the "

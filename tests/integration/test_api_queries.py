@@ -209,7 +209,7 @@ async def test_dashboard_acknowledges_and_shows_the_texts_behind_an_alert(api, t
         await page.wait_for(f"{status_of.format(2)} === 'acknowledged'")
         assert len(page.prompts) == 1 and "RADAR_API_TOKEN" in page.prompts[0]
         assert await page.evaluate("sessionStorage.getItem('radar-write-token')") == write_token
-        assert "by dashboard" in await page.evaluate("document.getElementById('detail').innerText")
+        await page.wait_for("document.getElementById('detail').innerText.includes('by dashboard')")  # re-read
         # the write token in the URL fragment: nothing is asked
         await page.evaluate("sessionStorage.clear()")
         await page.goto("about:blank")

@@ -1,9 +1,10 @@
 """A watchlist change reaches a running ``radar worker`` without a restart, and a worker without SQL still tags.
 
-The worker re-reads the watchlist in SQL every ``RADAR_WATCHLIST_REFRESH_S`` (15 s by default, what these tests
-run with). An entity is added in SQL while the worker runs; events naming it are sent every half second until one
-comes back tagged with it. The time from the change (committed) to that first tagged scored event is the figure
-issue 16 asks for: "time for a watchlist change to reach the workers" (at most one refresh interval, plus scoring).
+The worker re-reads the watchlist in SQL every ``RADAR_WATCHLIST_REFRESH_S`` (15 s by default; 1 s here, so the
+test waits for the mechanism, not for the interval). An entity is added in SQL while the worker runs; events
+naming it are sent every half second until one comes back tagged with it. The time from the change (committed) to
+that first tagged scored event is "the time for a watchlist change to reach the workers" (at most one refresh
+interval, plus scoring).
 """
 
 from __future__ import annotations
@@ -89,7 +90,7 @@ def _wait_for(poll: Callable[[float], list[dict[str, Any]]], event_id: str, time
 def test_an_entity_added_in_sql_reaches_a_running_worker(
     fresh_topics: Callable[..., Settings], database_url: str, unique: str, tmp_path: Path
 ) -> None:
-    settings = fresh_topics(partitions=1).model_copy(update={"database_url": database_url})
+    settings = fresh_topics(partitions=1).model_copy(update={"database_url": database_url, "watchlist_refresh_s": 1.0})
     log = tmp_path / "worker.log"
     sessions = make_sessionmaker(engine := make_engine(database_url))
     with running_worker(settings, log, agents="score") as worker, scored_reader(settings) as poll:
@@ -115,7 +116,7 @@ def test_an_entity_added_in_sql_reaches_a_running_worker(
         f"\nwatchlist change -> the worker's first scored event tagged accordingly: added {added_s:.1f} s, "
         f"removed {removed_s:.1f} s (RADAR_WATCHLIST_REFRESH_S={settings.watchlist_refresh_s:g}, {store})"
     )
-    assert added_s < 30 and removed_s < 30
+    assert added_s < 15 and removed_s < 15  # one refresh interval, plus scoring and a loaded machine's slack
 
 
 def _until_untagged(

@@ -10,7 +10,6 @@ import asyncio
 import os
 import random
 import signal
-import time
 
 from localdev.stack.postgres import PostgresService
 from localdev.stack.redis_server import RedisService
@@ -125,10 +124,8 @@ async def test_postgres_stopped_and_restarted(pipeline_factory, record) -> None:
 
 
 async def test_webhook_receiver_fails_then_recovers(pipeline_factory, record) -> None:  # type: ignore[no-untyped-def]
-    recovered_at = time.monotonic() + 25
-
-    def plan(_: int) -> str:
-        return "503" if time.monotonic() < recovered_at else "ok"
+    def plan(request: int) -> str:  # by request, not by clock: on a loaded machine the alert may come after 25 s
+        return "503" if request < 3 else "ok"
 
     with pipeline_factory(plan=plan) as p:
         scenario = await smoke_scenario(p.settings)

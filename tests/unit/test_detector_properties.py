@@ -56,12 +56,13 @@ def test_a_constant_stream_never_alerts(rate: int, length: int) -> None:
 @given(st.integers(min_value=1, max_value=200), st.integers(min_value=8, max_value=50))
 @settings(max_examples=30, deadline=None)
 def test_a_large_burst_after_a_calm_day_always_alerts(rate: int, multiplier: int) -> None:
-    """A day of calm minutes: a burst far beyond anything the entity has done alerts at once."""
+    """A day of calm minutes: a burst far beyond anything the entity has done alerts at once, and scores high
+    (p x sqrt(1440 looks) under 1e-2.5: the score weighs a rarity against the readings the series has had)."""
     detector = VolumeSpike()
     for i in range(1440):
         assert not detector.update(MinuteStats(n=rate + (i % 3)), 60.0 * i).alert
     burst = detector.update(MinuteStats(n=rate * multiplier + 20), 60.0 * 1440)
-    assert burst.alert and burst.score > 0.75, burst
+    assert burst.alert and burst.score > 0.7, burst
 
 
 @given(st.lists(st.floats(min_value=-1e6, max_value=1e6), min_size=1, max_size=200))
