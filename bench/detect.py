@@ -1,22 +1,32 @@
 """Detection quality on real-like traffic, per detector, and aggregate throughput, in one run.
 
-    uv run python -m bench.detect [--days 7] [--labels both|model|gold] [--no-redis] [--json PATH]
+    uv run python -m bench.detect [--days 7] [--hours 24] [--labels both|model|gold] [--no-redis] [--json PATH]
 
 Every scenario draws each entity's volume from the traffic profile fitted on real Twitter mention counts
-(daily and weekly cycles, overdispersion, ordinary bursts that are not incidents: ``localdev/traffic_profile.py``).
-Minute stats are built from the texts as the served model scores them (each unique text scored once, cached) or
-from the human gold labels, and run through the stream's own detector code (``observe_minute``), offline.
+(daily and weekly cycles, overdispersion, ordinary bursts that are not incidents: ``localdev/traffic_profile.py``)
+and its texts from the demo's (English, and Chinese for an entity with a Chinese name: ``scenario_texts``).
+Minute stats are built from the texts as the served models score them (each unique text and target scored once,
+cached) or from the human gold labels, and run through the stream's own detector code (``observe_minute``),
+offline, with fresh detectors per run as the demo has them (no history seeded).
 
-- incidents detected and median delay, per detector: the seeded `smoke` and `demo` scenarios and ``--days``
-  `incident-day` scenarios (each on another weekday); the delay is the first alert's window end minus the
-  incident's start (ground truth); an alert counts for an incident up to 15 minutes after it ends.
+- every hour of the day: the seeded `smoke` and `demo` scenarios at ``--hours`` start hours of one simulated
+  Monday (24: 00:00 to 23:00). The scenario follows the clock (the profile's daily cycle), so an incident at a
+  quiet hour has fewer events, and fresh detectors fewer events to learn from before it. Each hour runs the
+  scenario's own seed (the demo's default, 7), the same every hour: what changes from one hour to the next is
+  the clock alone (the entities' popularities, noise path and ordinary bursts are drawn alike), so a miss says
+  which hours are hard, not which draws were unlucky; the ``--days`` runs below vary the seed. Per incident and
+  detector: detected in N of the start hours, median and worst delay, and the delay at each start hour.
+- incidents detected, median and worst delay, per detector, over every incident run: those start hours and
+  ``--days`` `incident-day` scenarios (each on another weekday); the delay is the first alert's window end minus
+  the incident's start (ground truth); an alert counts for an incident up to 15 minutes after it ends.
 - false alerts per entity-day, per detector: ``--days`` `clean-day` scenarios (no incident, every watchlist
   entity, each on another weekday), every alert counts; the goal is at most 0.1. Alerts that fall on an ordinary
   burst of the ground truth (from its start to 15 minutes after its end) are counted apart: they are false alerts
   all the same, but they say what the detector reacted to.
 - sustained aggregate updates/s: the Redis Lua store (dedupe + minute/hour buckets + evidence) on the local Redis.
 
-Without a served model (``radar model train``, then ``radar model export``), run ``--labels gold``.
+Without served models (English: ``radar model train``, then ``radar model export``; Chinese: ``SERVING_ZH``, as
+``bench.zh_fin`` chooses it), run ``--labels gold``.
 """
 
 from __future__ import annotations
@@ -38,20 +48,25 @@ import redis.asyncio as aioredis
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 from bench.common import console, print_table, write_json
+from bench.detect_hours import HourSweep, start_hours
+from core.errors import ConfigError
 from core.settings import Settings
-from inference.dataset import Example, fetch_vader_sdist, parse_sdist
+from inference.dataset import Example
 from inference.labels import LABELS
-from inference.model_store import resolve_serving_model, serving_onnx_file
+from inference.model_store import chosen_zh_model, resolve_serving_model, serving_onnx_file
 from inference.runtime import SentimentRuntime
-from localdev.scenarios import SCENARIOS, Scenario, generate
+from localdev.scenarios import SCENARIOS, Scenario, generate, scenario_texts
 from storage.aggregates import AggregateStore, ScoredItem
-from stream.detect import DETECTORS, EntityDetectors, observe_minute
+from stream.detect import EntityDetectors, observe_minute
 from stream.detectors import MinuteStats
+from stream.detectors.registry import REGISTRY
 from stream.entities import Entity, load_watchlist
 
 START = datetime(2026, 1, 5, 0, 0, tzinfo=UTC)  # a Monday
+DETECTORS = tuple(name.value for name in REGISTRY)  # the columns: every detector the stream runs
 GRACE = timedelta(minutes=15)  # an alert this long after an incident (or a burst) ends still belongs to it
 ANY = "any detector"
+HOURLY = (("smoke", 11), ("demo", 7))  # run at every start hour, each with its own seed (the demo's default: 7)
 
 Scorer = Callable[[dict[str, Any]], tuple[str, float]]
 
@@ -64,13 +79,19 @@ class Run:
     scenario: str
     seed: int
     start: datetime
+    hour: int | None = None  # the start hour of a run of the hour sweep (:data:`HOURLY`)
 
     def build(self, texts: list[Example], watchlist: list[Entity]) -> Scenario:
         return generate(SCENARIOS[self.scenario], texts, watchlist, seed=self.seed, start=self.start)
 
 
-def plan(days: int) -> list[Run]:
-    runs = [Run("smoke", "smoke", 11, START + timedelta(hours=9)), Run("demo", "demo", 7, START + timedelta(hours=9))]
+def plan(days: int, hours: int = 24) -> list[Run]:
+    """The hour sweep (:data:`HOURLY` at each of :func:`start_hours`), then ``days`` incident days and clean days."""
+    runs = [
+        Run(f"{name} {hour:02d}:00", name, seed, START + timedelta(hours=hour), hour)
+        for name, seed in HOURLY
+        for hour in start_hours(hours)
+    ]
     runs += [Run(f"incident-day #{s}", "incident-day", s, START + timedelta(days=s)) for s in range(days)]
     runs += [Run(f"clean-day #{s}", "clean-day", 100 + s, START + timedelta(days=s)) for s in range(days)]
     return runs
@@ -83,11 +104,15 @@ def served_model(settings: Settings) -> Path | None:
     return resolve_serving_model(settings)
 
 
-def text_scores(settings: Settings, model_dir: Path, texts: list[str]) -> dict[str, tuple[str, float]]:
-    """(label, score) per unique text from the served model, cached by model and text set."""
+def text_scores(
+    settings: Settings, model_dir: Path, pairs: list[tuple[str, str]]
+) -> dict[tuple[str, str], tuple[str, float]]:
+    """(label, score) per unique (text, target) from a served model (a text-level model ignores the target),
+    cached by model and pair set."""
     onnx_file = serving_onnx_file(model_dir)
-    unique = sorted(set(texts))
-    key = hashlib.sha256((str(model_dir) + onnx_file + "".join(unique)).encode()).hexdigest()[:12]
+    unique = sorted(set(pairs))
+    joined = "".join(f"{text}\x00{target}\x00" for text, target in unique)
+    key = hashlib.sha256((str(model_dir) + onnx_file + joined).encode()).hexdigest()[:12]
     cache = settings.cache_dir / "bench" / f"text-scores-{key}.npy"
     if cache.exists():
         probs = np.load(cache)
@@ -96,16 +121,42 @@ def text_scores(settings: Settings, model_dir: Path, texts: list[str]) -> dict[s
         chunks = []
         with console.status(f"scoring {len(unique)} unique texts once with {model_dir.name}/{onnx_file}…"):
             for start in range(0, len(unique), 256):
-                chunks.append(runtime.predict(unique[start : start + 256]))
+                batch = unique[start : start + 256]
+                chunks.append(runtime.predict([t for t, _ in batch], [g for _, g in batch]))
         probs = np.concatenate(chunks)
         cache.parent.mkdir(parents=True, exist_ok=True)
         np.save(cache, probs)
-    return {t: (LABELS[int(p.argmax())], float(p[2] - p[0])) for t, p in zip(unique, probs, strict=True)}
+    return {pair: (LABELS[int(p.argmax())], float(p[2] - p[0])) for pair, p in zip(unique, probs, strict=True)}
+
+
+def model_scorer(settings: Settings, events: list[dict[str, Any]], watchlist: list[Entity]) -> Scorer:
+    """Each event read by its language's served model (the English one, or the Chinese pair model chosen for
+    serving), toward its entity's name; raises ConfigError where a language's model is missing."""
+    models = {"en": served_model(settings), "zh": chosen_zh_model(settings)}
+    names = {e.id: e.names[0] if e.names else e.id for e in watchlist}
+
+    def pair(event: dict[str, Any]) -> tuple[str, str]:
+        return str(event["text"]), names[str(event["meta"]["entity"])]
+
+    scores: dict[str, dict[tuple[str, str], tuple[str, float]]] = {}
+    for lang in sorted({str(e["lang"]) for e in events}):
+        model_dir = models.get(lang)
+        if model_dir is None:
+            raise ConfigError(
+                f"no served {lang} model (English: `radar model train`, then `radar model export`; Chinese: "
+                "SERVING_ZH, which bench.zh_fin writes); pass --labels gold"
+            )
+        scores[lang] = text_scores(settings, model_dir, [pair(e) for e in events if e["lang"] == lang])
+    return lambda event: scores[str(event["lang"])][pair(event)]
 
 
 def gold(event: dict[str, Any]) -> tuple[str, float]:
     meta = event["meta"]
     return str(meta["label"]), max(-1.0, min(1.0, float(meta["rating"]) / 2.5))
+
+
+def _published(event: dict[str, Any]) -> datetime:
+    return datetime.fromisoformat(str(event["published_at"]).replace("Z", "+00:00"))
 
 
 def run_detectors(scenario: Scenario, score_of: Scorer) -> list[dict[str, Any]]:
@@ -115,8 +166,7 @@ def run_detectors(scenario: Scenario, score_of: Scorer) -> list[dict[str, Any]]:
     """
     buckets: dict[tuple[str, int], list[tuple[str, float]]] = defaultdict(list)
     for e in scenario.events:
-        minute = int(datetime.fromisoformat(str(e["published_at"]).replace("Z", "+00:00")).timestamp() // 60)
-        buckets[(str(e["meta"]["entity"]), minute)].append(score_of(e))
+        buckets[(str(e["meta"]["entity"]), int(_published(e).timestamp() // 60))].append(score_of(e))
     first = int(scenario.start.timestamp() // 60)
     entities = sorted({e["meta"]["entity"] for e in scenario.events})
     alerts: list[dict[str, Any]] = []
@@ -152,6 +202,7 @@ class Tally:
         return {
             "detected": f"{len(self.delays)}/{self.incidents}",
             "median_delay_min": float(np.median(self.delays)) if self.delays else None,
+            "worst_delay_min": max(self.delays) if self.delays else None,
             "false_per_entity_day_clean": self.clean_false / max(self.clean_entity_days, 1e-9),
             "false_clean": self.clean_false,
             "false_clean_on_bursts": self.clean_false_on_bursts,
@@ -164,7 +215,9 @@ def _within(end: datetime, start: str, stop: str) -> bool:
 
 
 def assess(scenario: Scenario, alerts: list[dict[str, Any]], tallies: dict[str, Tally]) -> dict[str, Any]:
-    """Add one run's alerts to the per-detector tallies (and to ``ANY``); returns the run's own figures."""
+    """Add one run's alerts to the per-detector tallies (and to ``ANY``); returns the run's own figures: its
+    false alerts per detector, and per incident each detector's delay (a missed incident has none) and the events
+    of its entity before it (what fresh detectors had to learn the entity's usual from)."""
     truth = scenario.truth()
     clean = not truth["incidents"]
     entity_days = len({e["meta"]["entity"] for e in scenario.events}) * scenario.spec.duration_min / 1440
@@ -197,13 +250,25 @@ def assess(scenario: Scenario, alerts: list[dict[str, Any]], tallies: dict[str, 
             tally.delays += [d for (name, _), d in first.items() if name == detector]
             tally.incident_runs_false += false[detector]
             tally.incident_runs_entity_days += entity_days
+    incidents = [
+        {
+            "entity": inc["entity"],
+            "start": inc["start"],
+            "events_before": sum(
+                e["meta"]["entity"] == inc["entity"] and _published(e) < datetime.fromisoformat(inc["start"])
+                for e in scenario.events
+            ),
+            "delays": {d: v for (d, j), v in sorted(first.items()) if j == i},
+        }
+        for i, inc in enumerate(truth["incidents"])
+    ]
     return {
         "events": len(scenario.events),
         "entity_days": entity_days,
         "bursts": len(truth["bursts"]),
         "false_alerts": dict(false),
         "on_bursts": dict(on_bursts),
-        "delays": {f"{d} #{i}": v for (d, i), v in first.items()},
+        "incidents": incidents,
     }
 
 
@@ -243,6 +308,8 @@ def _cell(tally: Tally, measure: str) -> str:
         return str(row["detected"])
     if measure == "median delay (min)":
         return "-" if row["median_delay_min"] is None else f"{row['median_delay_min']:.1f}"
+    if measure == "worst delay (min)":
+        return "-" if row["worst_delay_min"] is None else f"{row['worst_delay_min']:.0f}"
     if measure == "false alerts / entity-day (clean days)":
         return f"{row['false_per_entity_day_clean']:.3f} ({row['false_clean']})"
     if measure == "  of them on ordinary bursts":
@@ -253,6 +320,7 @@ def _cell(tally: Tally, measure: str) -> str:
 MEASURES = (
     "incidents detected",
     "median delay (min)",
+    "worst delay (min)",
     "false alerts / entity-day (clean days)",
     "  of them on ordinary bursts",
     "false alerts / entity-day (incident runs)",
@@ -262,34 +330,56 @@ MEASURES = (
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--days", type=int, default=7, help="clean days, and incident days (default %(default)s)")
+    parser.add_argument(
+        "--hours", type=int, default=24, help="start hours of the smoke and demo runs, 1-24 (default %(default)s)"
+    )
     parser.add_argument("--labels", choices=("both", "model", "gold"), default="both")
     parser.add_argument("--no-redis", action="store_true", help="skip the Redis throughput figure")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
+    if not 1 <= args.hours <= 24:
+        parser.error("--hours: 1 to 24")
     settings = Settings()
-    texts = parse_sdist(fetch_vader_sdist(settings.cache_dir))
+    texts = scenario_texts(settings)
     watchlist = load_watchlist(settings.watchlist)
-    runs = plan(args.days)
+    runs = plan(args.days, args.hours)
     scorers: dict[str, Scorer] = {}
     if args.labels in ("both", "model"):
-        model_dir = served_model(settings)
-        if model_dir is None:
-            parser.error("no served model (`radar model train`, then `radar model export`); pass --labels gold")
         with console.status("generating the scenarios' texts…"):
-            all_texts = [e["text"] for run in runs for e in run.build(texts, watchlist).events]
-        scores = text_scores(settings, model_dir, all_texts)
-        scorers["model"] = lambda event: scores[event["text"]]
+            events = [e for run in runs for e in run.build(texts, watchlist).events]
+        try:
+            scorers["model"] = model_scorer(settings, events, watchlist)
+        except ConfigError as error:
+            parser.error(str(error))
+        del events
     if args.labels in ("both", "gold"):
         scorers["gold"] = gold
-    tallies = {labels: {d: Tally() for d in (*DETECTORS, ANY)} for labels in scorers}
+    columns = ["measure", *DETECTORS, ANY]
+    tallies = {labels: {d: Tally() for d in columns[1:]} for labels in scorers}
+    sweeps = {labels: HourSweep(tuple(columns[1:])) for labels in scorers}
     per_run: list[dict[str, Any]] = []
     for run in runs:
         with console.status(f"{run.label}: generating and detecting…"):
             scenario = run.build(texts, watchlist)
             for labels, score_of in scorers.items():
                 figures = assess(scenario, run_detectors(scenario, score_of), tallies[labels])
+                if run.hour is not None:
+                    sweeps[labels].add(run.scenario, run.hour, figures)
                 per_run.append({"run": run.label, "labels": labels, **figures})
-    columns = ["measure", *DETECTORS, ANY]
+    for labels, sweep in sweeps.items():
+        prefix = f"{labels}: " if len(scorers) > 1 else ""
+        print_table(
+            f"{prefix}every start hour of the day ({', '.join(name for name, _ in HOURLY)} at {args.hours} start "
+            "hours, each scenario's seed every hour, fresh detectors)",
+            columns,
+            sweep.summary_rows(),
+        )
+        print_table(
+            f"{prefix}delay (min) by start hour UTC, -: missed",
+            ["incident: detector", *(f"{h:02d}" for h in sorted(sweep.hours))],
+            sweep.grid_rows(),
+            compact=True,
+        )
     rows = [
         [f"{labels}: {m}" if len(scorers) > 1 else m, *(_cell(t[d], m) for d in columns[1:])]
         for labels, t in tallies.items()
@@ -313,8 +403,21 @@ def main() -> None:
         except (RedisConnectionError, OSError) as error:
             console.print(f"Redis aggregate store: skipped ({error})")
     summary = {labels: {d: t.row() for d, t in per.items()} for labels, per in tallies.items()}
+    hour_sweep = {
+        labels: {**sweep.summary(), "delays": sweep.delays, "events_before": sweep.events_before}
+        for labels, sweep in sweeps.items()
+    }
     runs_json = [{**asdict(r), "start": r.start.isoformat()} for r in runs]
-    write_json(args.json, {"summary": summary, "redis_events_per_s": rate, "runs": runs_json, "per_run": per_run})
+    write_json(
+        args.json,
+        {
+            "summary": summary,
+            "hour_sweep": hour_sweep,
+            "redis_events_per_s": rate,
+            "runs": runs_json,
+            "per_run": per_run,
+        },
+    )
 
 
 if __name__ == "__main__":

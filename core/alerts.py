@@ -31,7 +31,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from core.domain import AlertStatus, Severity
+from core.domain import AlertStatus, DetectorName, Severity
 from core.explain import Explanation
 from core.wire import IsoInstant
 
@@ -41,9 +41,9 @@ __all__ = ["Alert", "AlertEvent", "Evidence", "StoredAlert", "WebhookPayload", "
 _PUBLISHED = ConfigDict(frozen=True, json_schema_serialization_defaults_required=True)
 
 
-def alert_key(entity: str, detector: str, window_start: datetime) -> str:
+def alert_key(entity: str, detector: DetectorName | str, window_start: datetime) -> str:
     """An alert's identity: entity + detector + window start, to the minute (one incident, one alert)."""
-    return f"{entity}:{detector}:{window_start.strftime('%Y-%m-%dT%H:%MZ')}"
+    return f"{entity}:{DetectorName(detector).value}:{window_start.strftime('%Y-%m-%dT%H:%MZ')}"
 
 
 class Evidence(BaseModel):
@@ -68,7 +68,7 @@ class Alert(BaseModel):
 
     key: str = Field(description="entity:detector:window start (YYYY-MM-DDTHH:MMZ); unique")
     entity: str
-    detector: str = Field(description="volume_spike, sentiment_shift or negative_surge")
+    detector: DetectorName = Field(description="the detector that raised it")
     window_start: IsoInstant
     window_end: IsoInstant
     observed: float

@@ -11,6 +11,8 @@ They live at the bottom so that the stores (``storage``), the model code (``infe
 (True, 0, [<Severity.HIGH: 'high'>, <Severity.CRITICAL: 'critical'>])
 >>> [status.value for status in AlertStatus], AlertStatus.ACKNOWLEDGED.is_active
 (['open', 'acknowledged', 'resolved'], True)
+>>> DetectorName("negative_surge") is DetectorName.NEGATIVE_SURGE, f"radar_{DetectorName.VOLUME_SPIKE}"
+(True, 'radar_volume_spike')
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ __all__ = [
     "UNFINISHED_DELIVERIES",
     "AlertStatus",
     "DeliveryStatus",
+    "DetectorName",
     "Label",
     "MinuteStats",
     "Rollup",
@@ -133,6 +136,20 @@ class AlertStatus(StrEnum):
     def is_active(self) -> bool:
         """Open or acknowledged: not resolved yet."""
         return self is not AlertStatus.RESOLVED
+
+
+class DetectorName(StrEnum):
+    """The detector that raised an alert: volume_spike, sentiment_shift, negative_surge or negative_cusum."""
+
+    # A wire name: radar.alerts, SQL (alerts.detector), webhooks, subscriptions' filters, the API's query, the Redis
+    # detector state. A value never changes and is never reused; a detector retired from the stream keeps its member
+    # so that the alerts it raised still load. Each member has one class in stream/detectors/registry.py. The
+    # docstring is the published JSON Schemas' description.
+
+    VOLUME_SPIKE = "volume_spike"
+    SENTIMENT_SHIFT = "sentiment_shift"
+    NEGATIVE_SURGE = "negative_surge"
+    NEGATIVE_CUSUM = "negative_cusum"
 
 
 @dataclass(frozen=True)

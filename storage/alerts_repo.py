@@ -21,7 +21,7 @@ from sqlalchemy import Select, and_, func, or_, select, update
 from sqlalchemy.orm import Session, joinedload
 
 from core.alerts import Alert, AlertEvent, StoredAlert
-from core.domain import AlertStatus, DeliveryStatus, Rollup, Severity, as_utc, minute_start
+from core.domain import AlertStatus, DeliveryStatus, DetectorName, Rollup, Severity, as_utc, minute_start
 from core.errors import Conflict, NotFound
 from core.explain import Explanation
 from storage.dialect import insert_for
@@ -188,7 +188,7 @@ def list_alerts(
     session: Session,
     *,
     entity: str | None = None,
-    detector: str | None = None,
+    detector: DetectorName | None = None,
     min_severity: Severity | None = None,
     status: AlertStatus | None = None,
     since: datetime | None = None,
@@ -203,7 +203,7 @@ def list_alerts(
     if status:
         query = query.where(AlertRow.status == AlertStatus(status).value)
     if detector:
-        query = query.where(AlertRow.detector == detector)
+        query = query.where(AlertRow.detector == DetectorName(detector).value)
     if min_severity:
         query = query.where(AlertRow.severity.in_([s.value for s in Severity.at_least(_floor(min_severity))]))
     if since:
@@ -326,7 +326,7 @@ def alert_from_row(row: AlertRow) -> StoredAlert:
         id=row.id,
         key=row.alert_key,
         entity=row.entity,
-        detector=row.detector,
+        detector=DetectorName(row.detector),
         severity=Severity(row.severity),
         window_start=as_utc(row.window_start),
         window_end=as_utc(row.window_end),

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
-from core.domain import DeliveryStatus
+from core.domain import DeliveryStatus, DetectorName
 from storage.models import WebhookDelivery, WebhookSubscription
 
 __all__ = [
@@ -38,7 +38,7 @@ def add_subscription(
     secret: str,
     payload_format: str = "radar",
     entities: Sequence[str] | None = None,
-    detectors: Sequence[str] | None = None,
+    detectors: Sequence[DetectorName | str] | None = None,
     min_severity: str = "info",
     allow_private: bool = False,
     now: datetime | None = None,
@@ -51,7 +51,7 @@ def add_subscription(
         secret=secret,
         payload_format=payload_format,
         entities=list(entities) if entities else None,
-        detectors=list(detectors) if detectors else None,
+        detectors=[DetectorName(d).value for d in detectors] if detectors else None,
         min_severity=str(min_severity),
         allow_private=allow_private,
         enabled=True,

@@ -210,9 +210,7 @@ class MinuteCloser:
         for entity, alerts in by_entity.items():
             detectors = EntityDetectors.from_state(states[entity])
             for alert in alerts:
-                lifecycle = detectors.open_alerts.get(alert.detector)
-                if lifecycle is not None and all(held.key != alert.key for held in lifecycle.alerts):
-                    lifecycle.alerts.append(alert.model_copy(update={"evidence": [], "explanation": None}))
+                detectors.adopt(alert)
             adopted[entity] = detectors.to_state()
         await self.store.save_detectors(adopted)
         if unresolved:

@@ -1,13 +1,18 @@
-"""Detection for one entity: three detectors and their alert policies, fed one closed minute at a time.
+"""Detection for one entity: the registry's detectors and their open alerts, fed one closed minute at a time.
 
 Pure: the caller loads the state (``EntityDetectors.from_state``), calls :func:`detect_minute` (or
 :func:`observe_minute`, the openings only) for each closed minute in order, and stores the state again. A minute
 already seen is ignored, so re-closing a minute after a crash neither double-counts the baseline nor fires twice.
 
-Each detector's open alerts resolve once it has been normal for ``resolve_after`` closed minutes in a row
-(:class:`stream.detectors.policy.OpenAlerts`): the windowed detectors when their policy's episode is over (the
-score fell below ``close_below``), the volume detector when the count is back within :data:`VOLUME_NORMAL_Z`
-baseline scales of the usual.
+Every detector is run the same way (:class:`stream.detectors.base.Detector`): it observes the minute, decides,
+and explains the alerts it opens; which detectors run is :data:`stream.detectors.registry.REGISTRY`, so this
+module names none of them. Each detector's open alerts resolve once it has been normal (its own notion: the
+windowed tests' episode is over, the volume is back near the usual, the sequential test's evidence has fallen) for
+``resolve_after`` closed minutes in a row (:class:`stream.detectors.policy.OpenAlerts`).
+
+The stored state is versioned (:data:`STATE_VERSION`), and so is each detector's: a state of the layout before
+the registry is upgraded (:mod:`stream.detectors.legacy`), a detector whose stored state has another version starts
+afresh (its open alerts kept), and the open alerts of a detector no longer registered resolve at the next minute.
 """
 
 from __future__ import annotations
@@ -18,14 +23,16 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from core.alerts import Alert, alert_key
-from core.domain import Severity, minute_start
-from stream.detectors import AlertPolicy, MinuteStats, NegativeShare, OpenAlerts, SentimentShift, Signal, VolumeSpike
-from stream.detectors.policy import AlertDecision, severity_for
+from core.domain import DetectorName, MinuteStats, Severity, minute_start
+from stream.detectors.base import Detector
+from stream.detectors.legacy import upgrade
+from stream.detectors.policy import OpenAlerts
+from stream.detectors.registry import REGISTRY, Registry
+from stream.detectors.signals import Signal
 
 __all__ = [
-    "DETECTORS",
     "RESOLVE_AFTER_MINUTES",
-    "VOLUME_NORMAL_Z",
+    "STATE_VERSION",
     "EntityDetectors",
     "MinuteDetections",
     "detect_minute",
@@ -35,10 +42,9 @@ __all__ = [
     "warmed",
 ]
 
-DETECTORS = ("volume_spike", "sentiment_shift", "negative_surge")
-POLICED = ("sentiment_shift", "negative_surge")
 RESOLVE_AFTER_MINUTES = 15  # RADAR_ALERT_RESOLVE_AFTER_S's default, 900 s
-VOLUME_NORMAL_Z = 3.0  # the volume is normal again within this many baseline scales (its baseline's clip)
+STATE_VERSION = 2  # of EntityDetectors.to_state's layout; 1 is the layout without "version" (stream.detectors.legacy)
+_NAMES = frozenset(name.value for name in DetectorName)
 
 
 def resolve_after_minutes(seconds: float) -> int:
@@ -59,61 +65,82 @@ class MinuteDetections:
     resolved: list[Alert] = field(default_factory=list)
 
 
+def _fresh(registry: Registry) -> dict[DetectorName, Detector]:
+    return {name: make() for name, make in registry.items()}
+
+
 @dataclass
 class EntityDetectors:
-    volume: VolumeSpike = field(default_factory=VolumeSpike)
-    sentiment: SentimentShift = field(default_factory=SentimentShift)
-    negative: NegativeShare = field(default_factory=NegativeShare)
-    # the volume detector gates its own episodes (see SeriesDetector); the windowed tests need a policy
-    policies: dict[str, AlertPolicy] = field(default_factory=lambda: {d: AlertPolicy() for d in POLICED})
+    """One entity's detectors (one per registry entry, in its order), each one's open alerts, the last minute
+    learnt, and the open alerts of detectors no longer registered (they resolve at the next minute)."""
+
+    detectors: dict[DetectorName, Detector] = field(default_factory=lambda: _fresh(REGISTRY))
+    open_alerts: dict[DetectorName, OpenAlerts] = field(default_factory=lambda: {n: OpenAlerts() for n in REGISTRY})
     last_minute: int | None = None
-    # each detector's open alerts, until they resolve (absent from states stored before the alert lifecycle)
-    open_alerts: dict[str, OpenAlerts] = field(default_factory=lambda: {d: OpenAlerts() for d in DETECTORS})
+    retired: list[Alert] = field(default_factory=list)
+
+    @classmethod
+    def fresh(cls, registry: Registry = REGISTRY) -> EntityDetectors:
+        return cls(_fresh(registry), {name: OpenAlerts() for name in registry})
+
+    def adopt(self, alert: Alert) -> None:
+        """Hold an alert that SQL has open (Redis lost the state), without evidence, so that it resolves like the
+        alerts raised here; an alert already held is not held twice."""
+        lifecycle = self.open_alerts.get(alert.detector)
+        held = lifecycle.alerts if lifecycle is not None else self.retired
+        if all(known.key != alert.key for known in held):
+            held.append(alert.model_copy(update={"evidence": [], "explanation": None}))
 
     def to_state(self) -> dict[str, Any]:
         return {
-            "volume": self.volume.to_state(),
-            "sentiment": self.sentiment.to_state(),
-            "negative": self.negative.to_state(),
+            "version": STATE_VERSION,
             "last_minute": self.last_minute,
-            "policies": {name: policy.to_state() for name, policy in self.policies.items()},
-            "open_alerts": {name: lifecycle.to_state() for name, lifecycle in self.open_alerts.items()},
+            "detectors": {
+                name.value: {
+                    "version": detector.version,
+                    "state": detector.to_state(),
+                    "open_alerts": self.open_alerts[name].to_state(),
+                }
+                for name, detector in self.detectors.items()
+            },
+            "retired": [alert.to_json() for alert in self.retired],
         }
 
     @classmethod
-    def from_state(cls, state: dict[str, Any] | None) -> EntityDetectors:
+    def from_state(cls, state: dict[str, Any] | None, registry: Registry = REGISTRY) -> EntityDetectors:
+        """The detectors ``state`` holds, for the detectors of ``registry``.
+
+        A state of an unknown layout (a later release's) is learnt afresh. A stored detector whose state version
+        differs from its class's starts afresh, its open alerts kept; a stored detector no longer registered hands
+        its open alerts to ``retired``; one whose name this release does not know (a later release's) is dropped.
+        """
         if not state:
-            return cls()
-        open_alerts = state.get("open_alerts") or {}
-        return cls(
-            volume=VolumeSpike.from_state(state["volume"]),
-            sentiment=SentimentShift.from_state(state["sentiment"]),
-            negative=NegativeShare.from_state(state["negative"]),
-            policies={name: AlertPolicy.from_state(p) for name, p in state["policies"].items() if name in POLICED},
-            last_minute=state["last_minute"],
-            open_alerts={name: OpenAlerts.from_state(open_alerts.get(name)) for name in DETECTORS},
-        )
+            return cls.fresh(registry)
+        if "version" not in state:
+            state = upgrade(state)
+        if state["version"] != STATE_VERSION:
+            return cls.fresh(registry)
+        stored: dict[str, Any] = state["detectors"]
+        detectors, open_alerts = {}, {}
+        for name, make in registry.items():
+            entry = stored.get(name.value) or {}
+            same = entry.get("version") == make.version and entry.get("state") is not None
+            detectors[name] = make.from_state(entry["state"]) if same else make()
+            open_alerts[name] = OpenAlerts.from_state(entry.get("open_alerts"))
+        retired = [Alert.model_validate(alert) for alert in state.get("retired", [])]
+        for value, entry in stored.items():
+            if value in _NAMES and DetectorName(value) not in registry:
+                retired += OpenAlerts.from_state(entry.get("open_alerts")).alerts
+        return cls(detectors, open_alerts, state["last_minute"], retired)
 
 
-def _message(entity: str, detector: str, signal: Signal, minutes: int, end: datetime) -> str:
-    at = end.strftime("%H:%M")
-    observed, expected = signal.observed, signal.expected
-    if detector == "volume_spike":
-        ratio = observed / max(expected, 0.1)
-        return f"{entity}: {observed:.0f} items in the minute to {at} UTC, {ratio:.1f}x the usual {expected:.1f}"
-    window = f"over the {minutes} min to {at} UTC"
-    if detector == "sentiment_shift":
-        return f"{entity}: mean sentiment {observed:+.2f} {window} against a usual {expected:+.2f}"
-    return f"{entity}: {observed:.0%} of items negative {window} against a usual {expected:.0%}"
-
-
-def _alert(entity: str, detector: str, signal: Signal, minutes: int, end: datetime, severity: Severity) -> Alert:
+def _alert(entity: str, detector: Detector, signal: Signal, end: datetime, severity: Severity) -> Alert:
     """The alert as published: figures rounded (4 decimals, z 3), the window the detector looked at."""
-    start = end - timedelta(minutes=minutes)
+    start = end - timedelta(minutes=detector.window_minutes)
     return Alert(
-        key=alert_key(entity, detector, start),
+        key=alert_key(entity, detector.name, start),
         entity=entity,
-        detector=detector,
+        detector=detector.name,
         window_start=start,
         window_end=end,
         observed=round(signal.observed, 4),
@@ -121,7 +148,7 @@ def _alert(entity: str, detector: str, signal: Signal, minutes: int, end: dateti
         score=round(signal.score, 4),
         z=round(signal.z, 3),
         severity=severity,
-        message=_message(entity, detector, signal, minutes, end),
+        message=detector.explain(entity, signal, end),
     )
 
 
@@ -140,30 +167,25 @@ def detect_minute(
     >>> [a for m in range(60) for a in detect_minute(d, "ACME", m, quiet).opened]
     []
     >>> storm = MinuteStats(n=40, negative=34, neutral=4, positive=2, total=-26.0, total_sq=24.0)
-    >>> sorted({a.detector for m in range(60, 64) for a in detect_minute(d, "ACME", m, storm).opened})
-    ['negative_surge', 'sentiment_shift', 'volume_spike']
+    >>> opened = [a.detector for m in range(60, 64) for a in detect_minute(d, "ACME", m, storm).opened]
+    >>> sorted(opened) == sorted(d.detectors)  # every detector alerts on a storm, once
+    True
     >>> detect_minute(d, "ACME", 63, storm)  # a minute already learnt is ignored
     MinuteDetections(opened=[], resolved=[])
     >>> resolved = [(m, a.detector) for m in range(64, 120) for a in detect_minute(d, "ACME", m, quiet).resolved]
-    >>> sorted(detector for _, detector in resolved), all(m < 90 for m, _ in resolved)
-    (['negative_surge', 'sentiment_shift', 'volume_spike'], True)
+    >>> sorted(detector for _, detector in resolved) == sorted(opened), all(m < 90 for m, _ in resolved)
+    (True, True)
     """
     if detectors.last_minute is not None and minute <= detectors.last_minute:
         return MinuteDetections()
     detectors.last_minute = minute
     end = minute_start(minute + 1)
-    signals = {
-        "volume_spike": (detectors.volume.update(stats, minute * 60.0), 1),
-        "sentiment_shift": (detectors.sentiment.update(stats), detectors.sentiment.window),
-        "negative_surge": (detectors.negative.update(stats), detectors.negative.window),
-    }
-    found = MinuteDetections()
-    for name, (signal, minutes) in signals.items():
-        if name in POLICED:
-            decision = detectors.policies[name].decide(signal)
-        else:  # the same rule as `radar detect`: the series detector's alert; normal once back near the usual
-            decision = AlertDecision(signal.alert, signal.z >= VOLUME_NORMAL_Z, severity_for(signal.z))
-        opened = [_alert(entity, name, signal, minutes, end, decision.severity)] if decision.fire else []
+    found = MinuteDetections(resolved=[alert.resolved(end) for alert in detectors.retired])
+    detectors.retired = []
+    for name, detector in detectors.detectors.items():
+        signal = detector.observe(stats, minute * 60.0)
+        decision = detector.decide(signal)
+        opened = [_alert(entity, detector, signal, end, decision.severity)] if decision.fire else []
         found.opened.extend(opened)
         lifecycle = detectors.open_alerts[name]
         found.resolved.extend(lifecycle.observe(opened, normal=decision.normal, resolve_after=resolve_after, at=end))
@@ -181,18 +203,22 @@ def observe_minute(detectors: EntityDetectors, entity: str, minute: int, stats: 
 
 
 def warmed(counts: Sequence[int], first_minute: int) -> EntityDetectors:
-    """Detectors whose volume detector has already watched ``counts`` (one per minute from ``first_minute``).
+    """Detectors whose count-only detectors (volume) have already watched ``counts`` (one per minute from
+    ``first_minute``).
 
     The volume detector calibrates on its entity's own history, so a new entity earns its volume alerts over days;
     this is how a replay or a test stands in for a worker that has watched the entity that long. The sentiment
     detectors start fresh: counts carry no labels to learn from.
 
     >>> d = warmed([3, 4, 2, 5] * 360, first_minute=1000)
-    >>> d.last_minute, d.volume.series.n
-    (2439, 1440)
+    >>> learnt = {name: type(x)().to_state() != x.to_state() for name, x in d.detectors.items()}
+    >>> d.last_minute, all(learnt[name] == x.counts_only for name, x in d.detectors.items())
+    (2439, True)
     """
     detectors = EntityDetectors()
     for i, n in enumerate(counts):
-        detectors.volume.update(MinuteStats(n=int(n)), (first_minute + i) * 60.0)
+        for detector in detectors.detectors.values():
+            if detector.counts_only:
+                detector.observe(MinuteStats(n=int(n)), (first_minute + i) * 60.0)
     detectors.last_minute = first_minute + len(counts) - 1
     return detectors

@@ -14,7 +14,7 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Depends, HTTPException, Path, Query, Request, Response
 from sqlalchemy.orm import Session
 
-from core.domain import AlertStatus, Severity, as_utc
+from core.domain import AlertStatus, DetectorName, Severity, as_utc
 from core.errors import Conflict, NotFound
 from services.api.deps import require_ingest_token, require_read_token
 from services.api.openapi import ACK_REFUSALS, DATABASE_UNAVAILABLE, NOT_FOUND, UNAUTHORIZED
@@ -45,7 +45,7 @@ SessionDep = Annotated[Session, Depends(get_session)]
 def alerts(
     session: SessionDep,
     entity: Name = None,
-    detector: Name = None,
+    detector: Annotated[DetectorName | None, Query(description="only this detector's alerts")] = None,
     min_severity: Annotated[Severity | None, Query(description="this severity or a higher one")] = None,
     status: Annotated[AlertStatus | None, Query(description="only alerts in this state")] = None,
     since: datetime | None = None,

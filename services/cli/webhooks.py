@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from core.alerts import StoredAlert
-from core.domain import Severity
+from core.domain import DetectorName, Severity
 from core.errors import ConfigError, Conflict, NotFound
 from core.samples import sample_alert
 from core.settings import Settings
@@ -46,7 +46,9 @@ def add_cmd(
     url: str,
     payload_format: Annotated[str, typer.Option("--format", help="radar or alertmanager")] = "radar",
     entity: Annotated[list[str] | None, typer.Option(help="only these entities (repeatable)")] = None,
-    detector: Annotated[list[str] | None, typer.Option(help="only these detectors (repeatable)")] = None,
+    detector: Annotated[
+        list[str] | None, typer.Option(help=f"only these detectors (repeatable): {', '.join(DetectorName)}")
+    ] = None,
     min_severity: Annotated[str, typer.Option(help=", ".join(Severity))] = Severity.INFO.value,
     secret: Annotated[str | None, typer.Option(help="whsec_... (default: a new random secret)")] = None,
     allow_private: Annotated[bool, typer.Option(help="allow private or loopback addresses")] = False,
@@ -59,6 +61,8 @@ def add_cmd(
         raise typer.BadParameter("--format is radar or alertmanager")
     if min_severity not in {severity.value for severity in Severity}:
         raise typer.BadParameter(f"--min-severity is one of {', '.join(Severity)}")
+    if unknown := sorted(set(detector or ()) - {name.value for name in DetectorName}):
+        raise typer.BadParameter(f"--detector {', '.join(unknown)}: a detector is one of {', '.join(DetectorName)}")
     if why := url_problem(url):
         raise typer.BadParameter(f"{url}: {why}")
     if secret is not None and (why := secret_problem(secret)):

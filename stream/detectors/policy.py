@@ -106,7 +106,7 @@ class OpenAlerts:
 
     >>> from datetime import UTC, timedelta
     >>> at = datetime(2026, 1, 5, 10, tzinfo=UTC)
-    >>> alert = Alert(key="ACME:x", entity="ACME", detector="x", window_start=at, window_end=at, observed=9,
+    >>> alert = Alert(key="ACME:x", entity="ACME", detector="volume_spike", window_start=at, window_end=at, observed=9,
     ...               expected=1, score=0.9, z=5, severity="warning", message="ACME: 9")
     >>> lifecycle = OpenAlerts()
     >>> lifecycle.observe([alert], normal=False, resolve_after=3, at=at)

@@ -164,9 +164,13 @@ async def test_the_api_lists_alerts_as_it_always_has(engine: Engine) -> None:
         page = (await client.get("/v1/alerts", headers=read)).json()
         critical = (await client.get("/v1/alerts", params={"min_severity": "critical"}, headers=read)).json()
         refused = await client.get("/v1/alerts", params={"min_severity": "severe"}, headers=read)
+        spikes = (await client.get("/v1/alerts", params={"detector": "volume_spike"}, headers=read)).json()
+        surges = (await client.get("/v1/alerts", params={"detector": "negative_surge"}, headers=read)).json()
+        unknown = await client.get("/v1/alerts", params={"detector": "volume"}, headers=read)
     first = page["items"][-1]
     assert first["window_start"] == "2026-01-05T10:00:00Z" and first["created_at"] == "2026-01-05T10:00:00Z"
     evidence = [{"id": "e1", "text": "bad news", "score": -0.9, "source": None, "kind": None, "label": None}]
     assert first["severity"] == "high" and first["evidence"] == evidence and first["status"] == "open"
     assert [a["key"] for a in critical["items"]] == ["ACME:x"]
     assert refused.status_code == 422
+    assert (len(spikes["items"]), surges["items"], unknown.status_code) == (2, [], 422), "a detector is a DetectorName"

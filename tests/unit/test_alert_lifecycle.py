@@ -13,7 +13,7 @@ from sqlalchemy import Engine, create_engine, select
 from sqlalchemy.orm import sessionmaker
 
 from core.alerts import Alert, AlertEvent, Evidence, StoredAlert
-from core.domain import AlertStatus, MinuteStats, Severity, minute_start
+from core.domain import AlertStatus, DetectorName, MinuteStats, Severity, minute_start
 from core.errors import Conflict, NotFound
 from core.samples import sample_alert
 from services.webhooks.payloads import render
@@ -25,7 +25,7 @@ from storage.models import Base, WebhookDelivery
 from storage.subscriptions import add_subscription
 from stream.backlog import Backlog
 from stream.closer import MinuteCloser
-from stream.detect import EntityDetectors, detect_minute, resolve_after_minutes
+from stream.detect import STATE_VERSION, EntityDetectors, detect_minute, resolve_after_minutes
 from stream.detectors import OpenAlerts
 from stream.detectors.policy import MAX_OPEN, AlertPolicy
 from stream.minute_sink import ClosedMinute
@@ -34,6 +34,9 @@ QUIET = MinuteStats(n=4, negative=1, neutral=1, positive=2, total=0.5, total_sq=
 STORM = MinuteStats(n=40, negative=34, neutral=4, positive=2, total=-26.0, total_sq=24.0)
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 BASE = int(T0.timestamp() // 60)
+# states the release before the detector seam (issue 22) stored, made by its code: 30 QUIET minutes from minute 0;
+# 60 QUIET and 2 STORM minutes (three alerts open)
+V1_STATES = json.loads((Path(__file__).parents[1] / "support" / "detector_states_v1.json").read_text())
 
 
 def _run(detectors: EntityDetectors, stream: Sequence[MinuteStats], first: int, after: int) -> dict[str, list[int]]:
@@ -85,10 +88,8 @@ def test_a_state_stored_mid_episode_resolves_as_if_the_worker_never_stopped() ->
 
 
 def test_a_state_stored_before_the_lifecycle_still_loads() -> None:
-    detectors = EntityDetectors()
-    _run(detectors, [QUIET] * 30, 0, 15)
-    old = detectors.to_state()
-    del old["open_alerts"]  # what a worker of the previous release stored
+    old = dict(V1_STATES["quiet_30"])  # 30 quiet minutes, as the release before the detector seam stored them
+    del old["open_alerts"]  # what a worker of the release before the lifecycle stored
     for policy in old["policies"].values():
         assert set(policy) == set(AlertPolicy().to_state())  # the policy's own state is unchanged
     restored = EntityDetectors.from_state(json.loads(json.dumps(old)))
@@ -96,9 +97,32 @@ def test_a_state_stored_before_the_lifecycle_still_loads() -> None:
     assert events["open volume_spike"] == [60] and events["resolve volume_spike"] == [78]
 
 
+def test_a_state_stored_mid_episode_by_the_previous_release_resolves_as_it_would_have() -> None:
+    """The previous layout is read, not misread: the windowed detectors it held go on as if the worker had never
+    stopped; the series detector under volume_spike has a newer state version since, so it learns afresh and its
+    open alert is kept and resolves once the fresh detector reads the quiet as normal; the sequential test, new,
+    starts afresh (and raises nothing on the storm's tail it learns from)."""
+    stream = [QUIET] * 60 + [STORM] * 4 + [QUIET] * 40
+    straight = _run(EntityDetectors(), stream, 0, 15)
+    restored = EntityDetectors.from_state(json.loads(json.dumps(V1_STATES["storm_62"])))
+    held = restored.open_alerts[DetectorName.VOLUME_SPIKE].alerts
+    assert [a.key for a in held] == ["ACME:volume_spike:1970-01-01T01:00Z"]
+    later = _run(restored, stream[62:], 62, 15)
+    windowed = ("sentiment_shift", "negative_surge")
+    assert {k: v for k, v in later.items() if k.endswith(windowed)} == {
+        k: [m for m in v if m >= 62] for k, v in straight.items() if k.endswith(windowed) and any(m >= 62 for m in v)
+    }
+    assert set(later) == {f"resolve {name}" for name in (*windowed, "volume_spike")}
+    assert 62 + 14 <= later["resolve volume_spike"][0] <= straight["resolve volume_spike"][0]  # 15 normal minutes
+    again = EntityDetectors.from_state(restored.to_state())
+    assert again.to_state() == restored.to_state() and again.to_state()["version"] == STATE_VERSION
+
+
 def test_open_alerts_are_bounded() -> None:
     def alert(i: int) -> Alert:
-        return sample_alert("A", "x", start=T0 + timedelta(minutes=i), key=f"A:x:{i}", severity=Severity.INFO)
+        return sample_alert(
+            "A", DetectorName.VOLUME_SPIKE, start=T0 + timedelta(minutes=i), key=f"A:x:{i}", severity=Severity.INFO
+        )
 
     lifecycle = OpenAlerts()
     overflow = [
@@ -146,14 +170,16 @@ async def test_the_closer_hands_the_sinks_resolutions_with_their_evidence() -> N
     await closer.close_ready(wall)
     await closer.close_ready(wall + 100)
     resolved = {alert.detector: (minute - BASE, alert) for minute, alert in sink.resolved}
-    assert {d: m for d, (m, _) in resolved.items()} == {"volume_spike": 68, "sentiment_shift": 70, "negative_surge": 70}
+    # volume and the windowed tests as before; the sequential test 5 minutes after its evidence fell by half (66)
+    expected = {"volume_spike": 68, "sentiment_shift": 70, "negative_surge": 70, "negative_cusum": 70}
+    assert {d: m for d, (m, _) in resolved.items()} == expected
     opened = {alert.key: alert for alert in sink.opened}
     for _, alert in resolved.values():
         assert alert.key in opened and alert.evidence == opened[alert.key].evidence, "the same evidence as it opened"
         assert alert.evidence and {e.source for e in alert.evidence} <= {"src-0", "src-1"}
     await store.set_closed_through(BASE + 65)  # a crash: the minutes close again, nothing resolves twice
     await closer.close_ready(wall + 200)
-    assert len(sink.resolved) == 3
+    assert len(sink.resolved) == 4
 
 
 EVIDENCE = [Evidence(id="e1", text="bad news", score=-0.9, source="wire")]

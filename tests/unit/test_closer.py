@@ -245,7 +245,7 @@ async def test_a_negative_storm_raises_alerts_with_the_most_negative_evidence(st
     await closer.close_ready(WALL)
     await closer.close_ready(WALL + 100.0)
     assert sink.closed == list(range(BASE, BASE + 64))
-    assert {a.detector for a in sink.alerts} == {"negative_surge", "sentiment_shift", "volume_spike"}
+    assert {a.detector for a in sink.alerts} == {"negative_cusum", "negative_surge", "sentiment_shift", "volume_spike"}
     for alert in sink.alerts:
         assert isinstance(alert, Alert) and alert.entity == "ACME" and alert.evidence
         assert all(e.score == -0.9 for e in alert.evidence), "the most negative events are the evidence"
