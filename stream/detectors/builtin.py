@@ -78,21 +78,15 @@ class VolumeSpikeDetector:
 
 
 @dataclass
-class SentimentShiftDetector:
-    """The mean sentiment of the last 3 minutes fell (:class:`~stream.detectors.signals.SentimentShift`).
+class _WindowedDetector:
+    """A 3-minute window signal turned into alerts by an :class:`~stream.detectors.policy.AlertPolicy`: what the
+    sentiment shift and the negative surge share; each declares its ``signal`` and says its message."""
 
-    >>> d = SentimentShiftDetector()
-    >>> calm = MinuteStats(n=10, negative=2, neutral=3, positive=5, total=3.0, total_sq=5.0)
-    >>> angry = MinuteStats(n=10, negative=9, neutral=1, positive=0, total=-7.5, total_sq=6.5)
-    >>> [d.decide(d.observe(s, 0.0)).fire for s in [calm] * 30 + [angry] * 2][-3:]
-    [False, False, True]
-    """
-
-    name: ClassVar[DetectorName] = DetectorName.SENTIMENT_SHIFT
     version: ClassVar[int] = 1
     counts_only: ClassVar[bool] = False
+    signal_type: ClassVar[Any]  # SentimentShift or NegativeShare: what from_state rebuilds
+    signal: SentimentShift | NegativeShare  # each subclass declares it, with its own type and default
 
-    signal: SentimentShift = field(default_factory=SentimentShift)
     policy: AlertPolicy = field(default_factory=AlertPolicy)
 
     @property
@@ -105,22 +99,38 @@ class SentimentShiftDetector:
     def decide(self, signal: Signal) -> AlertDecision:
         return self.policy.decide(signal)
 
+    def to_state(self) -> dict[str, Any]:
+        return {"signal": self.signal.to_state(), "policy": self.policy.to_state()}
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> Self:
+        return cls(signal=cls.signal_type.from_state(state["signal"]), policy=AlertPolicy.from_state(state["policy"]))
+
+
+@dataclass
+class SentimentShiftDetector(_WindowedDetector):
+    """The mean sentiment of the last 3 minutes fell (:class:`~stream.detectors.signals.SentimentShift`).
+
+    >>> d = SentimentShiftDetector()
+    >>> calm = MinuteStats(n=10, negative=2, neutral=3, positive=5, total=3.0, total_sq=5.0)
+    >>> angry = MinuteStats(n=10, negative=9, neutral=1, positive=0, total=-7.5, total_sq=6.5)
+    >>> [d.decide(d.observe(s, 0.0)).fire for s in [calm] * 30 + [angry] * 2][-3:]
+    [False, False, True]
+    """
+
+    name: ClassVar[DetectorName] = DetectorName.SENTIMENT_SHIFT
+    signal_type = SentimentShift
+    signal: SentimentShift = field(default_factory=SentimentShift)
+
     def explain(self, entity: str, signal: Signal, end: datetime) -> str:
         return (
             f"{entity}: mean sentiment {signal.observed:+.2f} over the {self.window_minutes} min to {_clock(end)} "
             f"UTC against a usual {signal.expected:+.2f}"
         )
 
-    def to_state(self) -> dict[str, Any]:
-        return {"signal": self.signal.to_state(), "policy": self.policy.to_state()}
-
-    @classmethod
-    def from_state(cls, state: dict[str, Any]) -> Self:
-        return cls(SentimentShift.from_state(state["signal"]), AlertPolicy.from_state(state["policy"]))
-
 
 @dataclass
-class NegativeSurgeDetector:
+class NegativeSurgeDetector(_WindowedDetector):
     """The share of negative events in the last 3 minutes rose (:class:`~stream.detectors.signals.NegativeShare`).
 
     >>> d = NegativeSurgeDetector()
@@ -133,31 +143,11 @@ class NegativeSurgeDetector:
     """
 
     name: ClassVar[DetectorName] = DetectorName.NEGATIVE_SURGE
-    version: ClassVar[int] = 1
-    counts_only: ClassVar[bool] = False
-
+    signal_type = NegativeShare
     signal: NegativeShare = field(default_factory=NegativeShare)
-    policy: AlertPolicy = field(default_factory=AlertPolicy)
-
-    @property
-    def window_minutes(self) -> int:
-        return self.signal.window
-
-    def observe(self, stats: MinuteStats, at: float) -> Signal:
-        return self.signal.update(stats)
-
-    def decide(self, signal: Signal) -> AlertDecision:
-        return self.policy.decide(signal)
 
     def explain(self, entity: str, signal: Signal, end: datetime) -> str:
         return (
             f"{entity}: {signal.observed:.0%} of items negative over the {self.window_minutes} min to {_clock(end)} "
             f"UTC against a usual {signal.expected:.0%}"
         )
-
-    def to_state(self) -> dict[str, Any]:
-        return {"signal": self.signal.to_state(), "policy": self.policy.to_state()}
-
-    @classmethod
-    def from_state(cls, state: dict[str, Any]) -> Self:
-        return cls(NegativeShare.from_state(state["signal"]), AlertPolicy.from_state(state["policy"]))
