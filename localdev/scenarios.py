@@ -29,13 +29,14 @@ from core.errors import ConfigError
 from core.language import detect_lang
 from core.settings import Settings
 from inference.dataset import Example
-from localdev.traffic_profile import DEFAULT_PROFILE, Traffic, load_profile, sample_traffic
+from localdev.traffic_profile import DEFAULT_PROFILE, Burst, Traffic, load_profile, sample_traffic
 from stream.entities import Entity
 
 __all__ = [
     "SCENARIOS",
     "BurstTruth",
     "Incident",
+    "PlantedBurst",
     "Scenario",
     "ScenarioSpec",
     "build_scenario",
@@ -56,6 +57,16 @@ class Incident:
 
 
 @dataclass(frozen=True)
+class PlantedBurst:
+    """An ordinary burst placed on purpose (not an incident): to show that one of an incident's peak stays quiet."""
+
+    entity: str
+    start_min: int
+    peak: float  # the multiplier at its first minute
+    decay_min: float  # its exponential time constant
+
+
+@dataclass(frozen=True)
 class ScenarioSpec:
     name: str
     duration_min: float
@@ -66,6 +77,7 @@ class ScenarioSpec:
     entities: tuple[str, ...] | None = None  # None: the whole watchlist
     bursts: bool = True  # ordinary (non-incident) bursts at the profile's rate
     profile: Path = DEFAULT_PROFILE
+    planted: tuple[PlantedBurst, ...] = ()  # ordinary bursts placed on purpose, beside the drawn ones
 
 
 SCENARIOS: dict[str, ScenarioSpec] = {
@@ -88,6 +100,16 @@ SCENARIOS: dict[str, ScenarioSpec] = {
     ),
     "clean-day": ScenarioSpec("clean-day", 24 * 60, 2.0),
     "incident-day": ScenarioSpec("incident-day", 24 * 60, 2.0, (Incident("GLBX", 14 * 60, 30, 5, 0.8),)),
+    # a volume-only incident (5x for 20 minutes, the usual tone: negative_share 0 draws its texts as any other) and
+    # ordinary bursts of the same 5x peak, one decaying at the profile's median time constant (7 min) and one at its
+    # 90th percentile (16 min): what a detector of volume alone has to tell apart
+    "volume-day": ScenarioSpec(
+        "volume-day",
+        24 * 60,
+        2.0,
+        (Incident("GLBX", 14 * 60, 20, multiplier=5, negative_share=0.0),),
+        planted=(PlantedBurst("GLBX", 9 * 60, 5.0, 7.3), PlantedBurst("INIT", 17 * 60, 5.0, 15.6)),
+    ),
 }
 
 
@@ -237,6 +259,21 @@ def _burst_truths(entity: str, traffic: Traffic, counts: np.ndarray) -> list[Bur
     ]
 
 
+def _with_planted(traffic: Traffic, spec: ScenarioSpec, entity: str) -> Traffic:
+    """``traffic`` with ``entity``'s planted bursts on top of its drawn ones (their excess counts as a burst's)."""
+    mine = [
+        Burst(b.start_min, b.peak, b.decay_min, load_profile(spec.profile).bursts.end_below)
+        for b in spec.planted
+        if b.entity == entity
+    ]
+    if not mine:
+        return traffic
+    grid = np.arange(len(traffic.expected))
+    excess = sum(b.multiplier(grid) - 1 for b in mine)
+    bursts = tuple(sorted((*traffic.bursts, *mine), key=lambda b: b.start_min))
+    return Traffic(traffic.envelope, traffic.calm, traffic.expected + traffic.calm * excess, bursts)
+
+
 def _draw_volumes(scenario: Scenario, entities: list[Entity], rng: np.random.Generator) -> dict[str, np.ndarray]:
     """Each entity's counts per minute (see :func:`_volumes`); the ordinary bursts drawn go to the ground truth."""
     spec = scenario.spec
@@ -245,7 +282,8 @@ def _draw_volumes(scenario: Scenario, entities: list[Entity], rng: np.random.Gen
     volumes: dict[str, np.ndarray] = {}
     for entity in entities:
         rate = scenario.rates[entity.id]
-        traffic = sample_traffic(profile, scenario.start, minutes, rate, rng, bursts=spec.bursts)
+        drawn = sample_traffic(profile, scenario.start, minutes, rate, rng, bursts=spec.bursts)
+        traffic = _with_planted(drawn, spec, entity.id)
         volumes[entity.id] = _volumes(spec, traffic, entity.id, rng)
         scenario.bursts += _burst_truths(entity.id, traffic, volumes[entity.id])
     return volumes
