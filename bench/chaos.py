@@ -46,6 +46,7 @@ from sqlalchemy import func, select
 from bench.common import console, mixed_texts, print_table, write_json
 from core.domain import UNFINISHED_DELIVERIES
 from core.settings import Settings, TopicNames
+from core.signals import stopping_on_signals
 from core.webhook_signing import new_secret
 from localdev.databases import fresh_postgres
 from localdev.pipeline_run import PipelineRun
@@ -629,7 +630,8 @@ def main() -> None:
     options = ChaosOptions(
         minutes=args.minutes, rate=args.rate, repeats=args.repeats, freeze_s=args.freeze_s, seed=args.seed
     )
-    figures = asyncio.run(run(Settings(), options))
+    with stopping_on_signals():  # SIGTERM (timeout, CI) stops the workers it started, as Ctrl-C does
+        figures = asyncio.run(run(Settings(), options))
     keys = [
         "events_produced", "rate_target", "rate_produced", "lost", "double_counted", "incomplete_minutes", "alerts",
         "duplicate_alerts", "missing_alerts", "duplicate_webhooks", "missing_webhooks", "malformed_sent",

@@ -42,6 +42,7 @@ from bench.common import console, mixed_texts, print_table, write_json
 from bench.model_throughput import triton_mix_rate
 from core.language import detect_lang, model_lang
 from core.settings import Settings, TopicNames
+from core.signals import stopping_on_signals
 from localdev.workers import running_worker
 from stream.producer import EventProducer
 from stream.topics import ensure_topics
@@ -142,6 +143,11 @@ def spread(values: list[float], digits: int = 1) -> str:
 
 
 def main() -> None:
+    with stopping_on_signals():  # SIGTERM (timeout, CI) stops the workers it started, as Ctrl-C does
+        _main()
+
+
+def _main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default="sentiment")
     parser.add_argument("--model-zh", default="sentiment_zh")

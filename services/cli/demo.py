@@ -32,7 +32,7 @@ def demo_cmd(
     if model not in ("trained", "tiny"):
         raise typer.BadParameter("--model is trained or tiny")
     options = DemoOptions(duration, headless, speedup, workers, model, seed, keep_stack, summary_json)
-    from services.cli.signals import stopping_on_signals
+    from core.signals import stopping_on_signals
 
     with stopping_on_signals():  # SIGTERM and SIGHUP stop the demo and what it started, as Ctrl-C does
         code = run_demo(options, Console())

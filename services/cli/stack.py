@@ -47,8 +47,8 @@ def stack_up(
     ] = False,
 ) -> None:
     """Install what is missing, start each service once and wait until it is ready (idempotent)."""
+    from core.signals import stopping_on_signals
     from localdev.stack import Stack
-    from services.cli.signals import stopping_on_signals
 
     started = time.monotonic()
     extra = [name for name, wanted in (("alertmanager", alertmanager), ("prometheus", prometheus)) if wanted]

@@ -1,4 +1,4 @@
-"""SIGTERM and SIGHUP stop a command the way Ctrl-C does.
+"""SIGTERM and SIGHUP stop a command (or a benchmark) the way Ctrl-C does.
 
 ``timeout``, systemd, CI runners and a closed terminal send SIGTERM or SIGHUP, not SIGINT; Python's default for
 them ends the process at once, skipping the ``finally`` blocks that stop its children, so ``radar demo`` stopped by
