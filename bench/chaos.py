@@ -261,6 +261,9 @@ class _Feed:
         future.add_errback(failed)
 
 
+SAMPLE_TIMEOUT_MS = 3000  # a sample Kafka cannot answer within this is skipped; the monitor looks once a second
+
+
 class _Monitor:
     """Samples the workers' consumer lag and the scored topic's size once a second (Kafka may be down: a failed
     sample is skipped)."""
@@ -277,8 +280,11 @@ class _Monitor:
         while not self.stop.is_set():
             try:
                 if admin is None or consumer is None:
-                    admin = KafkaAdminClient(**self.settings.kafka_python_config())
-                    consumer = KafkaConsumer(**self.settings.kafka_python_config())
+                    # a short wait and a short reconnect backoff: kafka-python backs off up to 30 s while a broker is
+                    # away, so after a restart the monitor looked again only half a minute later, past a short run
+                    config = {**self.settings.kafka_python_config(), "reconnect_backoff_max_ms": 1000}
+                    admin = KafkaAdminClient(**config, request_timeout_ms=SAMPLE_TIMEOUT_MS)
+                    consumer = KafkaConsumer(**config)
                 raw = [
                     TopicPartition(topic, p)
                     for topic in self.settings.topics.raw()
@@ -288,21 +294,22 @@ class _Monitor:
                     TopicPartition(self.settings.topics.scored, p)
                     for p in consumer.partitions_for_topic(self.settings.topics.scored) or ()
                 ]
-                ends = consumer.end_offsets(raw + scored)
+                ends = consumer.end_offsets(raw + scored, timeout_ms=SAMPLE_TIMEOUT_MS)
                 group = self.settings.consumer_group
                 committed = admin.list_group_offsets(group).get(group, {})
                 lag = sum(ends[tp] - (committed[tp].offset if tp in committed else 0) for tp in raw)
                 self.samples.append(Sample(time.monotonic(), lag, sum(ends[tp] for tp in scored)))
             except Exception as exc:  # noqa: BLE001 - Kafka is one of the things killed: try again next second
                 self.failures += 1
-                if self.failures == 1:
+                if self.failures == 1 or os.environ.get("CHAOS_DEBUG"):
                     console.log(f"lag sample failed (Kafka away?): {type(exc).__name__}: {exc}")
-                for client in (admin, consumer):
-                    if client is not None:
-                        with contextlib.suppress(Exception):  # closing a client of a dead broker
-                            client.close()
-                admin = consumer = None
+                # clients that exist are kept: they reconnect by themselves once the broker is back, where a new
+                # client's bootstrap right after a broker restart failed for half a minute at a time
             self.stop.wait(1.0)
+        for client in (admin, consumer):
+            if client is not None:
+                with contextlib.suppress(Exception):  # closing a client of a dead broker
+                    client.close()
         for client in (admin, consumer):
             if client is not None:
                 client.close()

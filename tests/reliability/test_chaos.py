@@ -28,4 +28,5 @@ async def test_a_short_chaos_run_loses_nothing_and_repeats_nothing(stack: Settin
     assert figures["malformed_dead_lettered"] == figures["malformed_sent"] > 0
     assert figures["dead_letters_without_reason"] == 0
     assert {f["kind"] for f in figures["faults"]} == {"worker", "redis", "postgres", "kafka", "triton", "freeze"}
-    assert all(f["resumed_after_s"] is not None for f in figures["faults"] if f["during_feed"]), figures["faults"]
+    stalled = [f for f in figures["faults"] if f["during_feed"] and f["resumed_after_s"] is None]
+    assert not stalled, stalled  # each fault during the feed: scoring resumed after it
