@@ -1,13 +1,16 @@
 """Detection quality on real-like traffic, per detector, and aggregate throughput, in one run.
 
-    uv run python -m bench.detect [--days 7] [--hours 24] [--labels both|model|gold] [--no-redis] [--json PATH]
+    uv run python -m bench.detect [--days 7] [--hours 24] [--labels both|model|gold] [--history-days 10]
+        [--no-redis] [--json PATH]
 
 Every scenario draws each entity's volume from the traffic profile fitted on real Twitter mention counts
 (daily and weekly cycles, overdispersion, ordinary bursts that are not incidents: ``localdev/traffic_profile.py``)
 and its texts from the demo's (English, and Chinese for an entity with a Chinese name: ``scenario_texts``).
 Minute stats are built from the texts as the served models score them (each unique text and target scored once,
 cached) or from the human gold labels, and run through the stream's own detector code (``observe_minute``),
-offline, with fresh detectors per run as the demo has them (no history seeded).
+offline, with fresh detectors per run, or with ``--history-days 10`` as ``radar demo`` runs them: the volume
+detector calibrates on its entity's own history (days of minutes), so fresh it never fires, and the demo seeds ten
+days of each entity's counts before it replays, as a worker that had watched them that long would hold.
 
 - every hour of the day: the seeded `smoke` and `demo` scenarios at ``--hours`` start hours of one simulated
   Monday (24: 00:00 to 23:00). The scenario follows the clock (the profile's daily cycle), so an incident at a
@@ -60,7 +63,7 @@ from inference.model_store import chosen_zh_model, resolve_serving_model, servin
 from inference.runtime import SentimentRuntime
 from localdev.scenarios import SCENARIOS, Scenario, generate, scenario_texts
 from storage.aggregates import AggregateStore, ScoredItem
-from stream.detect import EntityDetectors, observe_minute
+from stream.detect import EntityDetectors, observe_minute, warmed
 from stream.detectors import MinuteStats
 from stream.detectors.registry import REGISTRY
 from stream.entities import Entity, load_watchlist
@@ -177,11 +180,14 @@ def _published(event: dict[str, Any]) -> datetime:
     return datetime.fromisoformat(str(event["published_at"]).replace("Z", "+00:00"))
 
 
-def run_detectors(scenario: Scenario, score_of: Scorer) -> list[dict[str, Any]]:
+def run_detectors(scenario: Scenario, score_of: Scorer, history_days: float = 0.0) -> list[dict[str, Any]]:
     """Per-entity minute stats -> the stream's detectors -> alerts (as the closer would raise them).
 
-    Every entity is fed every minute of the scenario, empty ones included, as the closer does.
+    Every entity is fed every minute of the scenario, empty ones included, as the closer does. With
+    ``history_days``, the count-only detectors have first watched that many days of the entity's traffic (what
+    ``radar demo`` seeds: :func:`localdev.history.seed_history`); otherwise every detector starts fresh.
     """
+    history = scenario.history(history_days) if history_days > 0 else {}
     buckets: dict[tuple[str, int], list[tuple[str, float]]] = defaultdict(list)
     for e in scenario.events:
         buckets[(str(e["meta"]["entity"]), int(_published(e).timestamp() // 60))].append(score_of(e))
@@ -189,7 +195,8 @@ def run_detectors(scenario: Scenario, score_of: Scorer) -> list[dict[str, Any]]:
     entities = sorted({e["meta"]["entity"] for e in scenario.events})
     alerts: list[dict[str, Any]] = []
     for entity in entities:
-        detectors = EntityDetectors()
+        past = history.get(entity)
+        detectors = warmed(past.tolist(), first - len(past)) if past is not None else EntityDetectors()
         for minute in range(first, first + int(scenario.spec.duration_min)):
             items = buckets.get((entity, minute), [])
             stats = MinuteStats(
@@ -352,6 +359,13 @@ def main() -> None:
         "--hours", type=int, default=24, help="start hours of the smoke and demo runs, 1-24 (default %(default)s)"
     )
     parser.add_argument("--labels", choices=("both", "model", "gold"), default="both")
+    parser.add_argument(
+        "--history-days",
+        type=float,
+        default=0.0,
+        help="days of each entity's traffic its count-only detectors watch first (10: as `radar demo` seeds them; "
+        "default: fresh detectors)",
+    )
     parser.add_argument("--no-redis", action="store_true", help="skip the Redis throughput figure")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
@@ -382,7 +396,7 @@ def main() -> None:
         with console.status(f"{run.label}: generating and detecting…"):
             scenario = run.build(texts, watchlist)
             for labels, score_of in scorers.items():
-                alerts = run_detectors(scenario, score_of)
+                alerts = run_detectors(scenario, score_of, args.history_days)
                 volume_run = run.scenario == "volume-day"
                 figures = assess(scenario, alerts, (volume_tallies if volume_run else tallies)[labels])
                 if volume_run:

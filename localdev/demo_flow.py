@@ -3,6 +3,7 @@ view and the summary. ``radar demo`` (services/cli/demo.py) only reads its optio
 
 from __future__ import annotations
 
+import asyncio
 import json
 import random
 import threading
@@ -146,14 +147,20 @@ def _start_processes(run: DemoRun, hook_url: str, secret: str, console: Console)
 def _stream(run: DemoRun, options: DemoOptions, console: Console) -> tuple[Any, list[dict[str, Any]], float]:
     """Replay the demo scenario (real texts in English and Chinese, an incident in each, malformed records) and
     watch until it has all closed. Returns the scenario, its incidents' ground truth, and when (monotonic) the
-    replay started."""
+    replay started.
+
+    The detectors have first watched ten days of the scenario's entities' counts, as a running desk's have: the
+    volume detector calibrates on its entity's own days, and fresh it never fires."""
     from localdev.demo import add_malformed
+    from localdev.history import HISTORY_DAYS, seed_history
     from localdev.scenarios import build_scenario
 
     settings, speedup = run.settings, options.speedup
     scenario = build_scenario(settings, "demo", options.seed)
     _, truth_path = scenario.write(settings.var_dir / "scenarios")
     truths = scenario.truth()["incidents"]
+    with console.status(f"warming the volume detectors with {HISTORY_DAYS} days of each entity's counts…"):
+        asyncio.run(seed_history(settings, scenario))
     records = add_malformed(scenario.events, random.Random(options.seed), 25)
     run.tally.invalid_sent = len(records) - len(scenario.events)
     console.log(
