@@ -405,11 +405,12 @@ def main() -> None:
                 if run.hour is not None:
                     sweeps[labels].add(run.scenario, run.hour, figures)
                 per_run.append({"run": run.label, "labels": labels, **figures})
+    warmth = f"volume detectors warmed on {args.history_days:g} days" if args.history_days > 0 else "fresh detectors"
     for labels, sweep in sweeps.items():
         prefix = f"{labels}: " if len(scorers) > 1 else ""
         print_table(
             f"{prefix}every start hour of the day ({', '.join(name for name, _ in HOURLY)} at {args.hours} start "
-            "hours, each scenario's seed every hour, fresh detectors)",
+            f"hours, each scenario's seed every hour, {warmth})",
             columns,
             sweep.summary_rows(),
         )
