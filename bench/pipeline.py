@@ -23,7 +23,9 @@ pays the per-request costs (gRPC, the Python backend, a Kafka round trip per bat
 backlog maximum is therefore much more than half of what the paced pipeline can do, and near its capacity the
 queue (and p99) grows steeply with load: the ``--curve`` rows show it. On two cores shared by Triton's two model
 instances, Kafka, the worker and the producer, a few percent of capacity taken by anything else moves p99 by
-hundreds of milliseconds.
+hundreds of milliseconds. The served models' onnxruntime threads used to spin between runs (its default), and two
+models' spinning pools took exactly those cores: p99 at half the maximum was 692 and 719 ms in the runs before and
+after one with spinning off (332 ms, the maximum itself 303 -> 393 events/s); `inference/runtime.py` turns it off.
 """
 
 from __future__ import annotations

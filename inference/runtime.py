@@ -150,6 +150,9 @@ class SentimentRuntime:
             options = ort.SessionOptions()
             options.intra_op_num_threads = threads
             options.inter_op_num_threads = 1
+            # onnxruntime's pool threads spin between runs by default: two served models (English and Chinese)
+            # then burn the cores that Kafka, the worker and each other need (bench.pipeline measures it)
+            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
             self._session = ort.InferenceSession(str(onnx_path), options, providers=_ort_providers(ort))
             self._input_names = {i.name for i in self._session.get_inputs()}
         elif backend == "torch":
