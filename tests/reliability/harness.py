@@ -40,6 +40,15 @@ async def smoke_scenario(settings: Settings) -> Scenario:
 class Pipeline(PipelineRun):
     """The fault tests' pipeline: a run of the smoke scenario, and the invariants every fault test ends with."""
 
+    async def started(self, workers: int = 2) -> Scenario:
+        """The smoke scenario, with its history seeded, and ``workers`` workers and a dispatcher running: where
+        every fault test starts."""
+        scenario = await smoke_scenario(self.settings)
+        for i in range(workers):
+            self.start_worker(f"worker-{i + 1}")
+        self.start_dispatcher()
+        return scenario
+
     async def check(self, scenario: Scenario, *, malformed: int = 0) -> dict[str, Any]:
         """The invariants: exact counts, the incident alerted once, every alert delivered once, every bad record
         dead-lettered with a reason, every process alive. Returns the figures for the report."""

@@ -14,15 +14,11 @@ import signal
 from localdev.stack.postgres import PostgresService
 from localdev.stack.redis_server import RedisService
 from localdev.stack.triton import TritonService
-from tests.reliability.harness import smoke_scenario
 
 
 async def test_worker_killed_with_sigkill_and_restarted(pipeline_factory, record) -> None:  # type: ignore[no-untyped-def]
     with pipeline_factory() as p:
-        scenario = await smoke_scenario(p.settings)
-        p.start_worker("worker-1")
-        p.start_worker("worker-2")
-        p.start_dispatcher()
+        scenario = await p.started()
         replaying = p.replay_in_background(scenario.events, speedup=400)  # 60 simulated minutes in 9 s
         await asyncio.sleep(4)
         p.kill_worker("worker-1")
@@ -36,10 +32,7 @@ async def test_worker_frozen_while_the_other_runs_ahead(pipeline_factory, record
     """Frozen for less than the session timeout, so its partitions stay its own: the other worker counts the rest
     of the hour meanwhile, and no minute may close before the frozen worker's events are in."""
     with pipeline_factory() as p:
-        scenario = await smoke_scenario(p.settings)
-        p.start_worker("worker-1")
-        p.start_worker("worker-2")
-        p.start_dispatcher()
+        scenario = await p.started()
         await asyncio.sleep(8)  # both workers in the group before the replay starts
         replaying = p.replay_in_background(scenario.events, speedup=400)
         await asyncio.sleep(2)
@@ -63,10 +56,7 @@ async def test_tritonserver_stopped_and_restarted(pipeline_factory, tmp_path, re
         triton = TritonService(p.settings)
         triton.up()
         try:
-            scenario = await smoke_scenario(p.settings)
-            p.start_worker("worker-1")
-            p.start_worker("worker-2")
-            p.start_dispatcher()
+            scenario = await p.started()
             replaying = p.replay_in_background(scenario.events, speedup=400)
             await asyncio.sleep(3)
             triton.down()
@@ -86,10 +76,7 @@ async def test_redis_killed_with_sigkill_and_restarted(pipeline_factory, tmp_pat
         redis = RedisService(p.settings)
         redis.up()
         try:
-            scenario = await smoke_scenario(p.settings)
-            p.start_worker("worker-1")
-            p.start_worker("worker-2")
-            p.start_dispatcher()
+            scenario = await p.started()
             replaying = p.replay_in_background(scenario.events, speedup=400)
             await asyncio.sleep(4)
             pid = redis.process.pid()
@@ -108,9 +95,7 @@ async def test_postgres_stopped_and_restarted(pipeline_factory, record) -> None:
     with pipeline_factory() as p:
         postgres = PostgresService(p.settings)
         assert postgres.process.pid() is not None, "this test restarts the stack's own PostgreSQL (radar stack up)"
-        scenario = await smoke_scenario(p.settings)
-        p.start_worker("worker-1")
-        p.start_dispatcher()
+        scenario = await p.started(workers=1)
         replaying = p.replay_in_background(scenario.events, speedup=300)
         await asyncio.sleep(4)
         postgres.down()
@@ -128,9 +113,7 @@ async def test_webhook_receiver_fails_then_recovers(pipeline_factory, record) ->
         return "503" if request < 3 else "ok"
 
     with pipeline_factory(plan=plan) as p:
-        scenario = await smoke_scenario(p.settings)
-        p.start_worker("worker-1")
-        p.start_dispatcher()
+        scenario = await p.started(workers=1)
         p.replay_in_background(scenario.events, speedup=400).join()
         figures = await p.check(scenario)
         record(figures)
@@ -149,10 +132,7 @@ async def test_ten_thousand_malformed_records_among_valid_ones(pipeline_factory,
     ]
     malformed = [rng.choice(junk) for _ in range(10_000)]
     with pipeline_factory() as p:
-        scenario = await smoke_scenario(p.settings)
-        p.start_worker("worker-1")
-        p.start_worker("worker-2")
-        p.start_dispatcher()
+        scenario = await p.started()
         p.send_raw(malformed[:5000])
         replaying = p.replay_in_background(scenario.events, speedup=400)
         p.send_raw(malformed[5000:])
