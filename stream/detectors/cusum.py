@@ -266,4 +266,6 @@ class NegativeCusum:
 
     @classmethod
     def from_state(cls, state: dict[str, Any]) -> Self:
-        return cls(**{name: list(state[name]) if name == "cusums" else state[name] for name in _STATE})
+        learnt: dict[str, Any] = {name: state[name] for name in _STATE}
+        learnt["cusums"] = [float(s) for s in learnt["cusums"]]
+        return cls(**learnt)
