@@ -8,7 +8,8 @@ baseline scales), ``score`` in [0, 1], and the observed and expected values an a
   not news; it alerts on a rise rarer than once in ten days of that entity.
 - Sentiment shift compares the mean score of the last ``window`` minutes with the baseline mean, in standard
   errors of that window (so a minute with 3 events weighs less than one with 300).
-- Negative share compares the share of negative events in the window with the baseline share (binomial z).
+- Negative share compares the share of negative events in the window with the baseline share: the exact binomial
+  tail, as a z (:func:`binomial_surge_z`).
 While a signal is high, its baseline learns only clipped values (robust estimator), so an incident that lasts
 20 minutes stays unusual for its whole length.
 """
@@ -18,12 +19,21 @@ from __future__ import annotations
 import math
 from collections import deque
 from dataclasses import dataclass, field, fields
+from statistics import NormalDist
 from typing import Any, Self
 
 from core.domain import MinuteStats
 from stream.detectors.series import SeriesDetector
 
-__all__ = ["MinuteStats", "NegativeShare", "SentimentShift", "Signal", "VolumeSpike", "z_to_score"]
+__all__ = [
+    "MinuteStats",
+    "NegativeShare",
+    "SentimentShift",
+    "Signal",
+    "VolumeSpike",
+    "binomial_surge_z",
+    "z_to_score",
+]
 
 
 @dataclass(frozen=True)
@@ -43,6 +53,47 @@ def z_to_score(z: float, midpoint: float = 3.5, steepness: float = 1.5) -> float
     [0.005, 0.095, 0.5, 0.858, 0.999]
     """
     return 1.0 / (1.0 + math.exp(-steepness * (z - midpoint)))
+
+
+_NORMAL = NormalDist()
+
+
+def binomial_surge_z(k: int, n: int, p: float) -> float:
+    """How unusual ``k`` or more of ``n`` events are at a share ``p``: the exact binomial upper tail, as the z of a
+    normal tail that small.
+
+    Why exact: the normal approximation, ``(k/n - p) / sqrt(p(1-p)/n)``, overstates a rise of a few events
+    against a small share. An entity whose feed is 3% negative, where the model misreads one calm text in thirty,
+    sees 2 negatives among 10 now and then: z 3.2 by the approximation (an alert at 3.5 is one minute away), while
+    P(X >= 2) is 3.5%, z 1.8 (scipy's ``binom.sf`` agrees to 1e-12). Below the expected count the normal z is returned (negative: no surge). The tail is
+    summed from ``k`` upwards, where the terms shrink geometrically, until they stop counting.
+
+    >>> round(binomial_surge_z(2, 10, 0.03), 2), round((0.2 - 0.03) / math.sqrt(0.03 * 0.97 / 10), 2)
+    (1.82, 3.15)
+    >>> round(binomial_surge_z(60, 100, 0.2), 2)  # P 2.5e-18, where the normal approximation says 10.0
+    8.65
+    >>> binomial_surge_z(500, 600, 0.02) > 37  # past what a double holds: the asymptote, still rising
+    True
+    >>> binomial_surge_z(1, 10, 0.5) < 0 < binomial_surge_z(9, 10, 0.5)
+    True
+    """
+    if n <= 0:
+        return 0.0
+    mean, sd = n * p, math.sqrt(n * p * (1 - p))
+    if k <= mean:
+        return (k - mean) / sd
+    log_first = math.lgamma(n + 1) - math.lgamma(k + 1) - math.lgamma(n - k + 1) + k * math.log(p)
+    log_first += (n - k) * math.log1p(-p)
+    total, term, odds = 1.0, 1.0, p / (1 - p)
+    for j in range(k, n):
+        term *= (n - j) / (j + 1) * odds
+        total += term
+        if term < 1e-12 * total:
+            break
+    log_tail = log_first + math.log(total)
+    if log_tail < -700:  # beyond a double: the tail's asymptote, -log P ~ z^2 / 2
+        return math.sqrt(-2 * log_tail)
+    return -_NORMAL.inv_cdf(min(math.exp(log_tail), 0.5))
 
 
 @dataclass
@@ -179,7 +230,7 @@ class SentimentShift(_Weighted):
 
 @dataclass
 class NegativeShare(_Weighted):
-    """The share of negative events rose (binomial z of the window against the baseline share).
+    """The share of negative events rose (the window against the baseline share: :func:`binomial_surge_z`).
 
     >>> d = NegativeShare(warmup=5)
     >>> _ = [d.update(MinuteStats(n=10, negative=2, neutral=3, positive=5)) for _ in range(30)]
@@ -197,7 +248,7 @@ class NegativeShare(_Weighted):
         p0 = min(max(self.ew_value / self.ew_events if self.ew_events else 0.0, 0.02), 0.98)
 
         def z_of(w: MinuteStats) -> float:
-            return (w.negative / w.n - p0) / math.sqrt(p0 * (1 - p0) / w.n) if w.n else 0.0
+            return binomial_surge_z(w.negative, w.n, p0)
 
         share = window.negative / window.n if window.n else 0.0
         z = z_of(window)

@@ -56,12 +56,13 @@ def delay(detector: Detector, stream: Stream, onset: int = 180) -> float:
 @pytest.mark.parametrize("seed", [0, 1])
 def test_ordinary_traffic_raises_at_most_one_alert_in_ten_entity_days(seed: int) -> None:
     """Ten days each of a quiet (1 a minute), an ordinary (4) and a busy (20) entity: at most one alert per ten
-    entity-days, and fewer than the window test raises on the same streams (it runs at several per ten days)."""
+    entity-days, from the sequential test and from the window test alike (the window test ran at several per ten
+    days while it read its window by the normal approximation, which overstates a few negatives)."""
     streams = [ordinary(rate, days=10, seed=10 * seed + i) for i, rate in enumerate((1, 4, 20))]
     sequential = sum(len(alerts(NegativeCusum(), stream)) for stream in streams)
     window = sum(len(alerts(NegativeSurgeDetector(), stream)) for stream in streams)
     assert sequential <= 3, f"{sequential} alerts in 30 ordinary entity-days"
-    assert sequential < window
+    assert window <= 3, f"{window} alerts in 30 ordinary entity-days from the window test"
 
 
 SURGES = [  # (usual events a minute, surge share, volume multiplier)
