@@ -83,14 +83,17 @@ def trained_model(
     *,
     marker: str = "",
     text_rows: bool = False,
+    lr: float | None = None,
+    warm_start: Path | None = None,
 ) -> Path:
     from bench.common import console as out
     from inference.pair_train import PairConfig, train_pairs
     from inference.zh_encoder import zh_encoder_dir
 
-    config = PairConfig(epochs=epochs, marker=marker)
+    config = PairConfig(epochs=epochs, marker=marker, **({"lr": lr} if lr else {}))
     data = [sorted(r.id for r in train), reviews, repr(config)] + ([rename_share] if rename_share else [])
     data += ["text-rows"] if text_rows else []
+    data += [f"from {warm_start.name}"] if warm_start else []
     key = hashlib.sha256(json.dumps(data).encode()).hexdigest()[:12]
     out_dir = settings.cache_dir / "models" / f"zh-pair-{key}"
     if (out_dir / "training.json").exists():
@@ -101,10 +104,10 @@ def trained_model(
         if step % 25 == 0 or step == total:
             out.print(f"{stage}: {step}/{total} loss {figures['loss']:.4f}")
 
-    train_pairs(zh_encoder_dir(settings.cache_dir), examples, out_dir, config, lang="zh", progress=progress)
-    (out_dir / DATA_FILE).write_text(
-        json.dumps({"reviews": reviews, "rename_share": rename_share, "text_rows": text_rows})
-    )
+    base = warm_start or zh_encoder_dir(settings.cache_dir)
+    train_pairs(base, examples, out_dir, config, lang="zh", progress=progress)
+    data_used = {"reviews": reviews, "rename_share": rename_share, "text_rows": text_rows}
+    (out_dir / DATA_FILE).write_text(json.dumps(data_used | ({"warm_start": str(warm_start)} if warm_start else {})))
     return out_dir
 
 
@@ -161,6 +164,12 @@ def main() -> None:
         default=True,
         help="also train the text row (no target) on each text's own label",
     )
+    parser.add_argument("--lr", type=float, help="peak learning rate (default: PairConfig's)")
+    parser.add_argument(
+        "--warm-start",
+        type=Path,
+        help="go on training this trained pair model (same data and split) instead of starting from the encoder",
+    )
     parser.add_argument("--json", type=Path)
     parser.add_argument("--model-dir", type=Path, help="score this trained pair model instead of training one")
     args = parser.parse_args()
@@ -173,7 +182,15 @@ def main() -> None:
     figures: dict[str, Any] = {"held_out_texts": len(test), "held_out_pairs": sum(len(r.entities) for r in test)}
     figures["baseline"] = score_entities(test, tfidf_entity_baseline(train, test))
     model_dir = args.model_dir or trained_model(
-        settings, train, args.epochs, args.reviews, args.rename_share, marker=args.marker, text_rows=args.text_rows
+        settings,
+        train,
+        args.epochs,
+        args.reviews,
+        args.rename_share,
+        marker=args.marker,
+        text_rows=args.text_rows,
+        lr=args.lr,
+        warm_start=args.warm_start,
     )
     from inference.pair_train import PairConfig
 
