@@ -185,9 +185,12 @@ def detect_minute(
     for name, detector in detectors.detectors.items():
         signal = detector.observe(stats, minute * 60.0)
         decision = detector.decide(signal)
-        opened = [_alert(entity, detector, signal, end, decision.severity)] if decision.fire else []
-        found.opened.extend(opened)
         lifecycle = detectors.open_alerts[name]
+        # while its last alert is unresolved the episode goes on: a detector that fires again after a lull (its
+        # policy's cooldown is shorter than the resolution) adds no second alert for the same incident
+        fresh = decision.fire and not lifecycle.alerts
+        opened = [_alert(entity, detector, signal, end, decision.severity)] if fresh else []
+        found.opened.extend(opened)
         found.resolved.extend(lifecycle.observe(opened, normal=decision.normal, resolve_after=resolve_after, at=end))
     return found
 

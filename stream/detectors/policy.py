@@ -102,7 +102,8 @@ class OpenAlerts:
     """A detector's open alerts (as raised, without evidence) and how long it has been normal since the last opened.
 
     They resolve together, at the end of the ``resolve_after``-th normal closed minute in a row; a minute that is
-    not normal starts the count again, and so does a new alert (an incident that got worse is still one episode).
+    not normal starts the count again, and so does a new alert (``detect_minute`` opens none while one is open; a
+    state stored by an earlier release may hold several).
 
     >>> from datetime import UTC, timedelta
     >>> at = datetime(2026, 1, 5, 10, tzinfo=UTC)

@@ -281,3 +281,23 @@ def test_webhooks_announce_the_opening_and_the_resolution() -> None:
     assert (done["status"], done["alerts"][0]["status"]) == ("resolved", "resolved")
     assert done["alerts"][0]["endsAt"] == resolved_at.isoformat()
     assert done["alerts"][0]["fingerprint"] == firing["alerts"][0]["fingerprint"], "the same alert to Alertmanager"
+
+
+def test_a_detector_that_fires_again_before_its_alert_resolved_adds_no_second_alert() -> None:
+    """A lull of one calm minute closes the 3-minute window test's episode and starts its 15-minute cooldown; the
+    incident goes on (half its texts negative) and flares again after it. Until the first alert resolves, that is
+    the same incident: one alert per detector, resolved once, when the whole episode is over."""
+    calm = MinuteStats(n=10, negative=2, neutral=6, positive=2, total=0.0, total_sq=4.0)
+    storm = MinuteStats(n=10, negative=9, neutral=1, positive=0, total=-8.0, total_sq=8.0)
+    half = MinuteStats(n=10, negative=5, neutral=4, positive=1, total=-3.0, total_sq=5.0)
+    minutes = [calm] * 60 + [storm] * 3 + [calm] * 3 + [half] * 14 + [storm] * 4 + [calm] * 40
+    detectors = EntityDetectors()
+    opened: list[tuple[int, DetectorName]] = []
+    resolved: list[tuple[int, DetectorName]] = []
+    for minute, stats in enumerate(minutes):
+        found = detect_minute(detectors, "ACME", minute, stats)
+        opened += [(minute, alert.detector) for alert in found.opened]
+        resolved += [(minute, alert.detector) for alert in found.resolved]
+    surge = DetectorName.NEGATIVE_SURGE
+    assert [m for m, name in opened if name is surge] == [61]
+    assert [m for m, name in resolved if name is surge] == [99]  # after the flare at 81-84, not before it
