@@ -16,6 +16,7 @@ import argparse
 import hashlib
 import json
 import os
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -90,7 +91,8 @@ def trained_model(
     from inference.pair_train import PairConfig, train_pairs
     from inference.zh_encoder import zh_encoder_dir
 
-    config = PairConfig(epochs=epochs, marker=marker, **({"lr": lr} if lr else {}))
+    config = PairConfig(epochs=epochs, marker=marker)
+    config = replace(config, lr=lr) if lr else config
     data = [sorted(r.id for r in train), reviews, repr(config)] + ([rename_share] if rename_share else [])
     data += ["text-rows"] if text_rows else []
     data += [f"from {warm_start.name}"] if warm_start else []

@@ -64,9 +64,10 @@ def binomial_surge_z(k: int, n: int, p: float) -> float:
 
     Why exact: the normal approximation, ``(k/n - p) / sqrt(p(1-p)/n)``, overstates a rise of a few events
     against a small share. An entity whose feed is 3% negative, where the model misreads one calm text in thirty,
-    sees 2 negatives among 10 now and then: z 3.2 by the approximation (an alert at 3.5 is one minute away), while
-    P(X >= 2) is 3.5%, z 1.8 (scipy's ``binom.sf`` agrees to 1e-12). Below the expected count the normal z is returned (negative: no surge). The tail is
-    summed from ``k`` upwards, where the terms shrink geometrically, until they stop counting.
+    sees 2 negatives among 10 now and then: z 3.2 by the approximation (an alert at 3.5 is one minute away),
+    while P(X >= 2) is 3.5%, z 1.8 (scipy's ``binom.sf`` agrees to 1e-12). Below the expected count the normal z
+    is returned (negative: no surge). The tail is summed from ``k`` upwards, where the terms shrink
+    geometrically, until they stop counting.
 
     >>> round(binomial_surge_z(2, 10, 0.03), 2), round((0.2 - 0.03) / math.sqrt(0.03 * 0.97 / 10), 2)
     (1.82, 3.15)

@@ -99,7 +99,8 @@ def test_a_chinese_entitys_ordinary_events_draw_calm_financial_texts_in_place_of
     ordinary = [e for e in hxbk if not e["meta"]["incident"]]  # type: ignore[index]
     assert ordinary and all(str(e["text"]).startswith("华信银行发布年报") for e in ordinary)
     assert all(e["meta"]["label"] == "neutral" and "entities" not in e for e in ordinary)  # type: ignore[index]
-    assert not any("房间很干净" in str(e["text"]) for e in scenario.events)  # reviews go unused once financial texts are given
+    # the reviews go unused once financial texts are given
+    assert not any("房间很干净" in str(e["text"]) for e in scenario.events)
     incident = [e for e in hxbk if e["meta"]["incident"]]  # type: ignore[index]
     assert {str(e["text"])[:4] for e in incident} == {"华信银行"}
     assert any("逾期未兑付" in str(e["text"]) for e in incident)
