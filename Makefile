@@ -17,8 +17,9 @@ test-deps:
 	@command -v chromium >/dev/null 2>&1 || (apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium)
 	@fc-list :lang=zh family 2>/dev/null | grep -q . || (apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q fonts-noto-cjk)
 
+# the reliability tier (kill -9 of Kafka, Redis, PostgreSQL, Triton) runs beside the others on a stack of its own
 test: test-deps lint stack
-	$(UV) run pytest
+	$(UV) run python -m localdev.tiers
 
 unit: setup
 	$(UV) run pytest tests/unit core stream storage inference services localdev

@@ -132,7 +132,7 @@ def renamed(rows: list[ZhFinRow]) -> list[ZhFinRow]:
     return out
 
 
-def served_export(settings: Settings, model_dir: Path) -> Path:
+def served_export(settings: Settings, model_dir: Path, *, choose: bool = True) -> Path:
     """The model exported to ONNX (fp32 and int8, with segment ids) and chosen for serving: Triton's
     ``sentiment_zh`` serves the int8 file (``SERVING_ZH`` points at the export)."""
     from inference.export import export_onnx
@@ -141,7 +141,8 @@ def served_export(settings: Settings, model_dir: Path) -> Path:
     if not (out / INT8).exists():
         export_onnx(model_dir, out)
     (out / "serving.json").write_text(json.dumps({"onnx_file": INT8}))
-    zh_serving_pointer(settings).write_text(str(out))  # radar model score and the stack serve it
+    if choose:
+        zh_serving_pointer(settings).write_text(str(out))  # radar model score and the stack serve it
     return out
 
 
@@ -171,6 +172,12 @@ def main() -> None:
         "--warm-start",
         type=Path,
         help="go on training this trained pair model (same data and split) instead of starting from the encoder",
+    )
+    parser.add_argument(
+        "--serve",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="choose the model for serving (SERVING_ZH); --no-serve scores it and leaves the served one be",
     )
     parser.add_argument("--json", type=Path)
     parser.add_argument("--model-dir", type=Path, help="score this trained pair model instead of training one")
@@ -208,7 +215,7 @@ def main() -> None:
     figures["model"] = score_entities(test, model_judgements(model_dir, test, threshold))
     figures["threshold"] = threshold
     figures["model_dir"] = str(model_dir)
-    served = served_export(settings, model_dir)
+    served = served_export(settings, model_dir, choose=args.serve)
     figures["served_int8"] = score_entities(test, model_judgements(served, test, None, onnx_file=INT8))
     text_rows_negative = [p[0] == max(p) for p in predict_served(served, [(row.text, "") for row in test])]
     figures["served_text_row_f1"] = round(f1([r.negative for r in test], text_rows_negative), 4)
