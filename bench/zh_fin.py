@@ -1,7 +1,7 @@
 """Chinese financial opinion: entity-level and text-level F1 on a split held out from zh-fin-neg, model vs baseline.
 
     ZH_FIN_NEG_DIR=/path/to/zh-fin-neg uv run python -m bench.zh_fin [--epochs 1] [--rename-share 0.5]
-        [--reviews 3000] [--model-dir DIR] [--json PATH]
+        [--reviews 3000] [--lr LR] [--warm-start MODEL_DIR] [--model-dir DIR] [--no-serve] [--json PATH]
 
 The task and the baseline are :mod:`inference.fin_eval`'s (entity-level and text-level F1; character 1-3-gram
 TF-IDF + logistic regression). 20% of the texts are held out (seeded, by text). The model is bge-small-zh-v1.5
