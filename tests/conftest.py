@@ -10,6 +10,17 @@ import pytest
 from core.settings import Settings, TopicNames
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Unit tests and doctests first (seconds each: a slip shows within a minute), then the tests on the real stack,
+    the fault tests last; in file order otherwise (a stable sort)."""
+
+    def tier(item: pytest.Item) -> int:
+        path = str(item.path)
+        return 2 if "/tests/reliability/" in path else 1 if "/tests/integration/" in path else 0
+
+    items.sort(key=tier)
+
+
 @pytest.fixture(scope="session")
 def settings() -> Settings:
     return Settings()
