@@ -120,3 +120,28 @@ def test_webhook_commands_check_the_schema_and_leave_it_alone(tmp_path: Path, mo
     assert isinstance(result.exception, StorageError) and "radar db upgrade" in str(result.exception)
     assert schema_revision(engine).current == "0001"
     engine.dispose()
+
+
+def test_the_switch_to_wal_waits_for_a_process_that_holds_the_file_and_passes_other_errors_on() -> None:
+    """SQLite answers a journal-mode switch it cannot take now with "database is locked" at once, without its busy
+    handler (two processes converting one new file at the same moment): the engine's connect looks again."""
+    import sqlite3
+
+    from storage.db import _wal
+
+    class Cursor:
+        def __init__(self, errors: list[str]) -> None:
+            self.errors, self.calls = errors, 0
+
+        def execute(self, sql: str) -> None:
+            self.calls += 1
+            if self.errors:
+                raise sqlite3.OperationalError(self.errors.pop(0))
+
+    busy = Cursor(["database is locked", "database is locked"])
+    _wal(busy)
+    assert busy.calls == 3
+    with pytest.raises(sqlite3.OperationalError, match="disk I/O"):
+        _wal(Cursor(["disk I/O error"]))
+    with pytest.raises(sqlite3.OperationalError, match="locked"):
+        _wal(Cursor(["database is locked"] * 1000), wait_s=0.05)
