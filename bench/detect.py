@@ -42,9 +42,9 @@ import asyncio
 import hashlib
 import time
 import uuid
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -55,6 +55,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 
 from bench.common import console, print_table, write_json
 from bench.detect_hours import HourSweep, start_hours
+from core.domain import VOICE_WINDOW_MINUTES
 from core.errors import ConfigError
 from core.settings import Settings
 from inference.dataset import Example
@@ -86,12 +87,14 @@ class Run:
     seed: int
     start: datetime
     hour: int | None = None  # the start hour of a run of the hour sweep (:data:`HOURLY`)
+    thread_bursts: bool = True  # ordinary bursts carried by a handful of accounts (False: ``--broad-bursts``)
 
     def build(self, texts: list[Example], watchlist: list[Entity]) -> Scenario:
-        return generate(SCENARIOS[self.scenario], texts, watchlist, seed=self.seed, start=self.start)
+        spec = replace(SCENARIOS[self.scenario], thread_bursts=self.thread_bursts)
+        return generate(spec, texts, watchlist, seed=self.seed, start=self.start)
 
 
-def plan(days: int, hours: int = 24) -> list[Run]:
+def plan(days: int, hours: int = 24, *, thread_bursts: bool = True) -> list[Run]:
     """The hour sweep (:data:`HOURLY` at each of :func:`start_hours`), then ``days`` incident days and clean days."""
     runs = [
         Run(f"{name} {hour:02d}:00", name, seed, START + timedelta(hours=hour), hour)
@@ -101,7 +104,7 @@ def plan(days: int, hours: int = 24) -> list[Run]:
     runs += [Run(f"incident-day #{s}", "incident-day", s, START + timedelta(days=s)) for s in range(days)]
     runs += [Run(f"clean-day #{s}", "clean-day", 100 + s, START + timedelta(days=s)) for s in range(days)]
     runs += [Run(f"volume-day #{s}", "volume-day", 200 + s, START + timedelta(days=s)) for s in range(days)]
-    return runs
+    return [replace(run, thread_bursts=thread_bursts) for run in runs]
 
 
 def planted_alerts(scenario: Scenario, alerts: list[dict[str, Any]]) -> dict[str, int]:
@@ -189,16 +192,23 @@ def run_detectors(scenario: Scenario, score_of: Scorer, history_days: float = 0.
     """
     history = scenario.history(history_days) if history_days > 0 else {}
     buckets: dict[tuple[str, int], list[tuple[str, float]]] = defaultdict(list)
+    authors: dict[tuple[str, int], list[str]] = defaultdict(list)
     for e in scenario.events:
-        buckets[(str(e["meta"]["entity"]), int(_published(e).timestamp() // 60))].append(score_of(e))
+        key = (str(e["meta"]["entity"]), int(_published(e).timestamp() // 60))
+        buckets[key].append(score_of(e))
+        authors[key].append(str(e.get("author") or e["source"]))
     first = int(scenario.start.timestamp() // 60)
     entities = sorted({e["meta"]["entity"] for e in scenario.events})
     alerts: list[dict[str, Any]] = []
     for entity in entities:
         past = history.get(entity)
         detectors = warmed(past.tolist(), first - len(past)) if past is not None else EntityDetectors()
+        voices: Counter[str] = Counter()  # the authors of the last VOICE_WINDOW_MINUTES minutes, with their events
         for minute in range(first, first + int(scenario.spec.duration_min)):
             items = buckets.get((entity, minute), [])
+            voices.update(authors.get((entity, minute), []))
+            voices.subtract(authors.get((entity, minute - VOICE_WINDOW_MINUTES), []))
+            voices = +voices  # drop those with no event left in the window
             stats = MinuteStats(
                 n=len(items),
                 negative=sum(lab == "negative" for lab, _ in items),
@@ -206,6 +216,7 @@ def run_detectors(scenario: Scenario, score_of: Scorer, history_days: float = 0.
                 positive=sum(lab == "positive" for lab, _ in items),
                 total=sum(s for _, s in items),
                 total_sq=sum(s * s for _, s in items),
+                voices=len(voices),
             )
             alerts.extend(a.to_json() for a in observe_minute(detectors, entity, minute, stats))
     return alerts
@@ -367,6 +378,12 @@ def main() -> None:
         "default: fresh detectors)",
     )
     parser.add_argument("--no-redis", action="store_true", help="skip the Redis throughput figure")
+    parser.add_argument(
+        "--broad-bursts",
+        action="store_true",
+        help="ordinary bursts carried by the entity's audience like any other event, not by a thread's handful of "
+        "accounts: what the detector of voices (volume_breadth) does where the scenarios' assumption fails",
+    )
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
     if not 1 <= args.hours <= 24:
@@ -374,7 +391,7 @@ def main() -> None:
     settings = Settings()
     texts = scenario_texts(settings)
     watchlist = load_watchlist(settings.watchlist)
-    runs = plan(args.days, args.hours)
+    runs = plan(args.days, args.hours, thread_bursts=not args.broad_bursts)
     scorers: dict[str, Scorer] = {}
     if args.labels in ("both", "model"):
         with console.status("generating the scenarios' texts…"):

@@ -25,6 +25,7 @@ __all__ = [
     "FINISHED_DELIVERIES",
     "LABELS",
     "UNFINISHED_DELIVERIES",
+    "VOICE_WINDOW_MINUTES",
     "AlertStatus",
     "DeliveryStatus",
     "DetectorName",
@@ -139,7 +140,8 @@ class AlertStatus(StrEnum):
 
 
 class DetectorName(StrEnum):
-    """The detector that raised an alert: volume_spike, sentiment_shift, negative_surge or negative_cusum."""
+    """The detector that raised an alert: volume_spike, sentiment_shift, negative_surge, negative_cusum or
+    volume_breadth."""
 
     # A wire name: radar.alerts, SQL (alerts.detector), webhooks, subscriptions' filters, the API's query, the Redis
     # detector state. A value never changes and is never reused; a detector retired from the stream keeps its member
@@ -150,14 +152,26 @@ class DetectorName(StrEnum):
     SENTIMENT_SHIFT = "sentiment_shift"
     NEGATIVE_SURGE = "negative_surge"
     NEGATIVE_CUSUM = "negative_cusum"
+    VOLUME_BREADTH = "volume_breadth"
+
+
+VOICE_WINDOW_MINUTES = 15
+"""``MinuteStats.voices`` counts the distinct voices of the minutes that end with this one, this many of them."""
 
 
 @dataclass(frozen=True)
 class MinuteStats:
-    """One closed bucket: counts per label and the sum and sum of squares of the signed score.
+    """One closed bucket: counts per label and the sum and sum of squares of the signed score; and ``voices``, the
+    distinct voices (an event's author, or its source where it names none) over the :data:`VOICE_WINDOW_MINUTES`
+    minutes to this one's end.
 
-    >>> MinuteStats(n=2, negative=1, positive=1, total=0.1) + MinuteStats(n=1, neutral=1)
-    MinuteStats(n=3, negative=1, neutral=1, positive=1, total=0.1, total_sq=0.0)
+    Why a window and not the minute: a burst carried by a few accounts and an incident carried by many differ in
+    how many people speak over a quarter of an hour, while a single minute of a quiet entity has one or two events
+    either way. Distinct counts do not add up, so ``+`` (news and social of one minute, a window's minutes) keeps
+    the larger: the store counts a minute's voices over both kinds at once.
+
+    >>> MinuteStats(n=2, negative=1, positive=1, total=0.1, voices=5) + MinuteStats(n=1, neutral=1, voices=3)
+    MinuteStats(n=3, negative=1, neutral=1, positive=1, total=0.1, total_sq=0.0, voices=5)
     """
 
     n: int = 0
@@ -166,6 +180,7 @@ class MinuteStats:
     positive: int = 0
     total: float = 0.0
     total_sq: float = 0.0
+    voices: int = 0
 
     def __add__(self, other: MinuteStats) -> MinuteStats:
         return MinuteStats(
@@ -175,6 +190,7 @@ class MinuteStats:
             positive=self.positive + other.positive,
             total=self.total + other.total,
             total_sq=self.total_sq + other.total_sq,
+            voices=max(self.voices, other.voices),
         )
 
 

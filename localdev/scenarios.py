@@ -11,10 +11,18 @@ that are not incidents, scaled by the scenario's rate and a per-entity popularit
 entity's volume over that real envelope by ``multiplier`` from its start for its duration and skews its texts
 negative. The ground truth written beside the stream lists the incidents (entity, start, end) so detection can be
 scored, and the ordinary bursts drawn, so that an alert on one of them can be read as the false alert it is.
+
+Every event has an ``author`` (:func:`author_of`). The traffic profile says how many events there are, not who
+writes them (NAB's counts carry no authors), so who writes them is this module's assumption, stated here: an
+entity's ordinary events and an incident's come from its audience, a few dozen regulars and a crowd of occasional
+voices; an ordinary burst is one thread, whose excess events come from a handful of accounts (a post, its replies,
+those who repeat it). With ``thread_bursts=False`` a burst's excess comes from the audience like any other event:
+what a detector of voices does where that assumption fails (``bench.detect --broad-bursts``).
 """
 
 from __future__ import annotations
 
+import bisect
 import json
 import math
 import os
@@ -41,6 +49,7 @@ __all__ = [
     "PlantedBurst",
     "Scenario",
     "ScenarioSpec",
+    "author_of",
     "build_scenario",
     "chinese_texts",
     "entity_lang",
@@ -80,6 +89,7 @@ class ScenarioSpec:
     bursts: bool = True  # ordinary (non-incident) bursts at the profile's rate
     profile: Path = DEFAULT_PROFILE
     planted: tuple[PlantedBurst, ...] = ()  # ordinary bursts placed on purpose, beside the drawn ones
+    thread_bursts: bool = True  # an ordinary burst's excess comes from a handful of accounts (see the module's doc)
 
 
 SCENARIOS: dict[str, ScenarioSpec] = {
@@ -301,6 +311,34 @@ def _incident_at(spec: ScenarioSpec, entity: str, minute: int) -> Incident | Non
     )
 
 
+REGULARS = 40  # an entity's regular voices
+REGULAR_SHARE = 0.3  # of its events
+OCCASIONAL = 100_000  # the crowd of occasional voices, shared by every entity
+THREAD_ACCOUNTS = 6  # the accounts that carry an ordinary burst's excess events
+
+
+def author_of(seed: int, number: int, entity: str, thread: str | None) -> str:
+    """Event ``number``'s author, from a generator of its own (so that the other draws, and the texts and volumes
+    of scenarios written before authors were, stay as they were): one of ``thread``'s accounts for an ordinary
+    burst's excess event, else one of the entity's regulars or the shared crowd.
+
+    >>> author_of(7, 1, "ACME", None) == author_of(7, 1, "ACME", None)
+    True
+    >>> sorted({author_of(7, n, "ACME", "ACME-t600") for n in range(200)})[:2]
+    ['ACME-t600-0', 'ACME-t600-1']
+    >>> thread = {author_of(7, n, "ACME", "ACME-t600") for n in range(200)}
+    >>> audience = {author_of(7, n, "ACME", None) for n in range(200)}
+    >>> len(thread), len(audience) > 120
+    (6, True)
+    """
+    rng = random.Random(f"{seed}:{number}")
+    if thread is not None:
+        return f"{thread}-{rng.randrange(THREAD_ACCOUNTS)}"
+    if rng.random() < REGULAR_SHARE:
+        return f"{entity}-r{rng.randrange(REGULARS)}"
+    return f"u{rng.randrange(OCCASIONAL)}"
+
+
 @dataclass(frozen=True)
 class _EventDraws:
     """The seeded draws behind each event, in a fixed order: kind, tone, text, mention, second within the minute."""
@@ -311,9 +349,17 @@ class _EventDraws:
     rng: random.Random
 
     def event(
-        self, number: int, entity: Entity, minute_start: datetime, *, incident: Incident | None, burst: bool
+        self,
+        number: int,
+        entity: Entity,
+        minute_start: datetime,
+        *,
+        incident: Incident | None,
+        burst: bool,
+        thread: str | None = None,
     ) -> dict[str, Any]:
-        """Event ``number`` of the scenario; an incident's (``incident`` set) leans negative by its share."""
+        """Event ``number`` of the scenario; an incident's (``incident`` set) leans negative by its share; an
+        ordinary burst's excess event (``burst``) is written by ``thread``'s accounts where given."""
         rng = self.rng
         kind = "social" if rng.random() < self.spec.social_share else "news"
         negative = incident is not None and rng.random() < incident.negative_share
@@ -333,6 +379,7 @@ class _EventDraws:
             "text": text or (_mention(rng, entity, example.text, kind) if mentioned else example.text),
             "published_at": published.isoformat().replace("+00:00", "Z"),
             "lang": lang,
+            "author": author_of(self.seed, number, entity.id, thread if burst else None),
             "meta": {
                 "domain": example.domain,
                 "rating": example.rating,
@@ -350,12 +397,16 @@ class _EventDraws:
 def _draw_events(
     scenario: Scenario, entities: list[Entity], volumes: dict[str, np.ndarray], draws: _EventDraws
 ) -> None:
-    """Every minute's events, entity by entity: the ordinary ones, then the burst's, then the incident's."""
+    """Every minute's events, entity by entity: the ordinary ones, then the burst's, then the incident's. A burst's
+    excess events belong to the thread of the entity's latest burst to have started (where bursts are threads)."""
+    starts = {e.id: sorted(b.start_min for b in scenario.bursts if b.entity == e.id) for e in entities}
     for minute in range(int(scenario.spec.duration_min)):
         minute_start = scenario.start + timedelta(minutes=minute)
         for entity in entities:
             calm_n, burst_n, incident_n = (int(n) for n in volumes[entity.id][minute])
             incident = _incident_at(scenario.spec, entity.id, minute)
+            begun = starts[entity.id][: bisect.bisect_right(starts[entity.id], minute)]
+            thread = f"{entity.id}-t{begun[-1]}" if begun and scenario.spec.thread_bursts else None
             for n in range(calm_n + burst_n + incident_n):
                 in_incident = incident is not None and n >= calm_n + burst_n
                 scenario.events.append(
@@ -365,6 +416,7 @@ def _draw_events(
                         minute_start,
                         incident=incident if in_incident else None,
                         burst=calm_n <= n < calm_n + burst_n,
+                        thread=thread,
                     )
                 )
 

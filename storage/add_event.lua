@@ -46,6 +46,12 @@ for i = 1, #entities, 4 do
   redis.call('LTRIM', evidence, 0, 19)
   redis.call('EXPIRE', evidence, ttl_minute)
   redis.call('ZADD', entities_key, 'GT', minute, entity)
+  -- the minute's distinct voices (a HyperLogLog: about 1% off, at most 12 KiB however many authors a flood invents)
+  if voice ~= '' then
+    local voices = prefix .. 'v:' .. entity .. ':' .. minute
+    redis.call('PFADD', voices, voice)
+    redis.call('EXPIRE', voices, ttl_voice)
+  end
 end
 redis.call('EXPIRE', entities_key, ttl_meta)
 local watermark = tonumber(redis.call('GET', watermark_key) or '0')

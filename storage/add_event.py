@@ -50,6 +50,8 @@ class AddEventArgs:
     ttl_minute: int
     ttl_hour: int
     ttl_meta: int
+    ttl_voice: int
+    voice: str  # the event's author, else its source; "" counts no voice
     entities: tuple[tuple[str, str, float, str], ...]
 
     def argv(self) -> list[str | int | float]:

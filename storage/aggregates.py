@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import logging
 import math
@@ -25,7 +26,7 @@ from typing import Any
 import redis.asyncio as aioredis
 
 from core.alerts import Evidence
-from core.domain import MinuteStats
+from core.domain import VOICE_WINDOW_MINUTES, MinuteStats
 from storage.add_event import AddEventArgs, AddEventKeys, script_source
 from storage.minute_store import CloseLease
 from storage.redis_keys import ALL_ENTITIES, Keys
@@ -38,6 +39,7 @@ KINDS = ("news", "social")
 _RELEASE_LOCK = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0"
 _RENEW_LOCK = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('EXPIRE', KEYS[1], ARGV[2]) end return 0"
 DAY = 86_400
+VOICE_TTL_S = 2 * 3600  # a minute's voices are read over the next quarter of an hour; a closer may lag a while
 
 
 @dataclass(frozen=True)
@@ -53,6 +55,18 @@ class ScoredItem:
     snippet: str
     source: str | None = None  # the event's source, shown with the evidence
     toward: tuple[tuple[str, str, float], ...] = ()  # (entity, label, score) where the model read the pair
+    author: str | None = None
+
+    @property
+    def voice(self) -> str:
+        """Who spoke: the author, or the source where the event names none (a wire without bylines is one voice).
+
+        >>> from datetime import UTC
+        >>> wire = ScoredItem("e", "news", (), "neutral", 0.0, datetime.now(UTC), "t", source="wire")
+        >>> wire.voice, dataclasses.replace(wire, author="ann").voice
+        ('wire', 'ann')
+        """
+        return self.author or self.source or ""
 
     def targets(self) -> list[tuple[str, str, float]]:
         """(entity, label, score) for every bucket set the event counts in: all entities together with the text's
@@ -82,6 +96,7 @@ class ScoredItem:
             snippet=str(record.get("text", ""))[:200],
             source=str(source) if source is not None else None,
             toward=tuple((str(e), str(s["label"]), float(s["score"])) for e, s in toward.items()),
+            author=str(record["author"]) if record.get("author") is not None else None,
         )
 
 
@@ -150,7 +165,7 @@ def stats_from_hash(raw: dict[bytes, bytes] | dict[str, str]) -> MinuteStats:
     """A bucket hash as MinuteStats (an absent bucket is all zeros).
 
     >>> stats_from_hash({b"n": b"3", b"negative": b"2", b"positive": b"1", b"total": b"-0.9", b"total_sq": b"1.1"})
-    MinuteStats(n=3, negative=2, neutral=0, positive=1, total=-0.9, total_sq=1.1)
+    MinuteStats(n=3, negative=2, neutral=0, positive=1, total=-0.9, total_sq=1.1, voices=0)
     """
     values = {(k.decode() if isinstance(k, bytes) else k): v for k, v in raw.items()}
     return MinuteStats(
@@ -172,6 +187,7 @@ class AggregateStore:
         self.dedupe_ttl_s = dedupe_ttl_s
         self.minute_ttl_s = 2 * DAY
         self.hour_ttl_s = 8 * DAY
+        self.voice_ttl_s = VOICE_TTL_S
         self.meta_ttl_s = meta_ttl_s
         self._add = client.register_script(script_source())
 
@@ -204,19 +220,27 @@ class AggregateStore:
             ttl_minute=self.minute_ttl_s,
             ttl_hour=self.hour_ttl_s,
             ttl_meta=self.meta_ttl_s,
+            ttl_voice=self.voice_ttl_s,
+            voice=item.voice,
             entities=tuple((e, label, score, snippet_of(item, score, label)) for e, label, score in item.targets()),
         )
 
     # --- reads ---
     async def minute_stats(self, entities: Sequence[str], minute: int) -> dict[str, MinuteStats]:
-        """Each entity's stats for one minute, news and social together."""
+        """Each entity's stats for one minute, news and social together, with the distinct voices of the
+        :data:`~core.domain.VOICE_WINDOW_MINUTES` minutes to its end (PFCOUNT merges their HyperLogLogs)."""
         pipe = self.client.pipeline(transaction=False)
+        window = range(minute - VOICE_WINDOW_MINUTES + 1, minute + 1)
         for entity in entities:
             for kind in KINDS:
                 pipe.hgetall(self.keys.minute(entity, kind, minute))
+            pipe.pfcount(*(self.keys.voices(entity, m) for m in window))
         raw = await pipe.execute()
         return {
-            entity: stats_from_hash(raw[2 * i]) + stats_from_hash(raw[2 * i + 1]) for i, entity in enumerate(entities)
+            entity: dataclasses.replace(
+                stats_from_hash(raw[3 * i]) + stats_from_hash(raw[3 * i + 1]), voices=int(raw[3 * i + 2])
+            )
+            for i, entity in enumerate(entities)
         }
 
     async def series(

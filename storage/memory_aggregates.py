@@ -3,8 +3,8 @@
 Why it exists: the minute closer's rules are tested without Redis (``tests/unit/test_closer.py``). It keeps the
 Redis store's semantics where the closer can tell: an event id counts once, an event whose minute is closed is
 refused as late (its id kept), marks only grow, evidence is the 20 newest per entity and minute, detector state
-goes through JSON. It keeps no TTLs and no hour buckets, and its lock is per instance, not across processes: it
-is a test double, not a cache.
+goes through JSON, voices are counted over the same window (exactly, where Redis estimates). It keeps no TTLs and
+no hour buckets, and its lock is per instance, not across processes: it is a test double, not a cache.
 """
 
 from __future__ import annotations
@@ -12,10 +12,11 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from typing import Any
 
 from core.alerts import Evidence
-from core.domain import MinuteStats
+from core.domain import VOICE_WINDOW_MINUTES, MinuteStats
 from core.events import dedupe_key
 from storage.aggregates import KINDS, AddResult, ScoredItem, evidence_of, snippet_of, stats_from_hash
 from storage.minute_store import CloseLease
@@ -44,6 +45,7 @@ class MemoryAggregateStore:
         self._seen: set[str] = set()
         self._buckets: dict[tuple[str, str, int], MinuteStats] = {}
         self._evidence: dict[tuple[str, int], list[str]] = {}  # newest first, as LPUSH leaves it
+        self._voices: dict[tuple[str, int], set[str]] = {}  # exact sets where Redis keeps HyperLogLogs
         self._entities: dict[str, int] = {}  # entity -> last minute with events
         self._watermark: float | None = None
         self._first_minute: int | None = None
@@ -72,6 +74,8 @@ class MemoryAggregateStore:
             self._buckets[key] = self._buckets.get(key, MinuteStats()) + one
             self._evidence[(entity, minute)] = [snippet, *self._evidence.get((entity, minute), [])][:EVIDENCE_KEPT]
             self._entities[entity] = max(minute, self._entities.get(entity, minute))
+            if item.voice:
+                self._voices.setdefault((entity, minute), set()).add(item.voice)
         self._watermark = ts if self._watermark is None else max(self._watermark, ts)
         self._first_minute = minute if self._first_minute is None else min(self._first_minute, minute)
         return 1
@@ -107,8 +111,12 @@ class MemoryAggregateStore:
 
     async def minute_stats(self, entities: Sequence[str], minute: int) -> dict[str, MinuteStats]:
         empty = MinuteStats()
+        window = range(minute - VOICE_WINDOW_MINUTES + 1, minute + 1)
         return {
-            entity: sum((self._buckets.get((entity, kind, minute), empty) for kind in KINDS), empty)
+            entity: replace(
+                sum((self._buckets.get((entity, kind, minute), empty) for kind in KINDS), empty),
+                voices=len(set().union(*(self._voices.get((entity, m), set()) for m in window))),
+            )
             for entity in entities
         }
 

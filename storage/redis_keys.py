@@ -6,6 +6,7 @@
 | ``m:{entity}:{kind}:{minute}``        | hash   | n, negative, neutral, positive, total, total_sq    | 2 days      |
 | ``h:{entity}:{kind}:{hour}``          | hash   | the same per hour (fast 1 h / 24 h windows)        | 8 days      |
 | ``ev:{entity}:{minute}``              | list   | up to 20 recent events (id, snippet, score)        | 2 days      |
+| ``v:{entity}:{minute}``               | HLL    | the minute's distinct voices (author, else source) | 2 hours     |
 | ``entities``                          | zset   | entity -> last minute with events                  | 8 days      |
 | ``watermark``                         | string | largest event time seen (epoch seconds)            | 8 days      |
 | ``first_minute``                      | string | the first minute with events                       | 8 days      |
@@ -45,6 +46,9 @@ class Keys:
 
     def evidence(self, entity: str, minute: int) -> str:
         return f"{self.prefix}ev:{entity}:{minute}"
+
+    def voices(self, entity: str, minute: int) -> str:
+        return f"{self.prefix}v:{entity}:{minute}"
 
     def detectors(self, entity: str) -> str:
         return f"{self.prefix}det:{entity}"

@@ -162,18 +162,18 @@ def detect_minute(
 ) -> MinuteDetections:
     """Learn one closed minute; returns the alerts that open at it and those that resolve at its end.
 
-    >>> d = EntityDetectors()
-    >>> quiet = MinuteStats(n=4, negative=1, neutral=1, positive=2, total=0.5, total_sq=1.6)
-    >>> [a for m in range(60) for a in detect_minute(d, "ACME", m, quiet).opened]
+    >>> d = warmed([4] * 1440, first_minute=0)  # the volume detectors have watched a day of the entity
+    >>> quiet = MinuteStats(n=4, negative=1, neutral=1, positive=2, total=0.5, total_sq=1.6, voices=50)
+    >>> [a for m in range(1440, 1500) for a in detect_minute(d, "ACME", m, quiet).opened]
     []
-    >>> storm = MinuteStats(n=40, negative=34, neutral=4, positive=2, total=-26.0, total_sq=24.0)
-    >>> opened = [a.detector for m in range(60, 64) for a in detect_minute(d, "ACME", m, storm).opened]
+    >>> storm = MinuteStats(n=40, negative=34, neutral=4, positive=2, total=-26.0, total_sq=24.0, voices=400)
+    >>> opened = [a.detector for m in range(1500, 1504) for a in detect_minute(d, "ACME", m, storm).opened]
     >>> sorted(opened) == sorted(d.detectors)  # every detector alerts on a storm, once
     True
-    >>> detect_minute(d, "ACME", 63, storm)  # a minute already learnt is ignored
+    >>> detect_minute(d, "ACME", 1503, storm)  # a minute already learnt is ignored
     MinuteDetections(opened=[], resolved=[])
-    >>> resolved = [(m, a.detector) for m in range(64, 120) for a in detect_minute(d, "ACME", m, quiet).resolved]
-    >>> sorted(detector for _, detector in resolved) == sorted(opened), all(m < 90 for m, _ in resolved)
+    >>> resolved = [(m, a.detector) for m in range(1504, 1560) for a in detect_minute(d, "ACME", m, quiet).resolved]
+    >>> sorted(detector for _, detector in resolved) == sorted(opened), all(m < 1530 for m, _ in resolved)
     (True, True)
     """
     if detectors.last_minute is not None and minute <= detectors.last_minute:

@@ -5,7 +5,7 @@ are kept). One taken out stops: its open alerts resolve at the next closed minut
 :class:`core.domain.DetectorName` so that the alerts it raised still load.
 
 >>> [name.value for name in REGISTRY]
-['volume_spike', 'sentiment_shift', 'negative_surge', 'negative_cusum']
+['volume_spike', 'sentiment_shift', 'negative_surge', 'negative_cusum', 'volume_breadth']
 >>> registry(VolumeSpikeDetector, VolumeSpikeDetector)
 Traceback (most recent call last):
 ...
@@ -19,6 +19,7 @@ from collections.abc import Mapping
 from core.domain import DetectorName
 from core.errors import ConfigError
 from stream.detectors.base import Detector
+from stream.detectors.breadth import VolumeBreadthDetector
 from stream.detectors.builtin import NegativeSurgeDetector, SentimentShiftDetector, VolumeSpikeDetector
 from stream.detectors.cusum import NegativeCusum
 
@@ -42,4 +43,5 @@ REGISTRY: Registry = registry(
     SentimentShiftDetector,
     NegativeSurgeDetector,
     NegativeCusum,
+    VolumeBreadthDetector,
 )

@@ -32,6 +32,8 @@ __all__ = [
     "Signal",
     "VolumeSpike",
     "binomial_surge_z",
+    "decades_to_z",
+    "poisson_tail_decades",
     "z_to_score",
 ]
 
@@ -95,6 +97,45 @@ def binomial_surge_z(k: int, n: int, p: float) -> float:
     if log_tail < -700:  # beyond a double: the tail's asymptote, -log P ~ z^2 / 2
         return math.sqrt(-2 * log_tail)
     return -_NORMAL.inv_cdf(min(math.exp(log_tail), 0.5))
+
+
+def poisson_tail_decades(k: int, mean: float) -> float:
+    """-log10 P(X >= k) for a Poisson count of ``mean``: how rare ``k`` or more are (0 at or below the mean).
+
+    The tail is summed from ``k`` upwards in logs, where the terms shrink at least geometrically, so a count far
+    out (hundreds of voices where ten are usual) has its true rarity rather than an overflow.
+
+    >>> [round(poisson_tail_decades(k, 2.0), 2) for k in (0, 2, 5, 10)]
+    [0.0, 0.0, 1.28, 4.33]
+    >>> round(poisson_tail_decades(300, 40.0), 1)  # scipy's poisson.logsf agrees; a double's smallest is 1e-308
+    151.2
+    """
+    if k <= mean or k <= 0:
+        return 0.0
+    if mean <= 0:
+        return math.inf
+    log_term = k * math.log(mean) - mean - math.lgamma(k + 1)
+    total, term, j = 1.0, 1.0, k
+    while True:
+        j += 1
+        term *= mean / j
+        total += term
+        if term < 1e-12 * total:
+            break
+    return -(log_term + math.log(total)) / math.log(10)
+
+
+def decades_to_z(decades: float) -> float:
+    """The z of a one-sided normal tail as rare as 10^-decades (for severities and scores).
+
+    >>> [round(decades_to_z(d), 2) for d in (0.0, 1.3, 4.0, 400.0)]
+    [0.0, 1.64, 3.72, 42.92]
+    """
+    if decades <= math.log10(2):
+        return 0.0
+    if decades > 300:  # beyond a double: the tail's asymptote, -ln P ~ z^2 / 2
+        return math.sqrt(2 * decades * math.log(10))
+    return -_NORMAL.inv_cdf(10.0**-decades)
 
 
 @dataclass

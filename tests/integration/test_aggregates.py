@@ -116,3 +116,19 @@ async def test_the_same_id_from_two_sources_counts_twice_and_a_repeat_once(store
     a, b = (replace(_item(7, 3), source=source) for source in ("wire-a", "wire-b"))
     assert (await store.add_batch([a, b, a])).counted == 2
     assert (await store.minute_stats(["ACME"], base + 3))["ACME"].n == 2
+
+
+async def test_voices_are_the_distinct_authors_of_the_last_quarter_hour_over_both_kinds(store: AggregateStore) -> None:
+    """A thread of 60 posts by three accounts is three voices; a crowd of 60 is 60 (HyperLogLog: within 2%); an
+    event without an author speaks for its source; a redelivery adds no one; minutes out of the window do not count."""
+    base = int(T0.timestamp() // 60)
+    thread = [replace(_item(i, minute=3), author=f"acct{i % 3}") for i in range(60)]
+    crowd = [replace(_item(100 + i, minute=10 + i % 5), author=f"person{i}") for i in range(60)]
+    wire = [replace(_item(200 + i, minute=12), source="wire") for i in range(5)]
+    early = [replace(_item(300, minute=0, entities=("GLBX",)), author="early")]
+    await store.add_batch(thread + crowd + wire + early + thread[:10])
+    at_14 = (await store.minute_stats(["ACME", "GLBX"], base + 14))["ACME"]
+    assert at_14.n == 12 and 3 + 60 + 1 - 2 <= at_14.voices <= 3 + 60 + 1 + 2  # minutes 0..14: thread, crowd, wire
+    later = await store.minute_stats(["ACME", "GLBX"], base + 20)  # minutes 6..20: the thread is out
+    assert 60 - 2 <= later["ACME"].voices <= 60 + 1 + 2 and later["GLBX"].voices == 0
+    assert (await store.minute_stats(["GLBX"], base + 14))["GLBX"].voices == 1

@@ -12,13 +12,14 @@ from typing import Any, ClassVar, Self
 
 from core.domain import DetectorName, MinuteStats, Severity, minute_start
 from stream import detect
-from stream.detect import STATE_VERSION, EntityDetectors, detect_minute
+from stream.detect import STATE_VERSION, EntityDetectors, detect_minute, warmed
 from stream.detectors import REGISTRY, AlertDecision, Detector, Signal
 from stream.detectors.builtin import VolumeSpikeDetector
 from stream.detectors.registry import registry
 
-QUIET = MinuteStats(n=4, negative=1, neutral=1, positive=2, total=0.5, total_sq=1.6)
-STORM = MinuteStats(n=40, negative=34, neutral=4, positive=2, total=-26.0, total_sq=24.0)
+QUIET = MinuteStats(n=4, negative=1, neutral=1, positive=2, total=0.5, total_sq=1.6, voices=50)
+STORM = MinuteStats(n=40, negative=34, neutral=4, positive=2, total=-26.0, total_sq=24.0, voices=400)
+DAY = 1440
 
 
 @dataclass
@@ -112,9 +113,10 @@ def test_every_wire_name_has_one_registered_detector_that_keeps_the_protocol() -
 
 
 def _mid_storm() -> EntityDetectors:
-    """Every detector with an alert open: an hour of quiet, two minutes of storm."""
-    detectors = EntityDetectors()
-    for minute, stats in enumerate([QUIET] * 60 + [STORM] * 2):
+    """Every detector with an alert open: a day of counts (the volume detectors' warm-up), an hour of quiet, two
+    minutes of storm; its last minute is DAY + 61."""
+    detectors = warmed([QUIET.n] * DAY, first_minute=0)
+    for minute, stats in enumerate([QUIET] * 60 + [STORM] * 2, start=DAY):
         detect_minute(detectors, "ACME", minute, stats)
     assert all(lifecycle.alerts for lifecycle in detectors.open_alerts.values())
     return detectors
@@ -141,9 +143,11 @@ def test_the_open_alerts_of_a_detector_no_longer_registered_resolve_at_the_next_
     assert after.retired == held and DetectorName.SENTIMENT_SHIFT not in after.detectors
     again = EntityDetectors.from_state(after.to_state(), without)
     assert again.retired == held, "kept until a minute resolves them"
-    found = detect_minute(again, "ACME", 62, STORM)
+    found = detect_minute(again, "ACME", DAY + 62, STORM)
     retired = [a for a in found.resolved if a.detector is DetectorName.SENTIMENT_SHIFT]
-    assert [a.key for a in retired] == [a.key for a in held] and {a.resolved_at for a in retired} == {minute_start(63)}
+    assert [a.key for a in retired] == [a.key for a in held] and {a.resolved_at for a in retired} == {
+        minute_start(DAY + 63)
+    }
     assert again.retired == [] and again.to_state()["retired"] == []
 
 

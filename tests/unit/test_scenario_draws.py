@@ -1,4 +1,5 @@
-"""Scenario generation's pieces: which incident is under way, the text pools, event numbering and incident labels."""
+"""Scenario generation's pieces: which incident is under way, the text pools, event numbering, incident labels
+and who writes the events."""
 
 from __future__ import annotations
 
@@ -11,7 +12,9 @@ from localdev.scenarios import (
     FIN_CALM_DOMAIN,
     FIN_INCIDENT_DOMAIN,
     SCENARIOS,
+    THREAD_ACCOUNTS,
     Incident,
+    PlantedBurst,
     ScenarioSpec,
     _incident_at,
     _text_pools,
@@ -104,3 +107,18 @@ def test_a_chinese_entitys_ordinary_events_draw_calm_financial_texts_in_place_of
     incident = [e for e in hxbk if e["meta"]["incident"]]  # type: ignore[index]
     assert {str(e["text"])[:4] for e in incident} == {"华信银行"}
     assert any("逾期未兑付" in str(e["text"]) for e in incident)
+
+
+def test_an_ordinary_burst_is_a_thread_of_a_few_accounts_and_an_incident_a_crowd() -> None:
+    ents = [Entity("ACME", ("Acme",)), Entity("GLBX", ("Globex",))]
+    planted = (PlantedBurst("GLBX", 10, 20.0, 15.0),)
+    spec = replace(SCENARIOS["smoke"], planted=planted, incidents=(Incident("ACME", 30, 10, multiplier=20),))
+    for threads in (True, False):
+        scenario = generate(replace(spec, thread_bursts=threads), _texts(), ents, seed=3, start=_START)
+        burst = [e for e in scenario.events if e["meta"]["burst"] == "GLBX"]  # type: ignore[index]
+        incident = [e for e in scenario.events if e["meta"]["incident"] == "ACME"]  # type: ignore[index]
+        assert len(burst) > 60 and len(incident) > 60 and all(e["author"] for e in scenario.events)
+        crowd = len({e["author"] for e in incident})
+        assert crowd > 0.6 * len(incident)
+        voices = len({e["author"] for e in burst})
+        assert voices <= THREAD_ACCOUNTS if threads else voices > 0.6 * len(burst)
