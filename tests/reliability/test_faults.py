@@ -62,6 +62,8 @@ async def test_tritonserver_stopped_and_restarted(pipeline_factory, tmp_path, re
             triton.down()
             await asyncio.sleep(4)
             p.alive()
+            logs = "".join((p.logs / f"{name}.log").read_text() for name in p.workers)
+            assert "Triton unavailable, holding" in logs  # the agent holds its batch back, it drops nothing
             triton.up()
             replaying.join()
             record(await p.check(scenario))
