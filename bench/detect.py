@@ -1,7 +1,7 @@
 """Detection quality on real-like traffic, per detector, and aggregate throughput, in one run.
 
     uv run python -m bench.detect [--days 7] [--hours 24] [--labels both|model|gold] [--history-days 10]
-        [--no-redis] [--json PATH]
+        [--no-redis] [--broad-bursts] [--json PATH]
 
 Every scenario draws each entity's volume from the traffic profile fitted on real Twitter mention counts
 (daily and weekly cycles, overdispersion, ordinary bursts that are not incidents: ``localdev/traffic_profile.py``)
@@ -29,6 +29,9 @@ days of each entity's counts before it replays, as a worker that had watched the
   entity, each on another weekday), every alert counts; the goal is at most 0.1. Alerts that fall on an ordinary
   burst of the ground truth (from its start to 15 minutes after its end) are counted apart: they are false alerts
   all the same, but they say what the detector reacted to.
+- who speaks: every event has an author (``localdev.scenarios.author_of``); an ordinary burst is a thread of a few
+  accounts, unless ``--broad-bursts``, where its events come from the entity's audience like any other: what the
+  detector of voices (``volume_breadth``) does where the scenarios' assumption fails.
 - sustained aggregate updates/s: the Redis Lua store (dedupe + minute/hour buckets + evidence) on the local Redis.
 
 Without served models (English: ``radar model train``, then ``radar model export``; Chinese: ``SERVING_ZH``, as
@@ -308,7 +311,8 @@ def assess(scenario: Scenario, alerts: list[dict[str, Any]], tallies: dict[str, 
     }
 
 
-async def redis_rate(settings: Settings, seconds: float = 5.0, batch: int = 500) -> float:
+async def redis_rate(settings: Settings, seconds: float = 5.0, batch: int = 500, *, authors: bool = True) -> float:
+    """Events a second through the Lua store; each by an author of its own (a voice counted) unless not ``authors``."""
     client = aioredis.from_url(settings.redis_url)
     store = AggregateStore(client, prefix=f"radar:bench{uuid.uuid4().hex[:6]}:")
     entities = ["ACME", "GLBX", "INIT", "UMBR", "STRK"]
@@ -324,6 +328,7 @@ async def redis_rate(settings: Settings, seconds: float = 5.0, batch: int = 500)
                     -0.5,
                     START + timedelta(seconds=(n + i) % 86400),
                     "bench text",
+                    author=f"a{n + i}" if authors else None,
                 )
                 for i in range(batch)
             ]
@@ -472,9 +477,11 @@ def main() -> None:
     if not args.no_redis:
         try:
             rate = asyncio.run(redis_rate(settings))
+            voiceless = asyncio.run(redis_rate(settings, authors=False))
             console.print(
                 f"Redis aggregate store: {rate:,.0f} events/s (dedupe + minute and hour buckets for the "
-                "entity and _all + evidence, one Lua call)"
+                f"entity and _all + evidence + voices, one Lua call); {voiceless:,.0f} events/s without an author "
+                f"(no voice to count): {rate / voiceless:.2f}x"
             )
         except (RedisConnectionError, OSError) as error:
             console.print(f"Redis aggregate store: skipped ({error})")
