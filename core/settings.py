@@ -222,6 +222,9 @@ class Settings(BaseSettings):
     kafka_controller_port: int = _local(9093, "the local Kafka's KRaft controller port")
     triton_http_port: int = _local(8000, "the local Triton's HTTP port (its readiness check)")
     triton_metrics_port: int = _local(8002, "the local Triton's metrics port")
+    triton_tiny_only: bool = _local(
+        False, "the local Triton serves the tiny test models only (the fault tests' stack: it restarts in seconds)"
+    )
     local_alertmanager_port: int = _local(
         9094, "the local Alertmanager (`radar stack up --alertmanager`; 9093, its default, is Kafka's controller)"
     )

@@ -18,6 +18,7 @@ import redis.asyncio as aioredis
 from kafka import KafkaConsumer
 from sqlalchemy import func, select
 
+from core.alerts import AlertEvent
 from core.domain import DeliveryStatus
 from core.settings import Settings
 from core.webhook_signing import new_secret
@@ -129,6 +130,8 @@ class PipelineRun:
             await store.client.aclose()
 
     def wait_delivered(self, alerts: int, timeout_s: float = 120) -> None:
+        """Until ``alerts`` alerts have their opening delivered (a resolution delivered meanwhile counts for none:
+        an alert that resolves within the replay may be delivered twice before another's first retry is due)."""
         deadline, done = time.monotonic() + timeout_s, 0
         while time.monotonic() < deadline:
             self.alive()
@@ -137,7 +140,10 @@ class PipelineRun:
                     session.scalar(
                         select(func.count())
                         .select_from(WebhookDelivery)
-                        .where(WebhookDelivery.status == DeliveryStatus.DELIVERED)
+                        .where(
+                            WebhookDelivery.status == DeliveryStatus.DELIVERED,
+                            WebhookDelivery.event == AlertEvent.OPENED.value,
+                        )
                     )
                     or 0
                 )

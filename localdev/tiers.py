@@ -39,6 +39,7 @@ RELIABILITY_STACK = {
     "RADAR_API_PORT": "28080",
     "RADAR_LOCAL_ALERTMANAGER_PORT": "29094",
     "RADAR_LOCAL_PROMETHEUS_PORT": "29095",
+    "RADAR_TRITON_TINY_ONLY": "true",  # the fault tests score with the tiny models; their restarts load only those
 }
 
 

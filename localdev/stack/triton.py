@@ -50,7 +50,8 @@ class TritonService(LocalService):
 
     @property
     def repository(self) -> Path:
-        return self.home / "models"
+        """The model repository it serves, all of it: one of its own for the tiny models alone."""
+        return self.home / ("models-tiny" if self.settings.triton_tiny_only else "models")
 
     def install(self) -> None:
         wheel = _wheel_root()
@@ -87,21 +88,23 @@ class TritonService(LocalService):
         return {m.name: sorted(v.name for v in m.iterdir() if v.name.isdigit()) for m in self.repository.iterdir()}
 
     def prepare(self) -> None:
-        served = resolve_serving_model(self.settings)
         batch = max(64, self.settings.max_batch_size)
+        tiny = CpuRepositoryOptions(model_name=TINY_MODEL_NAME, max_batch_size=batch)
+        build_cpu_repository(tiny_model_dir(self.settings), self.repository, tiny)
+        tiny_zh = CpuRepositoryOptions(model_name=TINY_ZH_MODEL_NAME, max_batch_size=batch)
+        build_cpu_repository(tiny_zh_model_dir(self.settings), self.repository, tiny_zh)
+        if self.settings.triton_tiny_only:
+            return
+        served = resolve_serving_model(self.settings)
         options = CpuRepositoryOptions(
             model_name="sentiment", max_batch_size=batch, onnx_file=serving_onnx_file(served)
         )
         build_cpu_repository(served, self.repository, options)
-        tiny = CpuRepositoryOptions(model_name=TINY_MODEL_NAME, max_batch_size=batch)
-        build_cpu_repository(tiny_model_dir(self.settings), self.repository, tiny)
         zh = resolve_zh_serving_model(self.settings)
         zh_options = CpuRepositoryOptions(
             model_name="sentiment_zh", max_batch_size=batch, onnx_file=serving_onnx_file(zh)
         )
         build_cpu_repository(zh, self.repository, zh_options)
-        tiny_zh = CpuRepositoryOptions(model_name=TINY_ZH_MODEL_NAME, max_batch_size=batch)
-        build_cpu_repository(tiny_zh_model_dir(self.settings), self.repository, tiny_zh)
 
     def env(self) -> dict[str, str]:
         site = Path(sysconfig.get_paths()["purelib"])
@@ -145,5 +148,6 @@ class TritonService(LocalService):
 
     def detail(self) -> str:
         s = self.settings
-        models = f"sentiment, {TINY_MODEL_NAME}, sentiment_zh, {TINY_ZH_MODEL_NAME}"
+        models = f"{TINY_MODEL_NAME}, {TINY_ZH_MODEL_NAME}"
+        models = models if s.triton_tiny_only else f"sentiment, sentiment_zh, {models}"
         return f"grpc {s.triton_grpc_url}, http {s.triton_http_url}, models {models}"

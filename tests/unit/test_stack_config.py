@@ -165,3 +165,15 @@ def test_prepare_migrates_an_old_trust_cluster(settings: Settings, monkeypatch: 
         assert path.stat().st_mode & 0o777 == 0o600
         assert path.stat().st_uid == os.stat(service.data_dir).st_uid  # owned by the cluster's owner
     assert service.socket_dir.stat().st_mode & 0o777 == 0o700
+
+
+def test_a_tiny_only_triton_serves_a_repository_of_the_two_tiny_models(settings: Settings) -> None:
+    """The fault tests' stack: a restart loads two tiny models, not the served ones (4-5 s less a start here)."""
+    from inference.model_store import TINY_MODEL_NAME, TINY_ZH_MODEL_NAME
+
+    triton = TritonService(settings.model_copy(update={"triton_tiny_only": True}))
+    triton.prepare()
+    assert triton.repository.name == "models-tiny"
+    assert sorted(p.name for p in triton.repository.iterdir()) == sorted([TINY_MODEL_NAME, TINY_ZH_MODEL_NAME])
+    assert f"--model-repository={triton.repository}" in triton.argv()
+    assert TritonService(settings).repository.name == "models"
