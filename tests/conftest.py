@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 
@@ -74,18 +75,41 @@ def fresh_topics(stack: Settings, unique: str) -> Callable[..., Settings]:
     return make
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request, tmp_path, unique) -> Iterator[str]:  # type: ignore[no-untyped-def]
-    """A fresh, migrated database: SQLite in a temporary file, or a new PostgreSQL database on the stack's server."""
-    from localdev.databases import fresh_postgres
+def _sqlite(path: Path) -> str:
     from storage.db import make_engine, upgrade
 
+    url = f"sqlite:///{path / 'radar.db'}"
+    engine = make_engine(url)
+    upgrade(engine)
+    engine.dispose()
+    return url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request, tmp_path, unique) -> Iterator[str]:  # type: ignore[no-untyped-def]
+    """A fresh, migrated database on each dialect, for the tests of dialect-specific SQL (upserts, leases,
+    ``claim_due``, batched deletes, migrations): SQLite in a temporary file, or a new PostgreSQL database on the
+    stack's server. Tests whose SQL is the same on both take :func:`sqlite_url`."""
+    from localdev.databases import fresh_postgres
+
     if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'radar.db'}"
-        engine = make_engine(url)
-        upgrade(engine)
-        engine.dispose()
-        yield url
+        yield _sqlite(tmp_path)
         return
     with fresh_postgres(request.getfixturevalue("stack").postgres_url, f"radar_t{unique}") as url:
+        yield url
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    """A fresh, migrated SQLite file: for tests whose SQL does not depend on the dialect (an API over the
+    stores, a worker's refresh loop); the queries they run are tested on both dialects elsewhere."""
+    return _sqlite(tmp_path)
+
+
+@pytest.fixture
+def postgres_url(stack: Settings, unique: str) -> Iterator[str]:
+    """A fresh PostgreSQL database on the stack's server: for recipes written for PostgreSQL only."""
+    from localdev.databases import fresh_postgres
+
+    with fresh_postgres(stack.postgres_url, f"radar_t{unique}") as url:
         yield url

@@ -113,12 +113,13 @@ class KafkaService(LocalService):
             str(self.config_file),
         ]
 
-    def start_probe(self) -> bool:
-        with socket.create_connection(("127.0.0.1", self.settings.kafka_port), timeout=1):
-            pass
-        return self.probe()
-
     def probe(self) -> bool:
+        """The broker's metadata, asked only once its port accepts: kafka-python's bootstrap retries a refused
+        port with a backoff that grows to 30 s, so without the socket check a stack whose Kafka is not up yet
+        spent a minute idle deciding that no external broker runs."""
+        host, port = self.settings.kafka_bootstrap_servers.split(",")[0].rsplit(":", 1)[0], self.settings.kafka_port
+        with socket.create_connection((host or LOOPBACK, port), timeout=1):
+            pass
         admin = admin_client(self.settings, request_timeout_ms=3000)
         try:
             return bool(admin.describe_cluster().get("brokers"))

@@ -33,10 +33,8 @@ def _ingested(metrics: str) -> float:
     return sum(float(v) for v in re.findall(r'^radar_ingest_records_total\{result="accepted"\} (\S+)$', metrics, re.M))
 
 
-def test_metrics_count_every_api_process(fresh_topics, database_url, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    if not database_url.startswith("sqlite"):
-        return  # the metrics do not depend on the database; run once
-    settings = fresh_topics().model_copy(update={"database_url": database_url})
+def test_metrics_count_every_api_process(fresh_topics, sqlite_url, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    settings = fresh_topics().model_copy(update={"database_url": sqlite_url})
     headers = {"Authorization": f"Bearer {settings.api_token.get_secret_value()}"}
     n = 40
     now = datetime.now(UTC).isoformat()

@@ -7,6 +7,8 @@ import re
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -47,12 +49,26 @@ def _populate(url: str) -> None:
     engine.dispose()
 
 
-@pytest.fixture
-def api(stack, database_url):  # type: ignore[no-untyped-def]
-    _populate(database_url)
-    settings = stack.model_copy(update={"database_url": database_url})
+@contextmanager
+def _serving(stack: Settings, url: str) -> Iterator[tuple[Settings, str]]:
+    _populate(url)
+    settings = stack.model_copy(update={"database_url": url})
     with running_api(settings) as base:
         yield settings, base
+
+
+@pytest.fixture
+def api(stack, database_url):  # type: ignore[no-untyped-def]
+    """The API over the two alerts, on each dialect: its queries are the dialect-specific part."""
+    with _serving(stack, database_url) as served:
+        yield served
+
+
+@pytest.fixture
+def page_api(stack, sqlite_url):  # type: ignore[no-untyped-def]
+    """The same, on SQLite only, for the dashboard in Chromium: the page is the same whatever the database."""
+    with _serving(stack, sqlite_url) as served:
+        yield served
 
 
 def test_alerts_entities_and_series(api) -> None:  # type: ignore[no-untyped-def]
@@ -87,10 +103,8 @@ def test_alerts_entities_and_series(api) -> None:  # type: ignore[no-untyped-def
         assert len(client.get("/v1/entities/ACME/series", params={"since": since}, headers=read).json()["points"]) == 5
 
 
-def test_dashboard_renders_in_headless_chromium(api, tmp_path, database_url) -> None:  # type: ignore[no-untyped-def]
-    if not database_url.startswith("sqlite"):
-        return  # the page is the same whatever the database; render it once
-    settings, base = api
+def test_dashboard_renders_in_headless_chromium(page_api, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    settings, base = page_api
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
     assert chromium, "Debian's chromium is needed for the dashboard test (make test installs it)"
     url = f"{base}/#token={settings.api_read_token.get_secret_value()}"
@@ -177,11 +191,9 @@ def test_acknowledging_an_alert(api) -> None:  # type: ignore[no-untyped-def]
 JSON = {"Content-Type": "application/json"}
 
 
-async def test_dashboard_acknowledges_and_shows_the_texts_behind_an_alert(api, tmp_path, database_url) -> None:  # type: ignore[no-untyped-def]
-    if not database_url.startswith("sqlite"):
-        return  # the page is the same whatever the database; drive it once
-    settings, base = api
-    engine = make_engine(database_url)
+async def test_dashboard_acknowledges_and_shows_the_texts_behind_an_alert(page_api, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    settings, base = page_api
+    engine = make_engine(settings.database_url)
     with make_sessionmaker(engine).begin() as session:  # a third alert (id 3), open, for the second acknowledgement
         record_minute(session, alerts=[_alert("GLBX", "sentiment_shift", minute=MINUTE + 55)], rollups=[])
     engine.dispose()
@@ -235,12 +247,10 @@ async def test_dashboard_acknowledges_and_shows_the_texts_behind_an_alert(api, t
             assert (alert["status"], alert["acknowledged_by"]) == ("acknowledged", "dashboard")
 
 
-async def test_chinese_names_and_texts_render_in_a_cjk_font(api, tmp_path, database_url) -> None:  # type: ignore[no-untyped-def]
+async def test_chinese_names_and_texts_render_in_a_cjk_font(page_api, tmp_path) -> None:  # type: ignore[no-untyped-def]
     """A Chinese entity's alert and its Chinese evidence render with a CJK font, not as empty boxes: Chromium says
     which platform font drew each glyph of the cell (make test installs fonts-noto-cjk)."""
-    if not database_url.startswith("sqlite"):
-        return  # the page is the same whatever the database; drive it once
-    settings, base = api
+    settings, base = page_api
     text = "华信银行逾期未兑付债券本息，投资者集体维权"
     alert = _alert("HXBK", "negative_surge", minute=MINUTE + 57).model_copy(
         update={
@@ -248,7 +258,7 @@ async def test_chinese_names_and_texts_render_in_a_cjk_font(api, tmp_path, datab
             "evidence": [Evidence(id="z1", text=text, score=-0.8, source="微博")],
         }
     )
-    engine = make_engine(database_url)
+    engine = make_engine(settings.database_url)
     with make_sessionmaker(engine).begin() as session:
         record_minute(session, alerts=[alert], rollups=[])
     engine.dispose()

@@ -16,20 +16,13 @@ from storage.db import make_engine, make_sessionmaker
 from storage.models import WebhookSubscription
 from storage.subscriptions import add_subscription
 from tests.integration.test_alert_store import MINUTE, _alert
+from tests.support.outbox_drain import until_settled
 
 N = 20
 
 
 def _flaky(i: int) -> str:
     return {0: "500", 1: "500", 2: "timeout", 3: "429", 4: "503", 7: "500", 11: "timeout"}.get(i, "ok")
-
-
-async def _drain(dispatcher: Dispatcher, rounds: int = 200) -> None:
-    import asyncio
-
-    for _ in range(rounds):
-        await dispatcher.run_once()
-        await asyncio.sleep(0.05)
 
 
 async def test_every_alert_arrives_signed_once_per_webhook_id(database_url: str) -> None:
@@ -62,7 +55,7 @@ async def test_every_alert_arrives_signed_once_per_webhook_id(database_url: str)
                 session, alerts=[_alert(f"E{i}", "volume_spike", minute=MINUTE + i) for i in range(N)], rollups=[]
             )
         dispatcher = Dispatcher(sessions, timeout_s=0.5, backoff_base_s=0.05, max_attempts=8, concurrency=4)
-        await _drain(dispatcher)
+        await until_settled(sessions, dispatcher, limit_s=60)
         await dispatcher.close()
 
     # every alert reached the flaky receiver, every delivery verified, one webhook-id per alert

@@ -41,6 +41,7 @@ from storage.db import make_engine, make_sessionmaker, upgrade
 from storage.models import WebhookDelivery, WebhookSubscription
 from storage.subscriptions import add_subscription
 from tests.integration.test_alert_store import MINUTE, _alert
+from tests.support.outbox_drain import until_settled
 
 
 @pytest.fixture
@@ -77,32 +78,12 @@ def _rows(sessions: sessionmaker[Session]) -> list[tuple[str, str, str | None]]:
         return [(name, status, error) for name, status, error in rows]
 
 
-def _unsettled(sessions: sessionmaker[Session]) -> bool:
-    with sessions() as session:
-        counts = delivery_counts(session)
-    return bool(counts.get("pending", 0) + counts.get("sending", 0))
-
-
 def _ids_per_alert(receiver: Receiver) -> dict[str, Counter[str]]:
     """alert key -> how many requests carried each webhook-id."""
     seen: dict[str, Counter[str]] = {}
     for headers, body, _ in receiver.received:
         seen.setdefault(json.loads(body)["data"]["key"], Counter())[headers["webhook-id"]] += 1
     return seen
-
-
-async def _until_settled(sessions: sessionmaker[Session], *dispatchers: Dispatcher, limit_s: float = 90) -> list[int]:
-    """Run every dispatcher's rounds concurrently until no row is pending or sending; attempts per dispatcher."""
-    made = [0] * len(dispatchers)
-    deadline = time.monotonic() + limit_s
-
-    async def loop(i: int, dispatcher: Dispatcher) -> None:
-        while time.monotonic() < deadline and await asyncio.to_thread(_unsettled, sessions):
-            made[i] += await dispatcher.run_once()
-            await asyncio.sleep(0.02)
-
-    await asyncio.gather(*(loop(i, d) for i, d in enumerate(dispatchers)))
-    return made
 
 
 def test_two_dispatchers_isolate_bad_subscriptions_and_deliver_each_alert_once(
@@ -147,7 +128,7 @@ def test_two_dispatchers_isolate_bad_subscriptions_and_deliver_each_alert_once(
 
         async def run() -> list[int]:
             try:
-                return await _until_settled(pg_sessions, a, b)
+                return await until_settled(pg_sessions, a, b)
             finally:
                 await a.close()
                 await b.close()
@@ -296,9 +277,9 @@ def _lease_race(sessions: sessionmaker[Session], *, renewals_fail: bool) -> tupl
                 first = asyncio.create_task(a.run_once())
                 while not await asyncio.to_thread(claimed):  # A holds every row before B starts polling
                     await asyncio.sleep(0.01)
-                b_rounds = asyncio.create_task(_until_settled(sessions, b, limit_s=30))
+                b_rounds = asyncio.create_task(until_settled(sessions, b, limit_s=30))
                 made_first = await first
-                a_later = await _until_settled(sessions, a, limit_s=30)
+                a_later = await until_settled(sessions, a, limit_s=30)
                 return [made_first, sum(a_later), sum(await b_rounds)]
             finally:
                 await a.close()

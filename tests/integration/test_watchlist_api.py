@@ -17,10 +17,11 @@ SEED = '[[entity]]\nid = "ACME"\nnames = ["Acme"]\ncashtags = ["ACME"]\n\n[[enti
 
 
 @pytest.fixture
-def api(settings: Settings, database_url: str, tmp_path: Path) -> Iterator[tuple[Settings, httpx.Client]]:
+def api(settings: Settings, sqlite_url: str, tmp_path: Path) -> Iterator[tuple[Settings, httpx.Client]]:
+    """The API over a watchlist on SQLite: its store's queries run on both dialects in test_watchlist_store."""
     seed = tmp_path / "watchlist.toml"
     seed.write_text(SEED)
-    scoped = settings.model_copy(update={"database_url": database_url, "watchlist": seed})
+    scoped = settings.model_copy(update={"database_url": sqlite_url, "watchlist": seed})
     with running_api(scoped) as base, httpx.Client(base_url=base, timeout=10) as client:
         yield scoped, client
 
