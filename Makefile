@@ -17,8 +17,9 @@ test-deps:
 	@command -v chromium >/dev/null 2>&1 || (apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium)
 	@fc-list :lang=zh family 2>/dev/null | grep -q . || (apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q fonts-noto-cjk)
 
-# the reliability tier (kill -9 of Kafka, Redis, PostgreSQL, Triton) runs beside the others on a stack of its own
-test: test-deps lint stack
+# the linters and both stacks start at once, then the tiers run side by side: the reliability tier (kill -9 of
+# Kafka, Redis, PostgreSQL, Triton) on a stack of its own beside the others (localdev/tiers.py says how)
+test: test-deps setup
 	$(UV) run python -m localdev.tiers
 
 unit: setup
@@ -36,5 +37,4 @@ schemas: setup
 	$(UV) run radar schemas
 
 lint: setup
-	$(UV) run ruff check .
-	$(UV) run mypy core services localdev stream inference storage bench
+	$(UV) run python -m localdev.tiers --lint

@@ -1,14 +1,25 @@
-"""``make test``: the reliability tier on a local stack of its own, beside the other tiers on the usual one.
+"""``make test``: lint and both local stacks at once, then the test tiers side by side.
 
-    uv run python -m localdev.tiers [PYTEST_ARGS...]
+    uv run python -m localdev.tiers [PYTEST_ARGS...]     # what make test runs
+    uv run python -m localdev.tiers --lint               # the linters alone (make lint)
 
 The fault and chaos tests kill -9 and restart Kafka, Redis, PostgreSQL and Triton; on the stack every other test
-uses, they could only run after the rest, and the suite took the sum of both (about 7 minutes each on 2 cores).
-Here they get a second stack: the same services under ``var/reliability`` on ports of their own
-(:data:`RELIABILITY_STACK`, as ``RADAR_*`` variables, so the tests, the services and ``radar stack`` read them as
-they read any setting). Both pytest runs start at once; the first prints as it goes, the reliability run's output is
-kept in ``var/log/tests-reliability.log`` and printed when it ends. The exit status is the worse of the two, and the
-reliability stack is stopped afterwards (the usual one stays up, as ``make stack`` left it).
+uses, they could only run after the rest. Here they get a second stack: the same services under
+``var/reliability`` on ports of their own (:data:`RELIABILITY_STACK`, as ``RADAR_*`` variables, so the tests, the
+services and ``radar stack`` read them as they read any setting).
+
+Two phases, each of steps that run at once (on 2 cores most of a step's time is waiting on a service, a JVM or a
+minute to close, so side by side they take little more than the longest):
+
+1. **prepare**: the linters, ``radar stack up`` and the reliability stack's ``radar stack up``;
+2. **test**: the unit, doctest and integration tiers under pytest-xdist (one process per core: their topics,
+   consumer groups, Redis prefixes and databases are per test), and the reliability tier beside them, in one
+   process (its tests kill the services they share).
+
+The first step of a phase prints as it goes; the others' output is kept in ``var/log/make-test-*.log`` and printed
+when the phase ends. A phase that fails ends the run. The exit status is the worst of the steps; the reliability
+stack is stopped afterwards (the usual one stays up, as ``make stack`` leaves it). The last lines are each step's
+time, for the README's figures.
 """
 
 from __future__ import annotations
@@ -17,12 +28,14 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from core.settings import Settings
 from core.signals import stopping_on_signals
 
-__all__ = ["RELIABILITY_STACK", "main", "reliability_env"]
+__all__ = ["LINT", "RELIABILITY_STACK", "Step", "main", "reliability_env", "run_side_by_side"]
 
 # ports clear of the usual stack's, of a second checkout's demo and of the fault tests' own Redis/Triton (16379,
 # 18100-18102)
@@ -41,6 +54,11 @@ RELIABILITY_STACK = {
     "RADAR_LOCAL_PROMETHEUS_PORT": "29095",
     "RADAR_TRITON_TINY_ONLY": "true",  # the fault tests score with the tiny models; their restarts load only those
 }
+PACKAGES = ("core", "services", "localdev", "stream", "inference", "storage", "bench")
+LINT: tuple[tuple[str, ...], ...] = (("ruff", "check", "."), ("mypy", *PACKAGES))
+# one pytest process per core, each taking the next test as it frees up (the tier's tests differ 1000-fold in
+# length); PYTEST_XDIST_AUTO_NUM_WORKERS overrides the count
+XDIST = ("-n", "auto", "--dist", "worksteal")
 
 
 def reliability_env(base: dict[str, str], var_dir: Path) -> dict[str, str]:
@@ -53,56 +71,110 @@ def reliability_env(base: dict[str, str], var_dir: Path) -> dict[str, str]:
     return {**base, **RELIABILITY_STACK, "RADAR_VAR_DIR": str(var_dir / "reliability")}
 
 
-def _pytest(args: list[str], marker: str) -> list[str]:
+@dataclass(frozen=True)
+class Step:
+    """One command of a phase: ``argv`` in ``env``; its output to the terminal (``log`` None) or to ``log``."""
+
+    name: str
+    argv: Sequence[str]
+    env: dict[str, str]
+    log: Path | None = None
+
+
+@dataclass(frozen=True)
+class Ended:
+    code: int
+    seconds: float
+
+
+def _start(step: Step) -> subprocess.Popen[bytes]:
+    if step.log is None:
+        return subprocess.Popen(list(step.argv), env=step.env)
+    step.log.parent.mkdir(parents=True, exist_ok=True)
+    with step.log.open("wb") as out:
+        return subprocess.Popen(list(step.argv), env=step.env, stdout=out, stderr=subprocess.STDOUT)
+
+
+def run_side_by_side(steps: Sequence[Step], poll_s: float = 0.2) -> dict[str, Ended]:
+    """Start every step at once and wait for all; each step's exit status and seconds, taken as it ends. On Ctrl-C,
+    SIGTERM or SIGHUP the steps still running are terminated and count as failed.
+
+    >>> ended = run_side_by_side([Step("ok", ["true"], {}), Step("no", ["false"], {})], poll_s=0.01)
+    >>> {name: e.code for name, e in ended.items()}
+    {'ok': 0, 'no': 1}
+    """
+    began = time.monotonic()
+    children = {step.name: _start(step) for step in steps}
+    ended: dict[str, Ended] = {}
+    try:
+        with stopping_on_signals():
+            while len(ended) < len(children):
+                for name, child in children.items():
+                    if name not in ended and child.poll() is not None:
+                        ended[name] = Ended(child.returncode, time.monotonic() - began)
+                time.sleep(poll_s)
+    except KeyboardInterrupt:
+        for child in children.values():
+            if child.poll() is None:
+                child.terminate()
+        for name, child in children.items():
+            ended.setdefault(name, Ended(max(child.wait(), 1), time.monotonic() - began))
+    return ended
+
+
+def _show_logs(steps: Sequence[Step]) -> None:
+    for step in steps:
+        if step.log is not None and step.log.exists():
+            print(f"\n{'=' * 30} {step.name} ({step.log}) {'=' * 30}", flush=True)
+            sys.stdout.buffer.write(step.log.read_bytes())
+            sys.stdout.flush()
+
+
+def _lint_steps(env: dict[str, str], logs: Path) -> list[Step]:
+    return [Step(argv[0], [sys.executable, "-m", *argv], env, logs / f"make-test-{argv[0]}.log") for argv in LINT]
+
+
+def _pytest(marker: str, *args: str) -> list[str]:
     return [sys.executable, "-m", "pytest", "-m", marker, *args]
 
 
-def _wait_all(children: dict[str, subprocess.Popen[bytes]], began: float) -> dict[str, tuple[int, float]]:
-    """Each child's exit status and the seconds it took, as each ends (not when the one waited on first ends)."""
-    ended: dict[str, tuple[int, float]] = {}
-    while len(ended) < len(children):
-        for name, child in children.items():
-            if name not in ended and child.poll() is not None:
-                ended[name] = (child.returncode, time.monotonic() - began)
-        time.sleep(0.5)
-    return ended
+def _radar(*args: str) -> list[str]:
+    return [sys.executable, "-m", "services.cli", *args]
 
 
 def main(argv: list[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
+    env = dict(os.environ)
     var_dir = Settings().var_dir.resolve()
-    log = var_dir / "log" / "tests-reliability.log"
-    log.parent.mkdir(parents=True, exist_ok=True)
-    env = reliability_env(dict(os.environ), var_dir)
-    print(f"the reliability tier runs beside the others, on its own stack (var/reliability); its output: {log}")
-    began = time.monotonic()
-    with log.open("wb") as out:
-        children = {
-            "reliability": subprocess.Popen(
-                _pytest(args, "reliability"), env=env, stdout=out, stderr=subprocess.STDOUT
-            ),
-            "others": subprocess.Popen(_pytest(args, "not reliability")),
-        }
-        try:
-            with stopping_on_signals():
-                ended = _wait_all(children, began)
-        except KeyboardInterrupt:
-            for child in children.values():
-                child.terminate()
-            ended = {name: (max(child.wait(), 1), time.monotonic() - began) for name, child in children.items()}
-    print(f"\n{'=' * 30} reliability tier (its own stack) {'=' * 30}", flush=True)
-    sys.stdout.buffer.write(log.read_bytes())
-    sys.stdout.flush()
-    down = subprocess.run(
-        [sys.executable, "-m", "services.cli", "stack", "down"], env=env, capture_output=True, check=False
-    )
-    (others_rc, others_s), (reliability_rc, reliability_s) = ended["others"], ended["reliability"]
-    print(
-        f"\ntiers: unit, doctests and integration {others_s:.0f} s (exit {others_rc}); "
-        f"reliability {reliability_s:.0f} s (exit {reliability_rc}); "
-        f"reliability stack stopped (exit {down.returncode})"
-    )
-    return max(others_rc, reliability_rc)
+    logs = var_dir / "log"
+    if args == ["--lint"]:
+        lint = _lint_steps(env, logs)
+        ended = run_side_by_side(lint)
+        _show_logs(lint)
+        return max(e.code for e in ended.values())
+    reliability = reliability_env(env, var_dir)
+    prepare = [
+        Step("stack up", _radar("stack", "up"), env),
+        Step("reliability stack up", _radar("stack", "up"), reliability, logs / "make-test-stack.log"),
+        *_lint_steps(env, logs),
+    ]
+    tiers = [
+        Step("unit, doctest, integration", _pytest("not reliability", *XDIST, *args), env),
+        Step("reliability", _pytest("reliability", *args), reliability, logs / "tests-reliability.log"),
+    ]
+    print("prepare: the usual stack, the reliability stack (var/reliability) and the linters, at once", flush=True)
+    timings = run_side_by_side(prepare)
+    _show_logs(prepare)
+    if all(e.code == 0 for e in timings.values()):
+        print("\ntest: the reliability tier runs beside the others, on its own stack", flush=True)
+        timings |= run_side_by_side(tiers)
+        _show_logs(tiers)
+    down = subprocess.run(_radar("stack", "down"), env=reliability, capture_output=True, check=False)
+    print("\nmake test, step by step (seconds; the steps of a phase ran side by side):")
+    for name, e in timings.items():
+        print(f"  {name:32} {e.seconds:6.0f} s  exit {e.code}")
+    print(f"  reliability stack stopped (exit {down.returncode})", flush=True)
+    return max(e.code for e in timings.values())
 
 
 if __name__ == "__main__":

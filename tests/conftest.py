@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -9,6 +10,10 @@ from pathlib import Path
 import pytest
 
 from core.settings import Settings, TopicNames
+
+# rich reads COLUMNS when a console is made, at a CLI module's first import: whichever test imports it first (under
+# pytest-xdist, any earlier test of the same worker) would fix the width its tables wrap at; one width for all
+os.environ.setdefault("COLUMNS", "200")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -6,6 +6,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from core.errors import RadarError
 from services.cli.console_logging import SERVICE_COMMANDS, send_library_logs_to_file
@@ -78,5 +79,7 @@ def main() -> None:
     try:
         app()
     except RadarError as exc:
-        console.print(f"[bold red]error:[/] {exc}")
+        # the message is text from outside (a path, a name: "[/x]" is no markup) and is never hard-wrapped, so a
+        # path in it stays one piece to copy however narrow the terminal or pipe
+        console.print("[bold red]error:[/]", escape(str(exc)), soft_wrap=True)
         raise SystemExit(1) from None

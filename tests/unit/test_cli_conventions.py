@@ -38,10 +38,12 @@ def test_version_prints_the_package_version() -> None:
 def test_usage_errors_exit_2_and_runtime_errors_exit_1(tmp_path: Path) -> None:
     assert _radar("no-such-command", cwd=tmp_path).returncode == 2
     assert _radar("detect", "--input", str(tmp_path / "missing.csv"), "-o", "x.csv", cwd=tmp_path).returncode == 2
-    bad = tmp_path / "bad.csv"
+    folder = tmp_path / ("a-folder-with-a-long-name-" * 4)  # wider than the 80 columns of a pipe: not hard-wrapped
+    folder.mkdir()
+    bad = folder / "bad.csv"
     bad.write_text("timestamp,value\nnot-a-time,1\n")
     broken = _radar("detect", "--input", str(bad), "--output", str(tmp_path / "out.csv"), cwd=tmp_path)
-    assert broken.returncode == 1 and "bad.csv:2" in broken.stdout + broken.stderr
+    assert broken.returncode == 1 and f"{bad}:2" in broken.stdout + broken.stderr
 
 
 def test_library_logs_go_to_the_file_and_not_the_console(tmp_path: Path, capfd) -> None:  # type: ignore[no-untyped-def]
