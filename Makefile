@@ -17,7 +17,7 @@ test-deps:
 	@command -v chromium >/dev/null 2>&1 || (apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium)
 	@fc-list :lang=zh family 2>/dev/null | grep -q . || (apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q fonts-noto-cjk)
 
-# the linters and both stacks start at once, then the tiers run side by side: the reliability tier (kill -9 of
+# the linters, both stacks and the tiers start at once: the reliability tier (kill -9 of
 # Kafka, Redis, PostgreSQL, Triton) on a stack of its own beside the others (localdev/tiers.py says how)
 test: test-deps setup
 	$(UV) run python -m localdev.tiers

@@ -56,6 +56,7 @@ from localdev.stack.kafka import KafkaService
 from localdev.stack.postgres import PostgresService
 from localdev.stack.redis_server import RedisService
 from localdev.stack.triton import TritonService
+from localdev.topic_read import read_to_end
 from storage.aggregates import AggregateStore
 from storage.models import Alert, EntityMinuteStat, WebhookDelivery
 from stream.deadletter import DeadLetter
@@ -177,6 +178,9 @@ class ChaosOptions:
     zh_share: float = 0.25
     partitions: int = 6
     drain_timeout_s: float = 1800.0
+    # the wait for a quiet stream before the last minute closes: longer than a producer's reconnect after a broker
+    # restart (its backoff tops at 5 s), or its held records would come late to minutes that only looked quiet
+    idle_grace_s: float = 30.0
     logs: Path = Path("var/log/chaos")
 
 
@@ -374,14 +378,14 @@ def _inject(fault: Fault, supervisor: _Supervisor, services: dict[str, LocalServ
     return restarted
 
 
-def _scoped(base: Settings, tag: str, partitions: int) -> Settings:
+def _scoped(base: Settings, tag: str, partitions: int, idle_grace_s: float) -> Settings:
     topics = TopicNames(**{name: f"{tag}.{name}" for name in TopicNames.model_fields})
     scoped = base.model_copy(
         update={
             "topics": topics,
             "consumer_group": tag,
             "redis_prefix": f"radar:{tag}:",
-            "idle_grace_s": 30.0,
+            "idle_grace_s": idle_grace_s,
             "settle_s": 3.0,
             "inference_timeout_s": 3.0,
         }
@@ -418,21 +422,6 @@ async def _counted(settings: Settings, first: int, last: int) -> dict[tuple[str,
         await store.client.aclose()
 
 
-def _read_all(settings: Settings, topic: str, quiet_s: float = 5.0) -> list[bytes]:
-    consumer = KafkaConsumer(
-        topic,
-        **settings.kafka_python_config(),
-        group_id=f"chaos-read-{uuid.uuid4().hex[:6]}",
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-        consumer_timeout_ms=int(quiet_s * 1000),
-    )
-    try:
-        return [m.value for m in consumer]
-    finally:
-        consumer.close()
-
-
 def _wait(condition: Callable[[], bool], timeout_s: float, what: str) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
@@ -460,7 +449,7 @@ async def run(base: Settings, options: ChaosOptions, say: Callable[[str], None] 
     """One chaos run; returns its figures (see the module docstring)."""
     rng = random.Random(options.seed)
     tag = f"chaos{uuid.uuid4().hex[:6]}"
-    settings = _scoped(base, tag, options.partitions)
+    settings = _scoped(base, tag, options.partitions, options.idle_grace_s)
     seconds = options.minutes * 60
     faults = plan_faults(
         seconds, rng, kinds=options.kinds, repeats=options.repeats, down_s=options.down_s, freeze_s=options.freeze_s
@@ -488,7 +477,7 @@ async def run(base: Settings, options: ChaosOptions, say: Callable[[str], None] 
             pipeline.start_worker("worker-2")
             pipeline.start_dispatcher()
             supervisor.thread.start()
-            time.sleep(10)  # both workers in the group before the feed starts
+            pipeline.wait_joined(2)  # both workers in the group before the feed starts
             feed = _Feed(settings, texts, options.rate, seconds, random.Random(options.seed + 1))
             feed.incident = (0.45 * seconds, 0.45 * seconds + max(150.0, 0.15 * seconds))
             monitor.thread.start()
@@ -582,7 +571,7 @@ async def _check(
         alerts = list(session.scalars(select(Alert)))
     incomplete = sorted(key for key in counted.keys() | rollups.keys() if counted.get(key) != rollups.get(key))
     published: Counter[tuple[str, str]] = Counter()
-    for value in _read_all(settings, settings.topics.alerts):
+    for value in read_to_end(settings, settings.topics.alerts):
         body = json.loads(value)
         published[(body["key"], body["status"])] += 1
     events_in_sql = {(a.alert_key, "open") for a in alerts} | {
@@ -600,7 +589,7 @@ async def _check(
     expected_hooks = {(a.alert_key, "alert.opened") for a in alerts} | {
         (a.alert_key, "alert.resolved") for a in alerts if a.status == "resolved"
     }
-    letters = [DeadLetter.model_validate_json(v) for v in _read_all(settings, settings.topics.deadletter)]
+    letters = [DeadLetter.model_validate_json(v) for v in read_to_end(settings, settings.topics.deadletter)]
     junk = {(x.source_topic, x.partition, x.offset) for x in letters if (x.key or "").startswith("junk-")}
     return {
         "events_produced": len(feed.acked),

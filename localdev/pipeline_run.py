@@ -31,6 +31,7 @@ from storage.models import WebhookDelivery
 from storage.subscriptions import add_subscription
 from stream.deadletter import DeadLetter
 from stream.producer import EventProducer
+from stream.topics import admin_client
 
 __all__ = ["PipelineRun"]
 
@@ -115,6 +116,24 @@ class PipelineRun:
             producer.flush()
 
     # --- waiting and checking ---
+    def wait_joined(self, members: int, timeout_s: float = 90) -> None:
+        """Until the workers' consumer group is stable with ``members`` members: every worker holds partitions
+        (a fixed sleep was 8-10 s of every run that needed them all in)."""
+        admin = admin_client(self.settings, request_timeout_ms=3000)
+        group, state, seen = self.settings.consumer_group, "", 0
+        deadline = time.monotonic() + timeout_s
+        try:
+            while time.monotonic() < deadline:
+                self.alive()
+                described = admin.describe_groups([group]).get(group, {})
+                state, seen = described.get("group_state", ""), len(described.get("members", ()))
+                if state == "Stable" and seen == members:
+                    return
+                time.sleep(0.5)
+        finally:
+            admin.close()
+        raise AssertionError(f"group {group} is {state or 'unknown'} with {seen} of {members} members")
+
     async def wait_closed(self, last_minute: int, timeout_s: float = 240) -> None:
         store = AggregateStore(aioredis.from_url(self.settings.redis_url), prefix=self.settings.redis_prefix)
         try:

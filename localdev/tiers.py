@@ -1,4 +1,4 @@
-"""``make test``: lint and both local stacks at once, then the test tiers side by side.
+"""``make test``: the linters, both local stacks and the test tiers, all at once.
 
     uv run python -m localdev.tiers [PYTEST_ARGS...]     # what make test runs
     uv run python -m localdev.tiers --lint               # the linters alone (make lint)
@@ -8,18 +8,20 @@ uses, they could only run after the rest. Here they get a second stack: the same
 ``var/reliability`` on ports of their own (:data:`RELIABILITY_STACK`, as ``RADAR_*`` variables, so the tests, the
 services and ``radar stack`` read them as they read any setting).
 
-Two phases, each of steps that run at once (on 2 cores most of a step's time is waiting on a service, a JVM or a
-minute to close, so side by side they take little more than the longest):
+Every step starts at once: on 2 cores most of a step's time is waiting (on a JVM, a model loading, a minute to
+close), which the others fill. The steps:
 
-1. **prepare**: the linters, ``radar stack up`` and the reliability stack's ``radar stack up``;
-2. **test**: the unit, doctest and integration tiers under pytest-xdist (one process per core: their topics,
-   consumer groups, Redis prefixes and databases are per test), and the reliability tier beside them, in one
-   process (its tests kill the services they share).
+- the unit, doctest and integration tiers under pytest-xdist, one process per core (their topics, consumer groups,
+  Redis prefixes and databases are per test); unit tests and doctests come first and need no stack;
+- the reliability tier in one process (its tests kill the services they share);
+- ``radar stack up`` for each stack (a test that needs a stack waits on the stack's lock until it is up, then
+  finds it running);
+- the linters.
 
-The first step of a phase prints as it goes; the others' output is kept in ``var/log/make-test-*.log`` and printed
-when the phase ends. A phase that fails ends the run. The exit status is the worst of the steps; the reliability
-stack is stopped afterwards (the usual one stays up, as ``make stack`` leaves it). The last lines are each step's
-time, for the README's figures.
+The first step prints as it goes; the others' output is kept in ``var/log/make-test-*.log`` (the reliability
+tier's in ``var/log/tests-reliability.log``) and printed when all have ended. The exit status is the worst of the
+steps; the reliability stack is stopped afterwards (the usual one stays up, as ``make stack`` leaves it). The last
+lines are each step's time, for the README's figures.
 """
 
 from __future__ import annotations
@@ -153,24 +155,18 @@ def main(argv: list[str] | None = None) -> int:
         _show_logs(lint)
         return max(e.code for e in ended.values())
     reliability = reliability_env(env, var_dir)
-    prepare = [
-        Step("stack up", _radar("stack", "up"), env),
-        Step("reliability stack up", _radar("stack", "up"), reliability, logs / "make-test-stack.log"),
-        *_lint_steps(env, logs),
-    ]
-    tiers = [
+    steps = [
         Step("unit, doctest, integration", _pytest("not reliability", *XDIST, *args), env),
         Step("reliability", _pytest("reliability", *args), reliability, logs / "tests-reliability.log"),
+        Step("stack up", _radar("stack", "up"), env, logs / "make-test-stack.log"),
+        Step("reliability stack up", _radar("stack", "up"), reliability, logs / "make-test-reliability-stack.log"),
+        *_lint_steps(env, logs),
     ]
-    print("prepare: the usual stack, the reliability stack (var/reliability) and the linters, at once", flush=True)
-    timings = run_side_by_side(prepare)
-    _show_logs(prepare)
-    if all(e.code == 0 for e in timings.values()):
-        print("\ntest: the reliability tier runs beside the others, on its own stack", flush=True)
-        timings |= run_side_by_side(tiers)
-        _show_logs(tiers)
+    print("the linters, both stacks and the tiers start at once; the reliability tier on its own stack", flush=True)
+    timings = run_side_by_side(steps)
+    _show_logs(steps)
     down = subprocess.run(_radar("stack", "down"), env=reliability, capture_output=True, check=False)
-    print("\nmake test, step by step (seconds; the steps of a phase ran side by side):")
+    print("\nmake test, step by step (seconds from the start; every step ran side by side):")
     for name, e in timings.items():
         print(f"  {name:32} {e.seconds:6.0f} s  exit {e.code}")
     print(f"  reliability stack stopped (exit {down.returncode})", flush=True)
