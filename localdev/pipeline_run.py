@@ -16,6 +16,7 @@ from typing import Any
 
 import redis.asyncio as aioredis
 from kafka import KafkaConsumer
+from kafka.errors import KafkaError
 from sqlalchemy import func, select
 
 from core.alerts import AlertEvent
@@ -125,10 +126,14 @@ class PipelineRun:
         try:
             while time.monotonic() < deadline:
                 self.alive()
-                described = admin.describe_groups([group]).get(group, {})
-                state, seen = described.get("group_state", ""), len(described.get("members", ()))
-                if state == "Stable" and seen == members:
-                    return
+                try:
+                    described = admin.describe_groups([group]).get(group, {})
+                except KafkaError as exc:  # no coordinator yet: a new broker creates __consumer_offsets first
+                    state = type(exc).__name__
+                else:
+                    state, seen = described.get("group_state", ""), len(described.get("members", ()))
+                    if state == "Stable" and seen == members:
+                        return
                 time.sleep(0.5)
         finally:
             admin.close()
