@@ -92,18 +92,23 @@ class KafkaService(LocalService):
         self._storage_tool("format", "--standalone", "-t", cluster_id, "-c", str(self.config_file))
 
     def _storage_tool(self, *args: str) -> str:
-        argv = ["java", "-cp", self._classpath(), f"-Dlog4j2.configurationFile={LOG4J}", "kafka.tools.StorageTool"]
+        argv = ["java", "-XX:TieredStopAtLevel=1", "-cp", self._classpath(), f"-Dlog4j2.configurationFile={LOG4J}"]
+        argv.append("kafka.tools.StorageTool")
         result = subprocess.run([*argv, *args], capture_output=True, text=True, check=False)
         if result.returncode != 0:
             raise StackError(self.name, f"StorageTool {args[0]} failed", result.stdout + result.stderr)
         return result.stdout
 
     def argv(self) -> list[str]:
+        """The broker's command line. ``TieredStopAtLevel=1`` keeps the JIT to its quick tier: a local broker
+        carries a test's or a demo's few hundred events a second, and the optimising tier's compile threads were
+        most of its start-up CPU (20 -> 12 CPU-seconds a start here, which the chaos and fault tests pay again)."""
         return [
             "java",
             "-Xms256m",
             "-Xmx1g",
             "-XX:+UseG1GC",
+            "-XX:TieredStopAtLevel=1",
             "-Djava.awt.headless=true",
             f"-Dlog4j2.configurationFile={LOG4J}",
             f"-Dkafka.logs.dir={self.var / 'log'}",
