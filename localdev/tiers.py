@@ -56,6 +56,7 @@ RELIABILITY_STACK = {
     "RADAR_LOCAL_PROMETHEUS_PORT": "29095",
     "RADAR_TRITON_TINY_ONLY": "true",  # the fault tests score with the tiny models; their restarts load only those
 }
+RELIABILITY_TESTS = "tests/reliability"
 PACKAGES = ("core", "services", "localdev", "stream", "inference", "storage", "bench")
 LINT: tuple[tuple[str, ...], ...] = (("ruff", "check", "."), ("mypy", *PACKAGES))
 # one pytest process per core, each taking the next test as it frees up (the tier's tests differ 1000-fold in
@@ -140,6 +141,19 @@ def _pytest(marker: str, *args: str) -> list[str]:
     return [sys.executable, "-m", "pytest", "-m", marker, *args]
 
 
+def _own_folder(args: list[str]) -> list[str]:
+    """The reliability run's arguments: its own folder unless paths were given (collecting every test module and
+    doctest only to deselect them was ten CPU-seconds).
+
+    >>> _own_folder(["-x"])
+    ['tests/reliability', '-x']
+    >>> _own_folder([__file__, "-x"]) == [__file__, "-x"]
+    True
+    """
+    paths = [a for a in args if not a.startswith("-") and Path(a.split("::")[0]).exists()]
+    return args if paths else [RELIABILITY_TESTS, *args]
+
+
 def _radar(*args: str) -> list[str]:
     return [sys.executable, "-m", "services.cli", *args]
 
@@ -157,7 +171,7 @@ def main(argv: list[str] | None = None) -> int:
     reliability = reliability_env(env, var_dir)
     steps = [
         Step("unit, doctest, integration", _pytest("not reliability", *XDIST, *args), env),
-        Step("reliability", _pytest("reliability", *args), reliability, logs / "tests-reliability.log"),
+        Step("reliability", _pytest("reliability", *_own_folder(args)), reliability, logs / "tests-reliability.log"),
         Step("stack up", _radar("stack", "up"), env, logs / "make-test-stack.log"),
         Step("reliability stack up", _radar("stack", "up"), reliability, logs / "make-test-reliability-stack.log"),
         *_lint_steps(env, logs),

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from core.settings import Settings
 from core.webhook_signing import verify
 from inference.dataset import fetch_vader_sdist, parse_sdist
-from localdev.history import seed_history
+from localdev.history import history_states, save_states
 from localdev.pipeline_run import PipelineRun
 from localdev.scenarios import SCENARIOS, Scenario, generate
 from storage.aggregates import AggregateStore
@@ -23,6 +23,7 @@ from stream.entities import load_watchlist
 
 START = datetime(2026, 2, 2, 9, 0, tzinfo=UTC)
 _SCENARIO: dict[str, Scenario] = {}
+_STATES: dict[str, dict[str, dict[str, Any]]] = {}  # its entities' warmed detectors, the same for every test
 
 
 async def smoke_scenario(settings: Settings) -> Scenario:
@@ -33,7 +34,8 @@ async def smoke_scenario(settings: Settings) -> Scenario:
         _SCENARIO["smoke"] = generate(
             SCENARIOS["smoke"], texts, load_watchlist(settings.watchlist), seed=21, start=START
         )
-    await seed_history(settings, _SCENARIO["smoke"])
+        _STATES["smoke"] = history_states(_SCENARIO["smoke"])
+    await save_states(settings, _STATES["smoke"])
     return _SCENARIO["smoke"]
 
 
