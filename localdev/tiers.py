@@ -8,8 +8,9 @@ uses, they could only run after the rest. Here they get a second stack: the same
 ``var/reliability`` on ports of their own (:data:`RELIABILITY_STACK`, as ``RADAR_*`` variables, so the tests, the
 services and ``radar stack`` read them as they read any setting).
 
-Every step starts at once: on 2 cores most of a step's time is waiting (on a JVM, a model loading, a minute to
-close), which the others fill. The steps:
+Every step starts at once: on 2 cores much of a step's time is waiting (on a JVM, a model loading, a minute to
+close), which the others fill. The reliability tier is the longest chain, so it and the stacks run at the usual
+CPU priority and the rest at a lower one (:data:`BACKGROUND`). The steps:
 
 - the unit, doctest and integration tiers under pytest-xdist, one process per core (their topics, consumer groups,
   Redis prefixes and databases are per test); unit tests and doctests come first and need no stack;
@@ -62,6 +63,10 @@ LINT: tuple[tuple[str, ...], ...] = (("ruff", "check", "."), ("mypy", *PACKAGES)
 # one pytest process per core, each taking the next test as it frees up (the tier's tests differ 1000-fold in
 # length); PYTEST_XDIST_AUTO_NUM_WORKERS overrides the count
 XDIST = ("-n", "auto", "--dist", "worksteal")
+# The reliability tier is the longest chain (its stack's start, then one test after another, each mostly waiting
+# on its pipeline) and the others are many independent tests: with the CPU saturated, the chain and the stacks get
+# the cores first and the rest fill every gap it leaves (the niceness of the linters and the xdist tier)
+BACKGROUND = 10
 
 
 def reliability_env(base: dict[str, str], var_dir: Path) -> dict[str, str]:
@@ -76,12 +81,14 @@ def reliability_env(base: dict[str, str], var_dir: Path) -> dict[str, str]:
 
 @dataclass(frozen=True)
 class Step:
-    """One command of a phase: ``argv`` in ``env``; its output to the terminal (``log`` None) or to ``log``."""
+    """One command: ``argv`` in ``env``; its output to the terminal (``log`` None) or to ``log``; ``nice`` lowers
+    its CPU priority (and its children's)."""
 
     name: str
     argv: Sequence[str]
     env: dict[str, str]
     log: Path | None = None
+    nice: int = 0
 
 
 @dataclass(frozen=True)
@@ -91,11 +98,12 @@ class Ended:
 
 
 def _start(step: Step) -> subprocess.Popen[bytes]:
+    argv = ["nice", "-n", str(step.nice), *step.argv] if step.nice else list(step.argv)
     if step.log is None:
-        return subprocess.Popen(list(step.argv), env=step.env)
+        return subprocess.Popen(argv, env=step.env)
     step.log.parent.mkdir(parents=True, exist_ok=True)
     with step.log.open("wb") as out:
-        return subprocess.Popen(list(step.argv), env=step.env, stdout=out, stderr=subprocess.STDOUT)
+        return subprocess.Popen(argv, env=step.env, stdout=out, stderr=subprocess.STDOUT)
 
 
 def run_side_by_side(steps: Sequence[Step], poll_s: float = 0.2) -> dict[str, Ended]:
@@ -134,7 +142,10 @@ def _show_logs(steps: Sequence[Step]) -> None:
 
 
 def _lint_steps(env: dict[str, str], logs: Path) -> list[Step]:
-    return [Step(argv[0], [sys.executable, "-m", *argv], env, logs / f"make-test-{argv[0]}.log") for argv in LINT]
+    return [
+        Step(argv[0], [sys.executable, "-m", *argv], env, logs / f"make-test-{argv[0]}.log", BACKGROUND)
+        for argv in LINT
+    ]
 
 
 def _pytest(marker: str, *args: str) -> list[str]:
@@ -170,7 +181,7 @@ def main(argv: list[str] | None = None) -> int:
         return max(e.code for e in ended.values())
     reliability = reliability_env(env, var_dir)
     steps = [
-        Step("unit, doctest, integration", _pytest("not reliability", *XDIST, *args), env),
+        Step("unit, doctest, integration", _pytest("not reliability", *XDIST, *args), env, nice=BACKGROUND),
         Step("reliability", _pytest("reliability", *_own_folder(args)), reliability, logs / "tests-reliability.log"),
         Step("stack up", _radar("stack", "up"), env, logs / "make-test-stack.log"),
         Step("reliability stack up", _radar("stack", "up"), reliability, logs / "make-test-reliability-stack.log"),
