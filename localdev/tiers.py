@@ -15,8 +15,8 @@ CPU priority and the rest at a lower one (:data:`BACKGROUND`). The steps:
 - the unit, doctest and integration tiers under pytest-xdist, one process per core (their topics, consumer groups,
   Redis prefixes and databases are per test); unit tests and doctests come first and need no stack;
 - the reliability tier in one process (its tests kill the services they share);
-- ``radar stack up`` for each stack (a test that needs a stack waits on the stack's lock until it is up, then
-  finds it running);
+- ``radar stack up`` for each stack, the reliability one first (a test that needs a stack waits on the stack's
+  lock until it is up, then finds it running);
 - the linters.
 
 The first step prints as it goes; the others' output is kept in ``var/log/make-test-*.log`` (the reliability
@@ -82,13 +82,14 @@ def reliability_env(base: dict[str, str], var_dir: Path) -> dict[str, str]:
 @dataclass(frozen=True)
 class Step:
     """One command: ``argv`` in ``env``; its output to the terminal (``log`` None) or to ``log``; ``nice`` lowers
-    its CPU priority (and its children's)."""
+    its CPU priority (and its children's); ``after`` names a step it starts behind (once that one has ended)."""
 
     name: str
     argv: Sequence[str]
     env: dict[str, str]
     log: Path | None = None
     nice: int = 0
+    after: str | None = None
 
 
 @dataclass(frozen=True)
@@ -107,19 +108,23 @@ def _start(step: Step) -> subprocess.Popen[bytes]:
 
 
 def run_side_by_side(steps: Sequence[Step], poll_s: float = 0.2) -> dict[str, Ended]:
-    """Start every step at once and wait for all; each step's exit status and seconds, taken as it ends. On Ctrl-C,
-    SIGTERM or SIGHUP the steps still running are terminated and count as failed.
+    """Start every step at once (one with ``after``, once that one has ended) and wait for all; each step's exit
+    status and seconds from the start, taken as it ends. On Ctrl-C, SIGTERM or SIGHUP the steps still running are
+    terminated and count as failed, and those not started yet do not start.
 
-    >>> ended = run_side_by_side([Step("ok", ["true"], {}), Step("no", ["false"], {})], poll_s=0.01)
-    >>> {name: e.code for name, e in ended.items()}
-    {'ok': 0, 'no': 1}
+    >>> steps = [Step("ok", ["true"], {}), Step("no", ["false"], {}), Step("then", ["true"], {}, after="no")]
+    >>> {name: e.code for name, e in run_side_by_side(steps, poll_s=0.01).items()}
+    {'ok': 0, 'no': 1, 'then': 0}
     """
     began = time.monotonic()
-    children = {step.name: _start(step) for step in steps}
+    children: dict[str, subprocess.Popen[bytes]] = {}
     ended: dict[str, Ended] = {}
     try:
         with stopping_on_signals():
-            while len(ended) < len(children):
+            while len(ended) < len(steps):
+                for step in steps:
+                    if step.name not in children and (step.after is None or step.after in ended):
+                        children[step.name] = _start(step)
                 for name, child in children.items():
                     if name not in ended and child.poll() is not None:
                         ended[name] = Ended(child.returncode, time.monotonic() - began)
@@ -128,9 +133,10 @@ def run_side_by_side(steps: Sequence[Step], poll_s: float = 0.2) -> dict[str, En
         for child in children.values():
             if child.poll() is None:
                 child.terminate()
-        for name, child in children.items():
-            ended.setdefault(name, Ended(max(child.wait(), 1), time.monotonic() - began))
-    return ended
+        for step in steps:
+            started = children.get(step.name)
+            ended.setdefault(step.name, Ended(max(started.wait(), 1) if started else 1, time.monotonic() - began))
+    return {step.name: ended[step.name] for step in steps}
 
 
 def _show_logs(steps: Sequence[Step]) -> None:
@@ -183,8 +189,10 @@ def main(argv: list[str] | None = None) -> int:
     steps = [
         Step("unit, doctest, integration", _pytest("not reliability", *XDIST, *args), env, nice=BACKGROUND),
         Step("reliability", _pytest("reliability", *_own_folder(args)), reliability, logs / "tests-reliability.log"),
-        Step("stack up", _radar("stack", "up"), env, logs / "make-test-stack.log"),
         Step("reliability stack up", _radar("stack", "up"), reliability, logs / "make-test-reliability-stack.log"),
+        # behind the reliability stack: the chain's first test waits for that one, and the usual stack's first
+        # user only after a minute of unit tests
+        Step("stack up", _radar("stack", "up"), env, logs / "make-test-stack.log", after="reliability stack up"),
         *_lint_steps(env, logs),
     ]
     print("the linters, both stacks and the tiers start at once; the reliability tier on its own stack", flush=True)
