@@ -12,8 +12,8 @@ Every step starts at once: on 2 cores much of a step's time is waiting (on a JVM
 close), which the others fill. The reliability tier is the longest chain, so it and the stacks run at the usual
 CPU priority and the rest at a lower one (:data:`BACKGROUND`). The steps:
 
-- the unit, doctest and integration tiers under pytest-xdist, a process per core and one more (their topics,
-  consumer groups, Redis prefixes and databases are per test); unit tests and doctests come first and need no stack;
+- the unit, doctest and integration tiers under pytest-xdist, one process per core (their topics, consumer groups,
+  Redis prefixes and databases are per test); unit tests and doctests come first and need no stack;
 - the reliability tier in one process (its tests kill the services they share);
 - ``radar stack up`` for each stack, the reliability one first (a test that needs a stack waits on the stack's
   lock until it is up, then finds it running);
@@ -60,9 +60,9 @@ RELIABILITY_STACK = {
 RELIABILITY_TESTS = "tests/reliability"
 PACKAGES = ("core", "services", "localdev", "stream", "inference", "storage", "bench")
 LINT: tuple[tuple[str, ...], ...] = (("ruff", "check", "."), ("mypy", *PACKAGES))
-# one pytest process per core and one more (many of the tier's tests wait on a pipeline of their own: a third
-# process fills the cores meanwhile), each taking the next test as it frees up (their lengths differ 1000-fold)
-XDIST = ("-n", str((os.cpu_count() or 1) + 1), "--dist", "worksteal")
+# one pytest process per core, each taking the next test as it frees up (the tier's tests differ 1000-fold in
+# length); PYTEST_XDIST_AUTO_NUM_WORKERS overrides the count
+XDIST = ("-n", "auto", "--dist", "worksteal")
 # The reliability tier is the longest chain (its stack's start, then one test after another, each mostly waiting
 # on its pipeline) and the others are many independent tests: with the CPU saturated, the chain and the stacks get
 # the cores first and the rest fill every gap it leaves (the niceness of the linters and the xdist tier)
