@@ -90,7 +90,7 @@ class TritonService(LocalService):
     def prepare(self) -> None:
         batch = max(64, self.settings.max_batch_size)
         # one thread for the tiny models: a batch takes well under a millisecond, and a second thread's pool spun
-        # between the tests' many small batches (twice the CPU for the same answers; 160 CPU-seconds a make test)
+        # between the tests' many small batches (the stubs took 220 CPU-seconds of a make test with two, 96 with one)
         tiny = CpuRepositoryOptions(model_name=TINY_MODEL_NAME, max_batch_size=batch, threads=1)
         build_cpu_repository(tiny_model_dir(self.settings), self.repository, tiny)
         tiny_zh = CpuRepositoryOptions(model_name=TINY_ZH_MODEL_NAME, max_batch_size=batch, threads=1)
