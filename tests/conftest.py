@@ -16,15 +16,47 @@ from core.settings import Settings, TopicNames
 os.environ.setdefault("COLUMNS", "200")
 
 
+FAULT_FIGURES = "fault_figures"  # a fault test's figures, on its report (tests/reliability/conftest.py, record)
+FAULT_COLUMNS = (
+    "events",
+    "counted",
+    "minutes_closed",
+    "minutes_incomplete",
+    "alerts",
+    "delivered",
+    "webhook_requests",
+    "dead_letters",
+    "duplicate_dead_letters",
+)
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Unit tests and doctests first (seconds each: a slip shows within a minute), then the tests on the real stack,
-    the fault tests last; in file order otherwise (a stable sort)."""
+    """Unit tests and doctests first (seconds each: a slip shows within a minute), then the fault tests (long ones:
+    started early, so the suite does not end on one), then the integration tests; in file order otherwise."""
 
     def tier(item: pytest.Item) -> int:
         path = str(item.path)
-        return 2 if "/tests/reliability/" in path else 1 if "/tests/integration/" in path else 0
+        return 1 if "/tests/reliability/" in path else 2 if "/tests/integration/" in path else 0
 
     items.sort(key=tier)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """The fault tests' figures, one line each: every fault, then the invariants held."""
+    rows = [
+        (report.nodeid.split("::")[-1].removeprefix("test_"), figures)
+        for outcome in ("passed", "failed")
+        for report in terminalreporter.stats.get(outcome, [])
+        if getattr(report, "when", "") == "call"
+        for key, figures in getattr(report, "user_properties", [])
+        if key == FAULT_FIGURES
+    ]
+    if not rows:
+        return
+    terminalreporter.section("reliability: every fault, then the invariants held")
+    terminalreporter.write_line(f"{'fault':48} " + " ".join(f"{c:>12}" for c in FAULT_COLUMNS))
+    for name, figures in rows:
+        terminalreporter.write_line(f"{name:48} " + " ".join(f"{figures.get(c, ''):>12}" for c in FAULT_COLUMNS))
 
 
 @pytest.fixture(scope="session")

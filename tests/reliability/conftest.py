@@ -10,44 +10,26 @@ import pytest
 from core.webhook_signing import new_secret
 from localdev.databases import fresh_postgres
 from localdev.receiver import Receiver, running_receiver
+from tests.conftest import FAULT_FIGURES
 from tests.reliability.harness import Pipeline
-
-RESULTS: list[tuple[str, dict[str, object]]] = []
 
 
 @pytest.fixture
 def record(request):  # type: ignore[no-untyped-def]
-    """Keep a fault test's figures for the table printed at the end of the run."""
+    """Keep a fault test's figures for the table printed at the end of the run (tests/conftest.py prints it; they
+    travel on the test's report, so an xdist worker's reach it too)."""
 
     def keep(figures: dict[str, object]) -> None:
-        RESULTS.append((request.node.name.removeprefix("test_"), figures))
+        request.node.user_properties.append((FAULT_FIGURES, figures))
 
     return keep
 
 
-def pytest_terminal_summary(terminalreporter):  # type: ignore[no-untyped-def]
-    if not RESULTS:
-        return
-    columns = [
-        "events",
-        "counted",
-        "minutes_closed",
-        "minutes_incomplete",
-        "alerts",
-        "delivered",
-        "webhook_requests",
-        "dead_letters",
-        "duplicate_dead_letters",
-    ]
-    terminalreporter.section("reliability: every fault, then the invariants held")
-    terminalreporter.write_line(f"{'fault':48} " + " ".join(f"{c:>12}" for c in columns))
-    for name, figures in RESULTS:
-        terminalreporter.write_line(f"{name:48} " + " ".join(f"{figures.get(c, ''):>12}" for c in columns))
-
-
 def pytest_collection_modifyitems(items):  # type: ignore[no-untyped-def]
+    """Every test here is a reliability test (make test runs them on a stack of their own, one at a time) unless
+    it leaves the stack's services alone (``stack_intact``: its faults hit only its own receiver or input)."""
     for item in items:
-        if "/reliability/" in str(item.fspath):
+        if "/reliability/" in str(item.fspath) and item.get_closest_marker("stack_intact") is None:
             item.add_marker(pytest.mark.reliability)
 
 

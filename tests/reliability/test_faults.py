@@ -11,6 +11,8 @@ import os
 import random
 import signal
 
+import pytest
+
 from localdev.stack.postgres import PostgresService
 from localdev.stack.redis_server import RedisService
 from localdev.stack.triton import TritonService
@@ -106,6 +108,7 @@ async def test_postgres_stopped_and_restarted(pipeline_factory, record) -> None:
         record(await p.check(scenario))
 
 
+@pytest.mark.stack_intact
 async def test_webhook_receiver_fails_then_recovers(pipeline_factory, record) -> None:  # type: ignore[no-untyped-def]
     def plan(request: int) -> str:  # by request, not by clock: on a loaded machine the alert may come after 25 s
         return "503" if request < 3 else "ok"
@@ -118,6 +121,7 @@ async def test_webhook_receiver_fails_then_recovers(pipeline_factory, record) ->
         assert figures["webhook_requests"] > figures["delivered"]  # it really failed before it recovered
 
 
+@pytest.mark.stack_intact
 async def test_ten_thousand_malformed_records_among_valid_ones(pipeline_factory, record) -> None:  # type: ignore[no-untyped-def]
     rng = random.Random(5)
     junk = [
