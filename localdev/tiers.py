@@ -40,8 +40,7 @@ from core.signals import stopping_on_signals
 
 __all__ = ["LINT", "RELIABILITY_STACK", "Step", "main", "reliability_env", "run_side_by_side"]
 
-# ports clear of the usual stack's, of a second checkout's demo and of the fault tests' own Redis/Triton (16379,
-# 18100-18102)
+# ports clear of the usual stack's, of a second checkout's demo and of the Redis fault test's own Redis (16379)
 RELIABILITY_STACK = {
     "RADAR_KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:29092",
     "RADAR_KAFKA_CONTROLLER_PORT": "29093",
