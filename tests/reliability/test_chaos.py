@@ -12,7 +12,7 @@ async def test_a_short_chaos_run_loses_nothing_and_repeats_nothing(stack: Settin
     # a quiet spell of 15 s closes the last minute: three times a producer's longest reconnect after the broker's
     # restart (the long run keeps 30 s)
     options = ChaosOptions(
-        minutes=1.0, rate=40, repeats=1, down_s=3.0, freeze_s=10.0, partitions=3, idle_grace_s=15.0, logs=tmp_path
+        minutes=1.5, rate=40, repeats=1, down_s=3.0, freeze_s=10.0, partitions=3, idle_grace_s=15.0, logs=tmp_path
     )
     figures = await run(stack, options)
     record(
